@@ -1,0 +1,114 @@
+{{/* Names, labels and derived numbers shared by the templates. */}}
+
+{{- define "socketgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "socketgate.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "socketgate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "socketgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "socketgate.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "socketgate.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: socketgate
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "socketgate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "socketgate.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "socketgate.secretName" -}}
+{{- default (include "socketgate.fullname" .) .Values.auth.existingSecret -}}
+{{- end -}}
+
+{{/* Where secret files (PEM key, JWKS) are mounted. */}}
+{{- define "socketgate.secretDir" -}}/etc/socketgate/secret{{- end -}}
+
+{{/* The drain budget: the kubelet must not SIGKILL before the gateway has drained and flushed. */}}
+{{- define "socketgate.terminationGracePeriodSeconds" -}}
+{{- $d := .Values.drain -}}
+{{- $drainSeconds := div (add (int64 $d.delayMs) (int64 $d.windowMs) 999) 1000 -}}
+{{- add (int64 $d.preStopSleepSeconds) $drainSeconds (int64 $d.flushMarginSeconds) -}}
+{{- end -}}
+
+{{/* Which autoscaler runs: keda, hpa or nothing. */}}
+{{- define "socketgate.autoscaler" -}}
+{{- if .Values.autoscaling.keda.enabled -}}keda
+{{- else if .Values.autoscaling.enabled -}}hpa
+{{- end -}}
+{{- end -}}
+
+{{/* Connections per pod the autoscaler aims for. */}}
+{{- define "socketgate.connectionsTarget" -}}
+{{- mulf .Values.gateway.maxConnections .Values.autoscaling.connections.targetUtilization | floor | int64 -}}
+{{- end -}}
+
+{{/* PromQL matchers for this release's series (alerts, KEDA query). */}}
+{{- define "socketgate.promSelector" -}}
+{{- default (printf "job=%q, namespace=%q" (include "socketgate.fullname" .) .Release.Namespace) .Values.alerts.selector -}}
+{{- end -}}
+
+{{/* Refuse value combinations that render fine but break in production. */}}
+{{- define "socketgate.validate" -}}
+{{- $v := .Values -}}
+{{- if not (has $v.redis.mode (list "none" "standalone" "sentinel" "cluster")) -}}
+{{- fail (printf "redis.mode must be none, standalone, sentinel or cluster, not %q" $v.redis.mode) -}}
+{{- end -}}
+{{- if and (eq $v.redis.mode "none") (or (gt (int $v.replicaCount) 1) (include "socketgate.autoscaler" .)) -}}
+{{- fail "more than one pod (replicaCount > 1 or autoscaling) needs Redis for fan-out: set redis.mode and its settings" -}}
+{{- end -}}
+{{- if and (eq $v.redis.mode "standalone") (not $v.redis.url) (not $v.auth.existingSecret) -}}
+{{- fail "redis.mode=standalone needs redis.url (or key redis-url in auth.existingSecret)" -}}
+{{- end -}}
+{{- if and (eq $v.redis.mode "sentinel") (not $v.redis.sentinels) -}}
+{{- fail "redis.mode=sentinel needs redis.sentinels (host:port list)" -}}
+{{- end -}}
+{{- if and (eq $v.redis.mode "cluster") (not $v.redis.clusterNodes) -}}
+{{- fail "redis.mode=cluster needs redis.clusterNodes (host:port list)" -}}
+{{- end -}}
+{{- if and (include "socketgate.autoscaler" .) $v.autoscaling.connections.enabled (ge (float64 $v.autoscaling.connections.targetUtilization) (float64 $v.alerts.thresholds.connections)) -}}
+{{- fail "autoscaling.connections.targetUtilization must stay below alerts.thresholds.connections: the autoscaler has to act before the alert pages" -}}
+{{- end -}}
+{{- if not $v.auth.existingSecret -}}
+{{- if and (eq $v.auth.jwt.mode "publicKey") (not $v.auth.jwt.publicKey) -}}
+{{- fail "auth.jwt.mode=publicKey needs auth.jwt.publicKey (PEM) or auth.existingSecret" -}}
+{{- end -}}
+{{- if and (eq $v.auth.jwt.mode "jwks") (not $v.auth.jwt.jwks) -}}
+{{- fail "auth.jwt.mode=jwks needs auth.jwt.jwks (JSON) or auth.existingSecret" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* for, labels and the start of annotations (with the runbook link) of one alert rule. */}}
+{{- define "socketgate.alertMeta" -}}
+{{- $v := .root.Values.alerts -}}
+for: {{ index $v.for .key }}
+labels:
+  severity: {{ index $v.severity .key }}
+  {{- with $v.additionalLabels }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+annotations:
+  runbook_url: {{ printf "%s#%s" $v.runbookUrl (lower .alert) }}
+{{- end -}}
