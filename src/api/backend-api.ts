@@ -1,0 +1,173 @@
+// The backend HTTP API on the public port: publish, presence, disconnect. Bearer API keys.
+// Every refusal is a 4xx JSON answer { error: { code, message } }; nothing here can crash the pod.
+import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
+import { z } from "zod";
+import { userRoom } from "../auth/room-access.js";
+import type { StoredMessage } from "../cluster/types.js";
+import { GatewayError, toErrorBody } from "../errors.js";
+import type { GatewayContext } from "../protocol/context.js";
+import { roomName, userId } from "../protocol/schemas.js";
+import type { ApiKeys } from "./api-keys.js";
+import { readBody, sendError, sendJson, trackResponse, type ResponseState } from "./http-io.js";
+
+const RESERVED_EVENTS = new Set(["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener", "presence", "typing"]);
+
+const publishSchema = z
+  .strictObject({
+    room: roomName.optional(),
+    userId: userId.optional(),
+    userIds: z.array(userId).min(1).max(1000).optional(),
+    event: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9:._-]{0,63}$/, "event must be 1-64 characters, starting with a letter")
+      .refine((e) => !RESERVED_EVENTS.has(e) && !e.startsWith("gateway:"), "event name is reserved"),
+    data: z.unknown(),
+    idempotencyKey: z.string().min(1).max(128).optional(),
+  })
+  .refine((b) => [b.room, b.userId, b.userIds].filter((x) => x !== undefined).length === 1, "exactly one of room, userId, userIds");
+type Publish = z.output<typeof publishSchema>;
+
+const disconnectSchema = z.strictObject({ userId });
+
+interface ApiRequest {
+  method: string;
+  authorization: string;
+  contentType: string;
+  contentLength: number | undefined;
+}
+
+export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys: ApiKeys): void {
+  const limit = ctx.config.maxPayloadBytes;
+
+  const guard = (res: HttpResponse, req: HttpRequest): { state: ResponseState; request: ApiRequest } | undefined => {
+    const state = trackResponse(res);
+    const len = req.getHeader("content-length");
+    const request: ApiRequest = {
+      method: req.getMethod().toUpperCase(),
+      authorization: req.getHeader("authorization"),
+      contentType: req.getHeader("content-type"),
+      contentLength: /^\d{1,15}$/.test(len) ? Number(len) : undefined,
+    };
+    if (!keys.enabled) {
+      sendError(res, state, 404, { code: "NOT_FOUND", message: "the backend API is disabled: set API_KEYS" });
+      return undefined;
+    }
+    if (!request.authorization) {
+      sendError(res, state, 401, { code: "AUTH_REQUIRED", message: "Authorization: Bearer <api key> is required" });
+      return undefined;
+    }
+    if (!keys.check(request.authorization)) {
+      sendError(res, state, 401, { code: "AUTH_INVALID", message: "API key is not valid" });
+      return undefined;
+    }
+    return { state, request };
+  };
+
+  const withJsonBody = (res: HttpResponse, req: HttpRequest, handle: (body: unknown, state: ResponseState) => Promise<unknown>) => {
+    const g = guard(res, req);
+    if (!g) return;
+    const { state, request } = g;
+    if (!/^application\/json\s*(;.*)?$/i.test(request.contentType))
+      return sendError(res, state, 415, { code: "BAD_REQUEST", message: "Content-Type must be application/json" });
+    readBody(res, state, limit, request.contentLength).then(async (read) => {
+      if (!read.ok) return sendError(res, state, 413, { code: "PAYLOAD_TOO_LARGE", message: `body larger than ${limit} bytes` }, true);
+      let body: unknown;
+      try {
+        body = JSON.parse(read.body.toString("utf8"));
+      } catch {
+        return sendError(res, state, 400, { code: "BAD_REQUEST", message: "body is not valid JSON" });
+      }
+      await answer(res, state, () => handle(body, state));
+    });
+  };
+
+  app.post("/v1/publish", (res, req) =>
+    withJsonBody(res, req, async (body) => {
+      const input = parse(publishSchema, body);
+      const run = () => publish(ctx, input);
+      return input.idempotencyKey ? duplicateAware(await ctx.cluster.idempotency.once(`api:${input.idempotencyKey}`, run)) : await run();
+    }),
+  );
+
+  app.post("/v1/disconnect", (res, req) =>
+    withJsonBody(res, req, async (body) => {
+      const { userId: target } = parse(disconnectSchema, body);
+      // disconnect(true) tells socket.io-client not to reconnect: this is a kick, on every pod.
+      ctx.io.in(userRoom(target)).disconnectSockets(true);
+      return { userId: target };
+    }),
+  );
+
+  app.get("/v1/presence/:room", (res, req) => {
+    const raw = req.getParameter(0) ?? "";
+    const g = guard(res, req);
+    if (!g) return;
+    void answer(res, g.state, async () => {
+      const room = parse(roomName, safeDecode(raw));
+      return { room, users: await ctx.cluster.presence.list(room) };
+    });
+  });
+
+  app.any("/v1/*", (res, req) => {
+    const state = trackResponse(res);
+    const known = ["/v1/publish", "/v1/disconnect"].includes(req.getUrl()) || req.getUrl().startsWith("/v1/presence/");
+    if (known) sendError(res, state, 405, { code: "BAD_REQUEST", message: "method not allowed on this path" });
+    else sendError(res, state, 404, { code: "NOT_FOUND", message: "unknown API path" });
+  });
+}
+
+async function publish(ctx: GatewayContext, input: Publish): Promise<Record<string, unknown>> {
+  const ts = Date.now();
+  const users = input.userIds ?? (input.userId ? [input.userId] : []);
+  // `message` is the durable event: stored in room history or each user's inbox, like message:send.
+  if (input.event === "message") {
+    if (input.room) {
+      const stored = await ctx.cluster.history.append(input.room, { from: "server", body: input.data, ts });
+      ctx.io.to(input.room).emit("message", stored);
+      return { ids: [stored.id], seq: stored.seq };
+    }
+    const stored: StoredMessage[] = [];
+    for (const u of users) {
+      const m = await ctx.cluster.inbox.append(u, { from: "server", to: u, body: input.data, ts });
+      ctx.io.to(userRoom(u)).emit("message", m);
+      stored.push(m);
+    }
+    return { ids: stored.map((m) => m.id) };
+  }
+  const rooms = input.room ? [input.room] : users.map(userRoom);
+  ctx.io.to(rooms).emit(input.event, input.data);
+  return {};
+}
+
+function duplicateAware({ value, duplicate }: { value: Record<string, unknown>; duplicate: boolean }): Record<string, unknown> {
+  return duplicate ? { ...value, duplicate: true } : value;
+}
+
+function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const path = issue?.path.map(String).join(".");
+  throw new GatewayError("BAD_REQUEST", issue ? (path ? `${path}: ${issue.message}` : issue.message) : "invalid request");
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return "\u0000";
+  }
+}
+
+const STATUS_OF: Record<string, number> = { BAD_REQUEST: 400, FORBIDDEN: 403, NOT_FOUND: 404, PAYLOAD_TOO_LARGE: 413, UNAVAILABLE: 503 };
+
+async function answer(res: HttpResponse, state: ResponseState, run: () => Promise<unknown>): Promise<void> {
+  try {
+    const result = (await run()) as Record<string, unknown>;
+    sendJson(res, state, 200, { ok: true, ...result });
+  } catch (err) {
+    const body = toErrorBody(err);
+    // Anything unexpected is the gateway's fault, but still a readable answer rather than a reset.
+    sendError(res, state, STATUS_OF[body.code] ?? 503, body.code === "INTERNAL" ? { code: "UNAVAILABLE", message: "the request could not be processed: retry" } : body);
+  }
+}

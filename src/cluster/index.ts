@@ -1,0 +1,44 @@
+// Chooses what pods share: in-memory services (embedded) or Redis (cluster), from the config alone.
+import type { Server } from "socket.io";
+import type { GatewayConfig } from "../config.js";
+import type { Logger } from "../ops/logger.js";
+import type { GatewayMetrics } from "../ops/metrics.js";
+import { MemoryHistory } from "./memory/memory-history.js";
+import { MemoryIdempotency } from "./memory/memory-idempotency.js";
+import { MemoryInbox } from "./memory/memory-inbox.js";
+import { MemoryPresence } from "./memory/memory-presence.js";
+import type { ClusterServices } from "./types.js";
+
+export interface ClusterDeps {
+  io: Server;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  /** Unique per process: owns this pod's presence entries in Redis. */
+  podId: string;
+}
+
+export async function createClusterServices(config: GatewayConfig, deps: ClusterDeps): Promise<ClusterServices> {
+  if (config.redis) {
+    const { createRedisServices } = await import("./redis/index.js");
+    return createRedisServices(config, config.redis, deps);
+  }
+  return createMemoryServices(config, deps);
+}
+
+export function createMemoryServices(config: GatewayConfig, deps: Pick<ClusterDeps, "metrics">): ClusterServices {
+  const presence = new MemoryPresence();
+  const inbox = new MemoryInbox({ maxLength: config.inboxMaxLength, maxAgeMs: config.inboxMaxAgeMs, onTrim: (n) => deps.metrics.inboxTrimmed.inc(n) });
+  const history = new MemoryHistory(config.historyMaxLength);
+  const idempotency = new MemoryIdempotency(config.idempotencyTtlMs);
+  return {
+    mode: "embedded",
+    presence,
+    inbox,
+    history,
+    idempotency,
+    isHealthy: () => true,
+    close: async () => {
+      await Promise.all([presence.close(), inbox.close(), history.close(), idempotency.close()]);
+    },
+  };
+}

@@ -1,0 +1,247 @@
+// One schema for every setting: environment variables, the matching CLI flags, defaults,
+// and start-up errors that name the variable, the value and what is allowed.
+import { z } from "zod";
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, `an integer from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `an integer from ${min} to ${max}`).max(max, `an integer from ${min} to ${max}`));
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ["1", "0", "true", "false", "yes", "no"].includes(v), "one of 1, 0, true, false, yes, no")
+  .transform((v) => v === "1" || v === "true" || v === "yes");
+
+const list = (item: z.ZodType<string, string>, what: string) =>
+  z
+    .string()
+    .transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s.length > 0))
+    .pipe(z.array(item, what));
+
+const hostPort = z.string().regex(/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/, "host:port");
+const origin = z.string().regex(/^(\*|https?:\/\/[A-Za-z0-9.\-]+(:\d{1,5})?)$/, "an origin such as https://app.example.com, or *");
+const apiKey = z.string().min(16, "keys of at least 16 characters").max(256, "keys of at most 256 characters");
+const filePath = z.string().min(1, "a file path").max(4096, "a file path");
+
+/**
+ * Every setting: its variable, its default (as the string a user would write) and its schema.
+ * Flags are derived from the variable name: MAX_CONNECTIONS <-> --max-connections.
+ */
+const SETTINGS = {
+  NODE_ENV: { def: "development", schema: z.enum(["development", "production", "test"]), help: "production requires key material" },
+  HOST: { def: "0.0.0.0", schema: z.string().regex(/^[0-9a-fA-F.:]+$/, "an IP address to bind"), help: "bind address of both listeners" },
+  PORT: { def: "3000", schema: int(0, 65535), help: "public listener (Socket.IO, backend API, /health)" },
+  OPS_PORT: { def: "9090", schema: int(0, 65535), help: "metrics, liveness, readiness" },
+  JWT_SECRET: { def: undefined, schema: z.string().min(32, "a secret of at least 32 characters").max(4096, "at most 4096 characters"), help: "HS256 secret" },
+  JWT_PUBLIC_KEY_FILE: { def: undefined, schema: filePath, help: "PEM public key (RS256 / ES256)" },
+  JWT_JWKS_FILE: { def: undefined, schema: filePath, help: "JWKS JSON file (RS256 / ES256 keys)" },
+  API_KEYS: { def: undefined, schema: list(apiKey, "comma-separated keys"), help: "bearer keys for the backend API; unset disables it" },
+  REDIS_URL: { def: undefined, schema: z.string().regex(/^rediss?:\/\/\S+$/, "a redis:// or rediss:// URL"), help: "standalone Redis: cluster mode" },
+  REDIS_SENTINELS: { def: undefined, schema: list(hostPort, "comma-separated host:port"), help: "Sentinel addresses" },
+  REDIS_SENTINEL_NAME: { def: undefined, schema: z.string().min(1).max(128), help: "Sentinel master name" },
+  REDIS_CLUSTER_NODES: { def: undefined, schema: list(hostPort, "comma-separated host:port"), help: "Redis Cluster seed nodes" },
+  MAX_CONNECTIONS: { def: "1000", schema: int(1, 1_000_000), help: "connections per pod" },
+  MAX_PAYLOAD_BYTES: { def: "1048576", schema: int(1024, 64 * 1024 * 1024), help: "largest packet or API body" },
+  PING_INTERVAL_MS: { def: "25000", schema: int(1000, 600_000), help: "heartbeat interval" },
+  PING_TIMEOUT_MS: { def: "20000", schema: int(1000, 600_000), help: "heartbeat timeout" },
+  CONNECT_TIMEOUT_MS: { def: "60000", schema: int(1000, 600_000), help: "time to complete the Socket.IO handshake" },
+  RATE_LIMIT_EVENTS_PER_S: { def: "50", schema: int(1, 100_000), help: "sustained events per socket" },
+  RATE_LIMIT_BURST: { def: "100", schema: int(1, 1_000_000), help: "event burst per socket" },
+  MAX_ROOMS_PER_SOCKET: { def: "100", schema: int(1, 100_000), help: "rooms one socket may join" },
+  HANDLER_ERROR_BUDGET: { def: "5", schema: int(1, 10_000), help: "handler failures before a socket is disconnected" },
+  SLOW_CONSUMER_BUFFER_BYTES: { def: "1048576", schema: int(16 * 1024, 1024 * 1024 * 1024), help: "buffered bytes that mark a socket slow" },
+  SLOW_CONSUMER_GRACE_MS: { def: "3000", schema: int(0, 600_000), help: "how long a socket may stay slow before it is cut" },
+  PRESENCE_GRACE_MS: { def: "2000", schema: int(0, 600_000), help: "how long a user stays online after their last device leaves" },
+  PRESENCE_TTL_MS: { def: "15000", schema: int(1000, 600_000), help: "cluster mode: a crashed pod's presence entries expire after this" },
+  INBOX_MAX_LENGTH: { def: "1000", schema: int(1, 1_000_000), help: "direct messages kept per user" },
+  INBOX_MAX_AGE_MS: { def: "604800000", schema: int(1000, 365 * 24 * 3600 * 1000), help: "direct messages older than this are trimmed" },
+  HISTORY_MAX_LENGTH: { def: "500", schema: int(0, 1_000_000), help: "room messages kept for catch-up" },
+  IDEMPOTENCY_TTL_MS: { def: "600000", schema: int(1000, 7 * 24 * 3600 * 1000), help: "how long clientMsgId / idempotencyKey suppress duplicates" },
+  DRAIN_DELAY_MS: { def: "3000", schema: int(0, 600_000), help: "SIGTERM: wait before closing the listener" },
+  DRAIN_WINDOW_MS: { def: "20000", schema: int(0, 3_600_000), help: "SIGTERM: spread the closes over this window" },
+  DRAIN_TIMEOUT_MS: { def: "0", schema: int(0, 3_600_000), help: "SIGTERM: hard deadline; 0 = delay + window + 5 s" },
+  CORS_ORIGINS: { def: undefined, schema: list(origin, "comma-separated origins"), help: "allowed browser origins (same origin is always allowed)" },
+  TRUST_PROXY_HOPS: { def: "0", schema: int(0, 10), help: "X-Forwarded-For hops to trust" },
+  LOG_LEVEL: { def: "info", schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), help: "pino level" },
+  ALLOW_UWS_FALLBACK: { def: "0", schema: bool, help: "start even on uWS's slow JavaScript fallback" },
+  DEMO: { def: "0", schema: bool, help: "serve the demo page at /demo" },
+} as const;
+
+type Settings = typeof SETTINGS;
+export type SettingName = keyof Settings;
+type Parsed = { [K in SettingName]: Settings[K]["def"] extends string ? z.output<Settings[K]["schema"]> : z.output<Settings[K]["schema"]> | undefined };
+
+export type RedisConfig =
+  | { kind: "standalone"; url: string }
+  | { kind: "sentinel"; sentinels: Array<{ host: string; port: number }>; name: string }
+  | { kind: "cluster"; nodes: Array<{ host: string; port: number }> };
+
+export interface GatewayConfig {
+  nodeEnv: Parsed["NODE_ENV"];
+  host: string;
+  port: number;
+  opsPort: number;
+  jwt: { secret?: string; publicKeyFile?: string; jwksFile?: string };
+  apiKeys: string[];
+  redis?: RedisConfig;
+  maxConnections: number;
+  maxPayloadBytes: number;
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  connectTimeoutMs: number;
+  rateLimitEventsPerS: number;
+  rateLimitBurst: number;
+  maxRoomsPerSocket: number;
+  handlerErrorBudget: number;
+  slowConsumerBufferBytes: number;
+  slowConsumerGraceMs: number;
+  presenceGraceMs: number;
+  presenceTtlMs: number;
+  inboxMaxLength: number;
+  inboxMaxAgeMs: number;
+  historyMaxLength: number;
+  idempotencyTtlMs: number;
+  drainDelayMs: number;
+  drainWindowMs: number;
+  drainTimeoutMs: number;
+  corsOrigins: string[];
+  trustProxyHops: number;
+  logLevel: Parsed["LOG_LEVEL"];
+  allowUwsFallback: boolean;
+  demo: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export const flagOf = (name: string): string => `--${name.toLowerCase().replace(/_/g, "-")}`;
+const FLAG_TO_SETTING = new Map<string, SettingName>(Object.keys(SETTINGS).map((n) => [flagOf(n), n as SettingName]));
+
+/** Turns `--max-connections 5` / `--max-connections=5` into { MAX_CONNECTIONS: "5" }. Boolean flags may stand alone. */
+export function parseFlags(argv: readonly string[]): Partial<Record<SettingName, string>> {
+  const out: Partial<Record<SettingName, string>> = {};
+  const problems: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf("=");
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    const name = FLAG_TO_SETTING.get(flag);
+    if (!name) {
+      problems.push(`unknown flag ${JSON.stringify(arg.slice(0, 80))}: run with --help for the list`);
+      continue;
+    }
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) value = argv[++i];
+    else if (SETTINGS[name].schema === bool) value = "1";
+    if (value === undefined) problems.push(`${flag} needs a value`);
+    else out[name] = value;
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return out;
+}
+
+const show = (v: string) => JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+const SECRET_SETTINGS = new Set<SettingName>(["JWT_SECRET", "API_KEYS", "REDIS_URL"]);
+
+/** Reads and validates every setting; flags win over environment variables. Throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = []): GatewayConfig {
+  const flags = parseFlags(argv);
+  const problems: string[] = [];
+  const v = {} as Record<SettingName, unknown>;
+  for (const [name, spec] of Object.entries(SETTINGS) as Array<[SettingName, Settings[SettingName]]>) {
+    const raw = flags[name] ?? (env[name] === "" ? undefined : env[name]) ?? spec.def;
+    if (raw === undefined) continue;
+    const result = (spec.schema as z.ZodType).safeParse(raw);
+    if (result.success) v[name] = result.data;
+    else {
+      const shown = SECRET_SETTINGS.has(name) ? "(hidden)" : show(raw);
+      const allowed = [...new Set(result.error.issues.map((i) => i.message))].join("; ");
+      problems.push(`${name} (${flagOf(name)}) = ${shown}: expected ${allowed}`);
+    }
+  }
+  const p = v as Parsed;
+  const redis = redisConfig(p, problems);
+  const keySources = [p.JWT_SECRET, p.JWT_PUBLIC_KEY_FILE, p.JWT_JWKS_FILE].filter((x) => x !== undefined);
+  if (keySources.length > 1) problems.push("JWT_SECRET, JWT_PUBLIC_KEY_FILE and JWT_JWKS_FILE: set exactly one");
+  if (keySources.length === 0 && p.NODE_ENV === "production")
+    problems.push("JWT_SECRET / JWT_PUBLIC_KEY_FILE / JWT_JWKS_FILE: one is required when NODE_ENV=production");
+  if (p.PORT !== undefined && p.PORT === p.OPS_PORT && p.PORT !== 0) problems.push(`PORT and OPS_PORT must differ (both ${p.PORT})`);
+  if (p.RATE_LIMIT_BURST !== undefined && p.RATE_LIMIT_EVENTS_PER_S !== undefined && p.RATE_LIMIT_BURST < p.RATE_LIMIT_EVENTS_PER_S)
+    problems.push(`RATE_LIMIT_BURST (${p.RATE_LIMIT_BURST}) must be at least RATE_LIMIT_EVENTS_PER_S (${p.RATE_LIMIT_EVENTS_PER_S})`);
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    nodeEnv: p.NODE_ENV,
+    host: p.HOST,
+    port: p.PORT,
+    opsPort: p.OPS_PORT,
+    jwt: { secret: p.JWT_SECRET, publicKeyFile: p.JWT_PUBLIC_KEY_FILE, jwksFile: p.JWT_JWKS_FILE },
+    apiKeys: p.API_KEYS ?? [],
+    redis,
+    maxConnections: p.MAX_CONNECTIONS,
+    maxPayloadBytes: p.MAX_PAYLOAD_BYTES,
+    pingIntervalMs: p.PING_INTERVAL_MS,
+    pingTimeoutMs: p.PING_TIMEOUT_MS,
+    connectTimeoutMs: p.CONNECT_TIMEOUT_MS,
+    rateLimitEventsPerS: p.RATE_LIMIT_EVENTS_PER_S,
+    rateLimitBurst: p.RATE_LIMIT_BURST,
+    maxRoomsPerSocket: p.MAX_ROOMS_PER_SOCKET,
+    handlerErrorBudget: p.HANDLER_ERROR_BUDGET,
+    slowConsumerBufferBytes: p.SLOW_CONSUMER_BUFFER_BYTES,
+    slowConsumerGraceMs: p.SLOW_CONSUMER_GRACE_MS,
+    presenceGraceMs: p.PRESENCE_GRACE_MS,
+    presenceTtlMs: p.PRESENCE_TTL_MS,
+    inboxMaxLength: p.INBOX_MAX_LENGTH,
+    inboxMaxAgeMs: p.INBOX_MAX_AGE_MS,
+    historyMaxLength: p.HISTORY_MAX_LENGTH,
+    idempotencyTtlMs: p.IDEMPOTENCY_TTL_MS,
+    drainDelayMs: p.DRAIN_DELAY_MS,
+    drainWindowMs: p.DRAIN_WINDOW_MS,
+    drainTimeoutMs: p.DRAIN_TIMEOUT_MS || p.DRAIN_DELAY_MS + p.DRAIN_WINDOW_MS + 5000,
+    corsOrigins: p.CORS_ORIGINS ?? [],
+    trustProxyHops: p.TRUST_PROXY_HOPS,
+    logLevel: p.LOG_LEVEL,
+    allowUwsFallback: p.ALLOW_UWS_FALLBACK,
+    demo: p.DEMO,
+  };
+}
+
+function redisConfig(p: Parsed, problems: string[]): RedisConfig | undefined {
+  const chosen = [p.REDIS_URL && "REDIS_URL", p.REDIS_SENTINELS && "REDIS_SENTINELS", p.REDIS_CLUSTER_NODES && "REDIS_CLUSTER_NODES"].filter(Boolean);
+  if (chosen.length > 1) {
+    problems.push(`${chosen.join(", ")}: set only one way to reach Redis`);
+    return undefined;
+  }
+  const hp = (s: string) => {
+    const i = s.lastIndexOf(":");
+    return { host: s.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(s.slice(i + 1)) };
+  };
+  if (p.REDIS_URL) return { kind: "standalone", url: p.REDIS_URL };
+  if (p.REDIS_SENTINELS) {
+    if (!p.REDIS_SENTINEL_NAME) {
+      problems.push("REDIS_SENTINEL_NAME (--redis-sentinel-name) is required with REDIS_SENTINELS");
+      return undefined;
+    }
+    return { kind: "sentinel", sentinels: p.REDIS_SENTINELS.map(hp), name: p.REDIS_SENTINEL_NAME };
+  }
+  if (p.REDIS_CLUSTER_NODES) return { kind: "cluster", nodes: p.REDIS_CLUSTER_NODES.map(hp) };
+  return undefined;
+}
+
+/** The --help text: every setting with its flag, default and meaning. */
+export function helpText(): string {
+  const rows = (Object.entries(SETTINGS) as Array<[SettingName, Settings[SettingName]]>).map(
+    ([name, s]) => `  ${flagOf(name).padEnd(30)} ${name.padEnd(28)} ${(s.def ?? "(unset)").padEnd(12)} ${s.help}`,
+  );
+  return ["usage: socketgate [flags]   (every flag also reads from its environment variable)", "", ...rows, ""].join("\n");
+}

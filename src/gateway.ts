@@ -1,0 +1,163 @@
+// Composition root: builds each part from the config and hands it exactly what it needs.
+import { randomUUID } from "node:crypto";
+import type { Server, Socket } from "socket.io";
+import { ApiKeys } from "./api/api-keys.js";
+import { registerBackendApi } from "./api/backend-api.js";
+import { createTokenVerifier } from "./auth/token-verifier.js";
+import { createClusterServices } from "./cluster/index.js";
+import type { ClusterServices } from "./cluster/types.js";
+import type { GatewayConfig } from "./config.js";
+import { drain } from "./lifecycle/drain.js";
+import { checkUws } from "./lifecycle/startup-checks.js";
+import { readMemoryLimit } from "./ops/cgroup-memory.js";
+import type { Logger } from "./ops/logger.js";
+import { GatewayMetrics } from "./ops/metrics.js";
+import { createOpsServer, type Readiness } from "./ops/ops-server.js";
+import type { EventDefinition, GatewayContext } from "./protocol/context.js";
+import { handleConnection } from "./protocol/connection.js";
+import { InflightHandlers } from "./protocol/event-pipeline.js";
+import { clientEvents } from "./protocol/index.js";
+import { PresenceTracker } from "./protocol/presence-tracker.js";
+import { createAdmission } from "./transport/admission.js";
+import { installDeliveryCounter } from "./transport/delivery-counter.js";
+import { createPublicServer } from "./transport/public-server.js";
+import { SlowConsumerWatcher } from "./transport/slow-consumer-watcher.js";
+import { loadUws } from "./transport/uws-loader.js";
+
+export interface GatewayOptions {
+  logger: Logger;
+  /** Extra client events (tests inject faulty handlers through this; production passes none). */
+  extraEvents?: EventDefinition[];
+}
+
+export interface Gateway {
+  config: GatewayConfig;
+  port: number;
+  opsPort: number;
+  io: Server;
+  metrics: GatewayMetrics;
+  cluster: ClusterServices;
+  /** Dev mode only: a ready-to-use token for the quick start. */
+  devToken?: string;
+  readiness(): Readiness;
+  /** The SIGTERM sequence; resolves when everything is flushed. */
+  drain(): Promise<void>;
+  /** Immediate close (tests, forced shutdown): no spreading, no waiting for clients. */
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
+  const { logger } = options;
+  const loaded = loadUws();
+  checkUws(loaded, config);
+  if (!loaded.native) logger.error({ detail: loaded.detail }, "RUNNING ON THE SLOW uWebSockets.js JAVASCRIPT FALLBACK (ALLOW_UWS_FALLBACK=1)");
+
+  const metrics = new GatewayMetrics();
+  metrics.uwsNative.set(loaded.native ? 1 : 0);
+  metrics.connectionsMax.set(config.maxConnections);
+  metrics.memoryLimit.set(readMemoryLimit());
+
+  const verifier = createTokenVerifier(config.jwt);
+  const server = createPublicServer(loaded.uws, config, metrics, logger);
+  const io = server.io;
+  const podId = `${process.env.HOSTNAME ?? "pod"}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const cluster = await createClusterServices(config, { io, metrics, logger, podId });
+  const presence = new PresenceTracker(cluster.presence, io, config.presenceGraceMs, logger);
+  if (cluster.mode === "redis") presence.startHeartbeat(Math.max(250, Math.floor(config.presenceTtlMs / 3)));
+
+  let draining = false;
+  const ctx: GatewayContext = { config, io, cluster, metrics, logger, presence };
+  const inflight = new InflightHandlers();
+  const events = clientEvents(options.extraEvents);
+  const admission = createAdmission({
+    verifier,
+    metrics,
+    logger,
+    maxConnections: config.maxConnections,
+    trustProxyHops: config.trustProxyHops,
+    rateLimitEventsPerS: config.rateLimitEventsPerS,
+    rateLimitBurst: config.rateLimitBurst,
+    isDraining: () => draining,
+    connectedCount: () => io.of("/").sockets.size,
+  });
+  io.use(admission.middleware);
+  io.on("connection", (socket: Socket) => {
+    admission.connected(socket);
+    handleConnection(socket, events, ctx, inflight);
+  });
+  const restoreBroadcast = installDeliveryCounter(metrics);
+
+  server.app.get("/health", (res) => {
+    res.writeHeader("content-type", "text/plain").end("OK");
+  });
+  registerBackendApi(server.app, ctx, new ApiKeys(config.apiKeys));
+  server.app.any("/*", (res) => {
+    res.writeStatus("404 Not Found").writeHeader("content-type", "application/json").end(JSON.stringify({ error: { code: "NOT_FOUND", message: "not found" } }));
+  });
+
+  const watcher = new SlowConsumerWatcher(io, config.slowConsumerBufferBytes, config.slowConsumerGraceMs, metrics, logger);
+  watcher.start();
+
+  const readiness = (): Readiness => {
+    if (draining) return { ready: false, reason: "draining" };
+    if (!cluster.isHealthy()) return { ready: false, reason: "redis_unavailable" };
+    if (io.of("/").sockets.size >= config.maxConnections) return { ready: false, reason: "at_capacity" };
+    return { ready: true };
+  };
+  const ops = createOpsServer(metrics, readiness, (err) => logger.error({ err }, "metrics rendering failed"));
+  const opsPort = await ops.listen(config.host, config.opsPort);
+  const port = await server.listen();
+
+  let devToken: string | undefined;
+  if (verifier.issueDevToken) {
+    devToken = await verifier.issueDevToken("dev-user");
+    logger.warn({ devToken, userId: "dev-user" }, "DEV MODE: no JWT key configured; tokens are signed with a random secret of this process. Use this token as auth.token.");
+  }
+  logger.info({ port, opsPort, mode: cluster.mode, uws: loaded.detail, auth: verifier.mode, maxConnections: config.maxConnections }, "socketgate listening");
+
+  let closing: Promise<void> | undefined;
+  const closeResources = async () => {
+    watcher.stop();
+    presence.stop();
+    io.close();
+    restoreBroadcast();
+    await cluster.close();
+    await ops.close();
+  };
+  const markDraining = () => {
+    draining = true;
+    metrics.draining.set(1);
+  };
+
+  return {
+    config,
+    port,
+    opsPort,
+    io,
+    metrics,
+    cluster,
+    devToken,
+    readiness,
+    drain: () =>
+      (closing ??= drain({
+        delayMs: config.drainDelayMs,
+        windowMs: config.drainWindowMs,
+        logger,
+        markDraining,
+        closeListener: () => server.closeListener(),
+        localSockets: () => [...io.of("/").sockets.values()],
+        settleWork: async () => {
+          await inflight.settle();
+          await presence.settle();
+        },
+        closeResources,
+      })),
+    close: () =>
+      (closing ??= (async () => {
+        markDraining();
+        server.closeListener();
+        for (const socket of io.of("/").sockets.values()) socket.conn.close();
+        await closeResources();
+      })()),
+  };
+}

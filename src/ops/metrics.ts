@@ -1,0 +1,71 @@
+// Every Prometheus series of SPEC.md, with closed label sets created at zero at start-up.
+import client from "prom-client";
+import { CLIENT_EVENTS } from "../protocol/event-names.js";
+
+export const OUTCOMES = ["ok", "error", "rejected", "rate_limited"] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** Why a connection was refused or closed abnormally: a fixed list, so the label stays bounded. */
+export const FAILURE_REASONS = [
+  "auth_required",
+  "auth_invalid",
+  "auth_expired",
+  "capacity",
+  "draining",
+  "rate_limited",
+  "bad_request",
+  "cors",
+  "transport_error",
+  "redis_unavailable",
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+export const TRANSPORTS = ["websocket", "polling"] as const;
+export type TransportName = (typeof TRANSPORTS)[number];
+
+/** Latency buckets from 0.5 ms to 10 s: sub-millisecond handlers and the 1 s p95 alert both resolve. */
+export const EVENT_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+const EVENT_LABELS = [...CLIENT_EVENTS, "unknown"] as const;
+
+export class GatewayMetrics {
+  readonly registry = new client.Registry();
+  readonly connections = new client.Gauge({ name: "socketgate_connections", help: "Open Socket.IO connections on this pod, by transport", labelNames: ["transport"], registers: [this.registry] });
+  readonly connectionsMax = new client.Gauge({ name: "socketgate_connections_max", help: "Configured MAX_CONNECTIONS of this pod", registers: [this.registry] });
+  readonly connectionAttempts = new client.Counter({ name: "socketgate_connection_attempts_total", help: "Socket.IO connection attempts (handshakes started)", registers: [this.registry] });
+  readonly connectionFailures = new client.Counter({ name: "socketgate_connection_failures_total", help: "Refused or failed connection attempts, by reason", labelNames: ["reason"], registers: [this.registry] });
+  readonly events = new client.Counter({ name: "socketgate_events_total", help: "Client events handled, by event and outcome", labelNames: ["event", "outcome"], registers: [this.registry] });
+  readonly eventDuration = new client.Histogram({ name: "socketgate_event_duration_seconds", help: "Time from receiving a client event to answering it", labelNames: ["event"], buckets: EVENT_DURATION_BUCKETS, registers: [this.registry] });
+  readonly handlerErrors = new client.Counter({ name: "socketgate_handler_errors_total", help: "Uncaught exceptions and rejections in handlers (the panic count)", labelNames: ["event"], registers: [this.registry] });
+  readonly processErrors = new client.Counter({ name: "socketgate_process_errors_total", help: "uncaughtException / unhandledRejection reaching the process", labelNames: ["kind"], registers: [this.registry] });
+  readonly messagesDelivered = new client.Counter({ name: "socketgate_messages_delivered_total", help: "Messages emitted to clients by this pod (one per recipient socket for targeted sends, one per broadcast)", registers: [this.registry] });
+  readonly slowConsumerDisconnects = new client.Counter({ name: "socketgate_slow_consumer_disconnects_total", help: "Sockets cut because their send buffer stayed over the limit", registers: [this.registry] });
+  readonly redisUp = new client.Gauge({ name: "socketgate_redis_up", help: "1 while Redis answers (always 1 in embedded mode)", registers: [this.registry] });
+  readonly draining = new client.Gauge({ name: "socketgate_draining", help: "1 while this pod drains after SIGTERM", registers: [this.registry] });
+  readonly memoryLimit = new client.Gauge({ name: "socketgate_memory_limit_bytes", help: "Memory limit from the cgroup (0 when unlimited)", registers: [this.registry] });
+  readonly uwsNative = new client.Gauge({ name: "socketgate_uws_native", help: "1 when the native uWebSockets.js build is in use, 0 on the JavaScript fallback", registers: [this.registry] });
+  readonly inboxTrimmed = new client.Counter({ name: "socketgate_inbox_trimmed_total", help: "Direct messages dropped by the inbox length or age bound", registers: [this.registry] });
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    // Every labelled series exists from start-up, so rate() and dashboards work before the first event.
+    for (const t of TRANSPORTS) this.connections.set({ transport: t }, 0);
+    for (const r of FAILURE_REASONS) this.connectionFailures.inc({ reason: r }, 0);
+    for (const e of EVENT_LABELS) {
+      for (const o of OUTCOMES) this.events.inc({ event: e, outcome: o }, 0);
+      this.handlerErrors.inc({ event: e }, 0);
+      this.eventDuration.zero({ event: e });
+    }
+    for (const k of ["uncaughtException", "unhandledRejection"]) this.processErrors.inc({ kind: k }, 0);
+    this.connectionAttempts.inc(0);
+    this.messagesDelivered.inc(0);
+    this.slowConsumerDisconnects.inc(0);
+    this.inboxTrimmed.inc(0);
+    this.draining.set(0);
+    this.redisUp.set(1);
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,33 @@
+// What a client-event handler may touch: the shared services of one gateway, nothing else.
+import type { Server, Socket } from "socket.io";
+import type { z } from "zod";
+import type { ClusterServices } from "../cluster/types.js";
+import type { GatewayConfig } from "../config.js";
+import type { GatewayMetrics } from "../ops/metrics.js";
+import type { Logger } from "../ops/logger.js";
+import type { PresenceTracker } from "./presence-tracker.js";
+import type { Session } from "./session.js";
+
+export interface GatewayContext {
+  config: GatewayConfig;
+  io: Server;
+  cluster: ClusterServices;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  presence: PresenceTracker;
+}
+
+export interface HandlerCall {
+  ctx: GatewayContext;
+  socket: Socket;
+  session: Session;
+}
+
+/** One client event: its payload schema and its handler. The pipeline adds everything else. */
+export interface EventDefinition<S extends z.ZodType = z.ZodType> {
+  name: string;
+  schema: S;
+  handle(call: HandlerCall, input: z.output<S>): Promise<Record<string, unknown>>;
+}
+
+export const defineEvent = <S extends z.ZodType>(def: EventDefinition<S>): EventDefinition => def as unknown as EventDefinition;

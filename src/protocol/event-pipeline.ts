@@ -1,0 +1,100 @@
+// The one wrapper around every client event: rate limit, schema check, timing, error isolation,
+// ack answer, metrics. Handlers stay plain async functions; a failure here never leaves this socket.
+import type { Socket } from "socket.io";
+import { GatewayError, toErrorBody, type ErrorBody } from "../errors.js";
+import type { Outcome } from "../ops/metrics.js";
+import type { EventDefinition, GatewayContext } from "./context.js";
+import { eventLabel } from "./event-names.js";
+import { sessionOf } from "./session.js";
+
+type Ack = (answer: unknown) => void;
+
+/** In-flight handler promises, so a drain can wait for them. */
+export class InflightHandlers {
+  private readonly pending = new Set<Promise<unknown>>();
+  track(p: Promise<unknown>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+  get size(): number {
+    return this.pending.size;
+  }
+  async settle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+}
+
+/** Codes that mean the gateway (not the client) failed: they count as outcome "error". */
+const SERVER_SIDE: ReadonlySet<string> = new Set(["UNAVAILABLE", "INTERNAL"]);
+
+function zodMessage(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
+  const first = issues[0];
+  if (!first) return "invalid payload";
+  const path = first.path.map(String).join(".");
+  return path ? `${path}: ${first.message}` : first.message;
+}
+
+export function bindEvents(socket: Socket, events: ReadonlyMap<string, EventDefinition>, ctx: GatewayContext, inflight: InflightHandlers): void {
+  const session = sessionOf(socket);
+  const { metrics, logger, config } = ctx;
+
+  const run = (name: string, args: unknown[]): void => {
+    const started = performance.now();
+    const label = eventLabel(name);
+    const last = args[args.length - 1];
+    const ack: Ack | undefined = typeof last === "function" ? (last as Ack) : undefined;
+    const payload = ack && args.length === 1 ? undefined : args[0];
+
+    const finish = (outcome: Outcome, answer: Record<string, unknown> | { ok: false; error: ErrorBody }) => {
+      metrics.events.inc({ event: label, outcome });
+      metrics.eventDuration.observe({ event: label }, (performance.now() - started) / 1000);
+      if (!socket.connected) return;
+      if (ack) ack(answer);
+      else if (answer.ok === false) socket.emit("gateway:error", answer.error);
+    };
+    const refuse = (outcome: Outcome, error: ErrorBody) => finish(outcome, { ok: false, error });
+
+    if (!session.bucket.take()) return refuse("rate_limited", { code: "RATE_LIMITED", message: `more than ${config.rateLimitEventsPerS} events/s; slow down` });
+    const def = events.get(name);
+    if (!def) return refuse("rejected", { code: "UNKNOWN_EVENT", message: `unknown event ${JSON.stringify(name.slice(0, 64))}` });
+    const input = def.schema.safeParse(payload ?? {});
+    if (!input.success) return refuse("rejected", { code: "BAD_REQUEST", message: zodMessage(input.error.issues) });
+
+    const work = (async () => def.handle({ ctx, socket, session }, input.data))();
+    inflight.track(work);
+    work.then(
+      (result) => finish("ok", { ok: true, ...result }),
+      (err: unknown) => {
+        const body = toErrorBody(err);
+        if (err instanceof GatewayError && !SERVER_SIDE.has(err.code)) return refuse("rejected", body);
+        refuse("error", body);
+        if (!(err instanceof GatewayError)) onHandlerFailure(socket, name, err, ctx);
+      },
+    );
+  };
+
+  socket.onAny((name: unknown, ...args: unknown[]) => {
+    try {
+      run(typeof name === "string" ? name : String(name), args);
+    } catch (err) {
+      // Only reachable through a bug in the pipeline itself: still this socket's problem alone.
+      onHandlerFailure(socket, typeof name === "string" ? name : "unknown", err, ctx);
+    }
+  });
+}
+
+/** Counts an unexpected failure (a "panic") and disconnects the socket once it spends its budget. */
+function onHandlerFailure(socket: Socket, name: string, err: unknown, ctx: GatewayContext): void {
+  const session = sessionOf(socket);
+  ctx.metrics.handlerErrors.inc({ event: eventLabel(name) });
+  session.failures += 1;
+  ctx.logger.error(
+    { err, event: eventLabel(name), socketId: socket.id, userId: session.identity.userId, failures: session.failures },
+    "handler failed",
+  );
+  if (session.failures >= ctx.config.handlerErrorBudget && socket.connected) {
+    session.closing = "error_budget";
+    socket.emit("gateway:error", { code: "INTERNAL", message: "too many failed events: disconnecting this socket" });
+    socket.disconnect(true);
+  }
+}

@@ -1,0 +1,55 @@
+// message:send (room or direct), message:ack and message:unacked: stored first, then fanned out.
+import { z } from "zod";
+import { userRoom } from "../auth/room-access.js";
+import { GatewayError } from "../errors.js";
+import type { StoredMessage } from "../cluster/types.js";
+import { defineEvent } from "./context.js";
+import { clientMsgId, messageBody, roomName, userId } from "./schemas.js";
+
+const sendSchema = z.union([
+  z.strictObject({ room: roomName, body: messageBody, clientMsgId: clientMsgId.optional() }),
+  z.strictObject({ to: userId, body: messageBody, clientMsgId: clientMsgId.optional() }),
+]);
+
+export const messageSend = defineEvent({
+  name: "message:send",
+  schema: sendSchema,
+  async handle({ ctx, socket, session }, input) {
+    const from = session.identity.userId;
+    if ("room" in input && !session.rooms.has(input.room)) throw new GatewayError("FORBIDDEN", `join room ${input.room} before sending to it`);
+    const store = async (): Promise<StoredMessage> => {
+      const base = { from, body: input.body, ts: Date.now(), ...(input.clientMsgId ? { clientMsgId: input.clientMsgId } : {}) };
+      if ("room" in input) {
+        const stored = await ctx.cluster.history.append(input.room, base);
+        socket.to(input.room).emit("message", stored);
+        return stored;
+      }
+      const stored = await ctx.cluster.inbox.append(input.to, { ...base, to: input.to });
+      ctx.io.to(userRoom(input.to)).emit("message", stored);
+      return stored;
+    };
+    // A retried send (same clientMsgId) answers the first result and is not stored or delivered twice.
+    const { value, duplicate } = input.clientMsgId
+      ? await ctx.cluster.idempotency.once(`msg:${from}:${input.clientMsgId}`, store)
+      : { value: await store(), duplicate: false };
+    return { id: value.id, ts: value.ts, ...(value.seq !== undefined ? { seq: value.seq } : {}), ...(duplicate ? { duplicate: true } : {}) };
+  },
+});
+
+export const messageAck = defineEvent({
+  name: "message:ack",
+  schema: z.strictObject({ ids: z.array(z.string().min(1).max(200)).min(1).max(1000) }),
+  async handle({ ctx, session }, { ids }) {
+    const acked = await ctx.cluster.inbox.ack(session.identity.userId, session.deviceId, ids);
+    return { acked };
+  },
+});
+
+export const messageUnacked = defineEvent({
+  name: "message:unacked",
+  schema: z.strictObject({ limit: z.number().int().min(1).max(1000).optional() }),
+  async handle({ ctx, session }, { limit }) {
+    const messages = await ctx.cluster.inbox.unacked(session.identity.userId, session.deviceId, limit ?? 1000);
+    return { messages };
+  },
+});

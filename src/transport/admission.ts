@@ -1,0 +1,113 @@
+// Decides whether a Socket.IO handshake may become a connection: draining, capacity, token.
+// A refusal reaches the client as connect_error with data.code, and is counted by reason.
+import type { Socket } from "socket.io";
+import { z } from "zod";
+import { ID_PATTERN } from "../auth/room-access.js";
+import type { TokenVerifier } from "../auth/token-verifier.js";
+import { GatewayError, toErrorBody, type ErrorCode } from "../errors.js";
+import type { FailureReason, GatewayMetrics } from "../ops/metrics.js";
+import type { Logger } from "../ops/logger.js";
+import { TokenBucket } from "../protocol/token-bucket.js";
+import type { Session } from "../protocol/session.js";
+import { clientAddress } from "./client-address.js";
+
+const REASON_OF: Partial<Record<ErrorCode, FailureReason>> = {
+  AUTH_REQUIRED: "auth_required",
+  AUTH_INVALID: "auth_invalid",
+  AUTH_EXPIRED: "auth_expired",
+  OVER_CAPACITY: "capacity",
+  DRAINING: "draining",
+  RATE_LIMITED: "rate_limited",
+  BAD_REQUEST: "bad_request",
+};
+
+const authSchema = z.object({
+  token: z.unknown(),
+  deviceId: z.string().regex(ID_PATTERN, "auth.deviceId must be 1-128 characters of A-Z a-z 0-9 . _ - : @").optional(),
+});
+
+export interface AdmissionOptions {
+  verifier: TokenVerifier;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  maxConnections: number;
+  trustProxyHops: number;
+  rateLimitEventsPerS: number;
+  rateLimitBurst: number;
+  isDraining(): boolean;
+  /** Sockets connected now on this pod. */
+  connectedCount(): number;
+}
+
+export type Middleware = (socket: Socket, next: (err?: Error) => void) => void;
+
+export interface Admission {
+  middleware: Middleware;
+  /** Call from the connection handler: the socket now counts in connectedCount, its reserved slot is freed. */
+  connected(socket: Socket): void;
+}
+
+export function createAdmission(o: AdmissionOptions): Admission {
+  /** Handshakes admitted past the capacity check but not yet connected: they hold a slot. */
+  let reserved = 0;
+  const releases = new WeakMap<Socket, () => void>();
+
+  const admit = async (socket: Socket): Promise<Session> => {
+    if (o.isDraining()) throw new GatewayError("DRAINING", "this gateway is draining: reconnect to another one");
+    if (o.connectedCount() + reserved >= o.maxConnections) throw new GatewayError("OVER_CAPACITY", "this gateway is at capacity: retry later");
+    reserved++;
+    let held = true;
+    // The slot is held until the socket is connected (then connectedCount covers it) or its transport closes.
+    const release = () => {
+      if (held) (held = false), reserved--;
+    };
+    try {
+      const auth = authSchema.safeParse(socket.handshake.auth ?? {});
+      if (!auth.success) throw new GatewayError("BAD_REQUEST", auth.error.issues[0]?.message ?? "invalid auth object");
+      const identity = await o.verifier.verify(auth.data.token);
+      const headers = socket.handshake.headers;
+      socket.conn.once("close", release);
+      releases.set(socket, release);
+      return {
+        identity,
+        deviceId: auth.data.deviceId ?? "default",
+        rooms: new Set(),
+        bucket: new TokenBucket(o.rateLimitEventsPerS, o.rateLimitBurst),
+        failures: 0,
+        transport: socket.conn.transport.name === "websocket" ? "websocket" : "polling",
+        clientAddress: clientAddress(socket.handshake.address, headers["x-forwarded-for"], o.trustProxyHops),
+        userAgent: String(headers["user-agent"] ?? "").slice(0, 256),
+      };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  };
+
+  const middleware: Middleware = (socket, next) => {
+    o.metrics.connectionAttempts.inc();
+    admit(socket).then(
+      (session) => {
+        Object.assign(socket.data, session);
+        next();
+      },
+      (err: unknown) => {
+        const body = toErrorBody(err);
+        o.metrics.connectionFailures.inc({ reason: REASON_OF[body.code] ?? "bad_request" });
+        if (!(err instanceof GatewayError)) o.logger.error({ err }, "handshake failed unexpectedly");
+        else o.logger.debug({ code: body.code, address: socket.handshake.address }, "handshake refused");
+        const refusal = new Error(body.message) as Error & { data: unknown };
+        refusal.data = body;
+        next(refusal);
+      },
+    );
+  };
+
+  return {
+    middleware,
+    connected(socket) {
+      releases.get(socket)?.();
+      releases.delete(socket);
+    },
+  };
+}
