@@ -1,0 +1,120 @@
+// Runs the real gateway (node dist/main.js) as a child process on free ports, the way a pod runs it.
+// `npm test` builds dist/ first (pretest); a test that finds no build fails with that hint.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { freePort } from "./ports.js";
+import { TEST_API_KEY, TEST_SECRET } from "./tokens.js";
+
+export const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface GatewayProcess {
+  port: number;
+  opsPort: number;
+  url: string;
+  opsUrl: string;
+  child: ChildProcess;
+  logs: LogLine[];
+  stderr: string[];
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string>;
+  signal(sig: NodeJS.Signals): void;
+  stop(): Promise<number | string>;
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string | undefined>;
+  args?: string[];
+  /** Do not wait for the listening line (for start-up failure tests). */
+  expectFailure?: boolean;
+  timeoutMs?: number;
+}
+
+export async function startGatewayProcess(opts: StartOptions = {}): Promise<GatewayProcess> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does it in pretest)`);
+  const port = await freePort();
+  const opsPort = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: "test",
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    OPS_PORT: String(opsPort),
+    JWT_SECRET: TEST_SECRET,
+    API_KEYS: TEST_API_KEY,
+    LOG_LEVEL: "info",
+    DRAIN_DELAY_MS: "100",
+    DRAIN_WINDOW_MS: "500",
+    ...opts.env,
+  };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const child = spawn(process.execPath, [MAIN, ...(opts.args ?? [])], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const logs: LogLine[] = [];
+  const stderr: string[] = [];
+  const waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
+  let buf = "";
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      let parsed: LogLine;
+      try {
+        parsed = JSON.parse(line) as LogLine;
+      } catch {
+        parsed = { level: "raw", msg: line };
+      }
+      logs.push(parsed);
+      for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.pred(parsed)) waiters.splice(i, 1)[0]!.resolve(parsed);
+    }
+  });
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => stderr.push(chunk));
+  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, sig) => resolve(code ?? sig ?? "unknown")));
+
+  const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 10_000) =>
+    new Promise<LogLine>((resolve, reject) => {
+      const hit = logs.find(pred);
+      if (hit) return resolve(hit);
+      const timer = setTimeout(() => reject(new Error(`log line not seen within ${timeoutMs} ms; stderr: ${stderr.join("")}`)), timeoutMs);
+      waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+    });
+
+  const gw: GatewayProcess = {
+    port,
+    opsPort,
+    url: `http://127.0.0.1:${port}`,
+    opsUrl: `http://127.0.0.1:${opsPort}`,
+    child,
+    logs,
+    stderr,
+    exited,
+    signal: (sig) => child.kill(sig),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+      }
+      return exited;
+    },
+    waitForLog,
+  };
+  if (!opts.expectFailure) {
+    await Promise.race([
+      waitForLog((l) => l.msg === "socketgate listening", opts.timeoutMs ?? 15_000),
+      exited.then((code) => {
+        throw new Error(`gateway exited with ${code} before listening: ${stderr.join("")}`);
+      }),
+    ]);
+  }
+  return gw;
+}
+
+export { TEST_API_KEY, TEST_SECRET };

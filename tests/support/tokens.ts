@@ -1,0 +1,15 @@
+// Signs test JWTs the way an identity provider would.
+import { SignJWT, type JWTPayload } from "jose";
+
+export const TEST_SECRET = "test-secret-0123456789-0123456789-abcdef";
+export const TEST_API_KEY = "test-api-key-0123456789abcdef";
+
+export async function signToken(sub: string, extra: JWTPayload & { rooms?: string[] } = {}, opts: { secret?: string; expiresIn?: string | number } = {}): Promise<string> {
+  const key = new TextEncoder().encode(opts.secret ?? TEST_SECRET);
+  return new SignJWT(extra)
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(opts.expiresIn ?? "1h")
+    .sign(key);
+}
