@@ -104,15 +104,16 @@ func main() {
 	namespace := flag.String("namespace", "default", "release namespace")
 	valuesOut := flag.String("values-out", "", "write the merged values as JSON to this file")
 	notes := flag.Bool("notes", false, "render templates/NOTES.txt instead of the manifests")
+	valuesOnly := flag.Bool("values-only", false, "stop after writing -values-out (schema checks come before rendering, as in Helm)")
 	flag.Var(&valueFiles, "f", "values file (repeatable, later wins)")
 	flag.Parse()
-	if err := run(*chartDir, *release, *namespace, *valuesOut, *notes, valueFiles); err != nil {
+	if err := run(*chartDir, *release, *namespace, *valuesOut, *notes, *valuesOnly, valueFiles); err != nil {
 		fmt.Fprintln(os.Stderr, "render:", err)
 		os.Exit(1)
 	}
 }
 
-func run(chartDir, release, namespace, valuesOut string, notes bool, valueFiles []string) error {
+func run(chartDir, release, namespace, valuesOut string, notes, valuesOnly bool, valueFiles []string) error {
 	if chartDir == "" {
 		return errors.New("-chart is required")
 	}
@@ -137,6 +138,9 @@ func run(chartDir, release, namespace, valuesOut string, notes bool, valueFiles 
 		if err := os.WriteFile(valuesOut, b, 0o644); err != nil {
 			return err
 		}
+	}
+	if valuesOnly {
+		return nil
 	}
 
 	// Every file outside templates/ is visible to .Files, as in Helm (no .helmignore needed here).

@@ -1,0 +1,258 @@
+// The chart renders (with a Go text/template + sprig stand-in for `helm template`) for every value
+// set, passes values.schema.json, validates against the Kubernetes / prometheus-operator / KEDA
+// schemas, and encodes the operational decisions of issue 7.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import Ajv from "ajv";
+import { describe, expect, it } from "vitest";
+import { chartDir, findOne, loadThresholds, mergedValues, renderChart, renderChartError, repoRoot, validateObjects, type K8sObject } from "./lib.js";
+import { valueSets } from "./value-sets.js";
+
+const schema = JSON.parse(readFileSync(join(chartDir, "values.schema.json"), "utf8"));
+const validateValues = new Ajv({ allErrors: true, strict: false }).compile(schema);
+
+// SPEC.md's configuration table (plus OTEL_*): the only variables the chart may set.
+const SPEC_ENV = new Set(["PORT", "OPS_PORT", "JWT_SECRET", "JWT_PUBLIC_KEY_FILE", "JWT_JWKS_FILE", "API_KEYS", "REDIS_URL",
+  "REDIS_SENTINELS", "REDIS_SENTINEL_NAME", "REDIS_CLUSTER_NODES", "MAX_CONNECTIONS", "MAX_PAYLOAD_BYTES", "PING_INTERVAL_MS",
+  "PING_TIMEOUT_MS", "CONNECT_TIMEOUT_MS", "RATE_LIMIT_EVENTS_PER_S", "RATE_LIMIT_BURST", "PRESENCE_GRACE_MS", "DRAIN_DELAY_MS",
+  "DRAIN_WINDOW_MS", "CORS_ORIGINS", "TRUST_PROXY_HOPS", "LOG_LEVEL"]);
+
+const podSpec = (docs: K8sObject[]) => findOne(docs, "Deployment").spec.template.spec;
+const container = (docs: K8sObject[]) => podSpec(docs).containers[0];
+
+describe.each(Object.entries(valueSets))("chart rendered with %s values", (_name, values) => {
+  const { docs, values: merged } = renderChart(values);
+
+  it("passes values.schema.json", () => {
+    expect(validateValues(merged), JSON.stringify(validateValues.errors, null, 1)).toBe(true);
+  });
+
+  it("validates against the Kubernetes, prometheus-operator and KEDA schemas", async () => {
+    expect(docs.length).toBeGreaterThan(3);
+    expect(await validateObjects(docs)).toEqual([]);
+  });
+
+  it("sets only the gateway variables of SPEC.md", () => {
+    const cm = findOne(docs, "ConfigMap", "socketgate");
+    const names = [...Object.keys(cm.data ?? {}), ...container(docs).env.map((e: { name: string }) => e.name)];
+    const extra = new Set(Object.keys(merged.gateway.extraConfig));
+    expect(names.filter((n) => !SPEC_ENV.has(n) && !extra.has(n) && !n.startsWith("OTEL_"))).toEqual([]);
+  });
+
+  it("derives terminationGracePeriodSeconds from the drain settings", () => {
+    const d = merged.drain;
+    const expected = d.preStopSleepSeconds + Math.ceil((d.delayMs + d.windowMs) / 1000) + d.flushMarginSeconds;
+    expect(podSpec(docs).terminationGracePeriodSeconds).toBe(expected);
+    const preStop = container(docs).lifecycle?.preStop?.exec?.command;
+    expect(preStop ?? null).toEqual(d.preStopSleepSeconds > 0 ? ["sleep", String(d.preStopSleepSeconds)] : null);
+    const cm = findOne(docs, "ConfigMap", "socketgate").data!;
+    expect([cm.DRAIN_DELAY_MS, cm.DRAIN_WINDOW_MS]).toEqual([String(d.delayMs), String(d.windowMs)]);
+  });
+});
+
+describe("default values", () => {
+  const { docs } = renderChart();
+  const kinds = docs.map((d) => d.kind).sort();
+
+  it("render the gateway, its config, PDB, monitoring and network policy, and no Redis", () => {
+    expect(kinds).toEqual(["ConfigMap", "ConfigMap", "Deployment", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule",
+      "Secret", "Service", "ServiceAccount", "ServiceMonitor"]);
+    expect(JSON.stringify(docs)).not.toMatch(/image":"[^"]*redis/);
+    expect(findOne(docs, "Deployment").spec.replicas).toBe(1);
+  });
+
+  it("probe /healthz and /readyz on the ops port and expose http and ops", () => {
+    const c = container(docs);
+    expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "ops" });
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "ops" });
+    expect(c.ports.map((p: any) => [p.name, p.containerPort])).toEqual([["http", 3000], ["ops", 9090]]);
+    expect(findOne(docs, "Service").spec.ports.map((p: any) => [p.name, p.targetPort])).toEqual([["http", "http"], ["ops", "ops"]]);
+    const sm = findOne(docs, "ServiceMonitor").spec;
+    expect(sm.endpoints).toMatchObject([{ port: "ops", path: "/metrics" }]);
+  });
+
+  it("run as non-root on a read-only root filesystem with a writable /tmp", () => {
+    const c = container(docs);
+    expect(podSpec(docs).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    expect(c.volumeMounts).toContainEqual({ name: "tmp", mountPath: "/tmp" });
+    expect(c.resources.requests.cpu).toBeDefined();
+    expect(c.resources.limits.memory).toBeDefined();
+  });
+
+  it("spread pods over zones and nodes, selecting this release's pods", () => {
+    const spread = podSpec(docs).topologySpreadConstraints;
+    expect(spread.map((s: any) => s.topologyKey)).toEqual(["topology.kubernetes.io/zone", "kubernetes.io/hostname"]);
+    for (const s of spread) expect(s.labelSelector.matchLabels).toEqual(findOne(docs, "Deployment").spec.selector.matchLabels);
+  });
+
+  it("keep a PodDisruptionBudget on", () => {
+    expect(findOne(docs, "PodDisruptionBudget").spec).toMatchObject({ maxUnavailable: 1 });
+  });
+
+  it("open the ops port only to the monitoring namespace", () => {
+    const rules = findOne(docs, "NetworkPolicy").spec.ingress;
+    const ops = rules.find((r: any) => r.ports.some((p: any) => p.port === "ops"));
+    expect(ops.from).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }]);
+    const http = rules.find((r: any) => r.ports.some((p: any) => p.port === "http"));
+    expect(http.from).toBeUndefined();
+  });
+
+  it("ship the dashboard of dashboards/ for Grafana's sidecar", () => {
+    const cm = findOne(docs, "ConfigMap", "socketgate-dashboard");
+    expect(cm.metadata.labels?.grafana_dashboard).toBe("1");
+    const canonical = readFileSync(join(repoRoot, "dashboards/socketgate.json"), "utf8");
+    expect(readFileSync(join(chartDir, "dashboards/socketgate.json"), "utf8"), "helm/socketgate/dashboards/socketgate.json must be a copy of dashboards/socketgate.json").toBe(canonical);
+    expect(JSON.parse(cm.data!["socketgate.json"]!)).toEqual(JSON.parse(canonical));
+  });
+
+  it("print usable NOTES", () => {
+    const notes = renderChart([], { notes: true }).text;
+    expect(notes).toContain("port-forward svc/socketgate");
+    expect(notes).toContain("terminationGracePeriodSeconds");
+  });
+});
+
+describe("pods roll on configuration change", () => {
+  const secret = { auth: { jwt: { secret: "s".repeat(32) } } };
+  const checksums = (values: object[]) => findOne(renderChart([secret, ...values]).docs, "Deployment").spec.template.metadata.annotations;
+
+  it("config and secret checksums are stable for equal values and follow their own object", () => {
+    const base = checksums([]);
+    expect(checksums([])).toEqual(base);
+    const logChanged = checksums([{ gateway: { logLevel: "debug" } }]);
+    expect(logChanged["checksum/config"]).not.toBe(base["checksum/config"]);
+    expect(logChanged["checksum/secret"]).toBe(base["checksum/secret"]);
+    const keyChanged = checksums([{ auth: { apiKeys: ["another-key-0123456789"] } }]);
+    expect(keyChanged["checksum/secret"]).not.toBe(base["checksum/secret"]);
+    expect(keyChanged["checksum/config"]).toBe(base["checksum/config"]);
+  });
+});
+
+describe("autoscaling", () => {
+  const thresholds = Object.fromEntries(loadThresholds().map((t) => [t.key, t.threshold]));
+
+  it("HPA scales on CPU and on connections per pod, targeting below the connections alert", () => {
+    const { docs, values } = renderChart(valueSets.production);
+    expect(findOne(docs, "Deployment").spec.replicas).toBeUndefined();
+    const hpa = findOne(docs, "HorizontalPodAutoscaler").spec;
+    expect(hpa.metrics[0]).toMatchObject({ type: "Resource", resource: { name: "cpu" } });
+    const conn = hpa.metrics[1];
+    expect(conn).toMatchObject({ type: "Pods", pods: { metric: { name: "socketgate_connections" }, target: { type: "AverageValue" } } });
+    const target = Number(conn.pods.target.averageValue);
+    expect(target).toBe(600);
+    expect(target / values.gateway.maxConnections).toBeLessThan(thresholds.connections!);
+    expect(docs.some((d) => d.kind === "ScaledObject")).toBe(false);
+  });
+
+  it("scales down slowly and one pod at a time, scales up fast", () => {
+    const b = findOne(renderChart(valueSets.production).docs, "HorizontalPodAutoscaler").spec.behavior;
+    expect(b.scaleDown.stabilizationWindowSeconds).toBeGreaterThanOrEqual(600);
+    expect(b.scaleDown.policies).toEqual([{ type: "Pods", value: 1, periodSeconds: 300 }]);
+    expect(b.scaleUp.stabilizationWindowSeconds).toBe(0);
+  });
+
+  it("KEDA replaces the HPA with a ScaledObject on the same connections target and behavior", () => {
+    const { docs } = renderChart(valueSets.keda);
+    expect(docs.some((d) => d.kind === "HorizontalPodAutoscaler")).toBe(false);
+    const so = findOne(docs, "ScaledObject").spec;
+    const prom = so.triggers.find((t: any) => t.type === "prometheus");
+    expect(prom.metadata.query).toBe('sum(socketgate_connections{job="socketgate", namespace="socketgate"})');
+    expect(prom.metadata.threshold).toBe("600");
+    expect(prom.metricType).toBe("AverageValue");
+    expect(so.triggers.find((t: any) => t.type === "cpu").metadata.value).toBe("70");
+    expect(so.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds).toBe(900);
+    expect(findOne(docs, "Deployment").spec.replicas).toBeUndefined();
+  });
+
+  it("refuses a connections target at or above the alert threshold", () => {
+    const err = renderChartError([...valueSets.production, { autoscaling: { connections: { targetUtilization: thresholds.connections } } }]);
+    expect(err).toContain("targetUtilization must stay below alerts.thresholds.connections");
+  });
+
+  it("refuses more than one pod without Redis", () => {
+    expect(renderChartError([{ replicaCount: 2 }])).toContain("needs Redis");
+    expect(renderChartError([{ autoscaling: { enabled: true } }])).toContain("needs Redis");
+  });
+});
+
+describe("ingress", () => {
+  const { docs, values } = renderChart(valueSets.ingress);
+  const ing = findOne(docs, "Ingress");
+
+  it("keeps idle WebSockets open longer than the heartbeat and pins long-polling sessions", () => {
+    const a = ing.metadata.annotations!;
+    const heartbeatS = (values.gateway.pingIntervalMs + values.gateway.pingTimeoutMs) / 1000;
+    expect(Number(a["nginx.ingress.kubernetes.io/proxy-read-timeout"])).toBeGreaterThan(heartbeatS);
+    expect(Number(a["nginx.ingress.kubernetes.io/proxy-send-timeout"])).toBeGreaterThan(heartbeatS);
+    expect(a["nginx.ingress.kubernetes.io/affinity"]).toBe("cookie");
+    expect(a["nginx.ingress.kubernetes.io/session-cookie-name"]).toBe("socketgate-affinity");
+  });
+
+  it("routes the host to the public port with TLS", () => {
+    expect(ing.spec.rules[0].host).toBe("rt.example.com");
+    expect(ing.spec.rules[0].http.paths[0].backend.service).toEqual({ name: "socketgate", port: { name: "http" } });
+    expect(ing.spec.tls[0].secretName).toBe("rt-tls");
+    expect(findOne(docs, "Secret").data!["redis-url"]).toBe(Buffer.from("redis://:pw@redis-master:6379/0").toString("base64"));
+  });
+
+  it("lets user annotations override the defaults and can drop affinity", () => {
+    const a = findOne(renderChart([...valueSets.ingress, { ingress: { annotations: { "nginx.ingress.kubernetes.io/proxy-read-timeout": "120" }, cookieAffinity: { enabled: false } } }]).docs, "Ingress").metadata.annotations!;
+    expect(a["nginx.ingress.kubernetes.io/proxy-read-timeout"]).toBe("120");
+    expect(a["nginx.ingress.kubernetes.io/affinity"]).toBeUndefined();
+  });
+});
+
+describe("secrets", () => {
+  it("existingSecret: no chart Secret, every key read from the named one, PEM mounted as a file", () => {
+    const { docs } = renderChart(valueSets.existingSecret);
+    expect(docs.some((d) => d.kind === "Secret")).toBe(false);
+    const c = container(docs);
+    const refs = c.env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => e.valueFrom.secretKeyRef.name);
+    expect(new Set(refs)).toEqual(new Set(["socketgate-credentials"]));
+    expect(c.env.map((e: any) => e.name)).toEqual(expect.arrayContaining(["API_KEYS", "REDIS_URL"]));
+    expect(c.env.map((e: any) => e.name)).not.toContain("JWT_SECRET");
+    expect(findOne(docs, "ConfigMap", "socketgate").data!.JWT_PUBLIC_KEY_FILE).toBe("/etc/socketgate/secret/jwt-public-key.pem");
+    expect(podSpec(docs).volumes).toContainEqual({ name: "secret-files", secret: { secretName: "socketgate-credentials", items: [{ key: "jwt-public-key.pem", path: "jwt-public-key.pem" }] } });
+    expect(findOne(docs, "Deployment").spec.template.metadata.annotations["checksum/secret"]).toBeUndefined();
+  });
+
+  it("values: JWT secret and API keys land in the chart's Secret", () => {
+    const { docs } = renderChart(valueSets.production);
+    const data = findOne(docs, "Secret").data!;
+    expect(Buffer.from(data["jwt-secret"]!, "base64").toString()).toBe("0123456789abcdef0123456789abcdef");
+    expect(Buffer.from(data["api-keys"]!, "base64").toString()).toBe("backend-key-0123456789abcdef");
+    expect(findOne(docs, "ConfigMap", "socketgate").data).toMatchObject({ REDIS_SENTINELS: "redis-sentinel-0.redis:26379,redis-sentinel-1.redis:26379", REDIS_SENTINEL_NAME: "mymaster" });
+  });
+
+  it("an empty JWT secret is generated rather than left empty", () => {
+    const data = findOne(renderChart().docs, "Secret").data!;
+    expect(Buffer.from(data["jwt-secret"]!, "base64").toString()).toMatch(/^[A-Za-z0-9]{48}$/);
+  });
+});
+
+describe("schema validation of rendered objects", () => {
+  // Guards the guard: the validator must notice a wrong type and an unknown (misspelt) field.
+  it("reports a wrong type and an unknown field", async () => {
+    const { docs } = renderChart(valueSets.production);
+    const hpa = structuredClone(findOne(docs, "HorizontalPodAutoscaler"));
+    hpa.spec.behavior.scaleDown.stabilisationWindowSeconds = 900;
+    const dep = structuredClone(findOne(docs, "Deployment"));
+    dep.spec.template.spec.terminationGracePeriodSeconds = "38";
+    const rule = structuredClone(findOne(docs, "PrometheusRule"));
+    rule.spec.groups[0].rules[0].fro = "5m";
+    const problems = await validateObjects([hpa, dep, rule]);
+    expect(problems.some((p) => p.startsWith("HorizontalPodAutoscaler/socketgate") && p.includes("stabilisationWindowSeconds"))).toBe(true);
+    expect(problems.some((p) => p.startsWith("Deployment/socketgate") && p.includes("terminationGracePeriodSeconds"))).toBe(true);
+    expect(problems.some((p) => p.startsWith("PrometheusRule/socketgate") && p.includes("fro"))).toBe(true);
+  });
+});
+
+describe("values.schema.json", () => {
+  it("rejects typos and wrong types", () => {
+    for (const bad of [{ replicaCount: "2" }, { gateway: { maxConection: 5 } }, { redis: { mode: "sentinal" } }, { alerts: { thresholds: { connections: 80 } } }, { alerts: { for: { connections: "5 minutes" } } }]) {
+      const merged = mergedValues([bad]);
+      expect(validateValues(merged), JSON.stringify(bad)).toBe(false);
+    }
+  });
+});

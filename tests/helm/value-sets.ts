@@ -1,0 +1,34 @@
+// Value sets the chart is rendered with in tests, on top of values.yaml. Each stands for a way
+// the chart is really installed; every one must render, pass values.schema.json and validate.
+export const valueSets: Record<string, object[]> = {
+  defaults: [],
+  // Cluster mode behind ingress-nginx, HPA on CPU + connections, API keys, fixed JWT secret.
+  production: [{
+    redis: { mode: "sentinel", sentinels: ["redis-sentinel-0.redis:26379", "redis-sentinel-1.redis:26379"], sentinelName: "mymaster" },
+    autoscaling: { enabled: true },
+    auth: { jwt: { secret: "0123456789abcdef0123456789abcdef" }, apiKeys: ["backend-key-0123456789abcdef"] },
+    gateway: { corsOrigins: ["https://app.example.com"], trustProxyHops: 1, extraConfig: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector:4318" } },
+    metrics: { serviceMonitor: { additionalLabels: { release: "kube-prometheus-stack" } } },
+  }],
+  keda: [{
+    redis: { mode: "cluster", clusterNodes: ["redis-0.redis:6379", "redis-1.redis:6379", "redis-2.redis:6379"] },
+    autoscaling: { keda: { enabled: true } },
+  }],
+  ingress: [{
+    redis: { mode: "standalone", url: "redis://:pw@redis-master:6379/0" },
+    replicaCount: 3,
+    ingress: { enabled: true, hosts: [{ host: "rt.example.com", paths: [{ path: "/", pathType: "Prefix" }] }], tls: [{ secretName: "rt-tls", hosts: ["rt.example.com"] }] },
+  }],
+  existingSecret: [{
+    auth: { existingSecret: "socketgate-credentials", jwt: { mode: "publicKey" } },
+    redis: { mode: "standalone" },
+    replicaCount: 2,
+    networkPolicy: { httpFrom: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } }] },
+  }],
+  jwks: [{
+    auth: { jwt: { mode: "jwks", jwks: '{"keys":[]}' } },
+    drain: { preStopSleepSeconds: 0, delayMs: 5000, windowMs: 60000, flushMarginSeconds: 15 },
+    metrics: { serviceMonitor: { enabled: false } }, alerts: { enabled: false }, dashboards: { enabled: false },
+    networkPolicy: { enabled: false }, podDisruptionBudget: { enabled: false },
+  }],
+};
