@@ -1,0 +1,88 @@
+// One set of alert numbers: helm/socketgate/thresholds.yaml. values.yaml, the rendered
+// PrometheusRule, README.md's table and the runbooks in docs/operations.md must all agree with it.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { findOne, loadThresholds, readYaml, renderChart, repoRoot } from "./lib.js";
+// @ts-expect-error plain ESM script without type declarations
+import { thresholdsTable } from "./print-thresholds-table.mjs";
+
+const thresholds = loadThresholds();
+// socketgate_event_duration_seconds buckets as the gateway registers them.
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+describe("thresholds.yaml", () => {
+  it("holds the seven alerts of SPEC.md with the contract's numbers", () => {
+    expect(Object.fromEntries(thresholds.map((t) => [t.key, t.threshold]))).toEqual({
+      connections: 0.8, errorRate: 0.05, memory: 0.8, latencyP95Seconds: 1, latencyP99Seconds: 0.1,
+      handlerPanicsPerMinute: 0, connectionFailures: 0.01,
+    });
+    for (const t of thresholds) {
+      expect(t.severity, t.key).toMatch(/^(critical|warning)$/);
+      expect(t.for, t.key).toMatch(/^\d+[smh]$/);
+      expect(t.firesWhen, t.key).toContain("{threshold}");
+    }
+  });
+
+  it("puts latency thresholds on histogram bucket boundaries, so the quantile is exact there", () => {
+    for (const t of thresholds.filter((x) => x.unit === "seconds")) expect(LATENCY_BUCKETS, t.key).toContain(t.threshold);
+  });
+});
+
+describe("values.yaml", () => {
+  const alerts = readYaml("helm/socketgate/values.yaml").alerts;
+  it("carries exactly the numbers, durations and severities of thresholds.yaml", () => {
+    const pick = (f: "threshold" | "for" | "severity") => Object.fromEntries(thresholds.map((t) => [t.key, t[f]]));
+    expect(alerts.thresholds).toEqual(pick("threshold"));
+    expect(alerts.for).toEqual(pick("for"));
+    expect(alerts.severity).toEqual(pick("severity"));
+  });
+});
+
+describe("rendered PrometheusRule", () => {
+  const rules = findOne(renderChart().docs, "PrometheusRule").spec.groups.flatMap((g: any) => g.rules);
+
+  it("has one alert per threshold, with its number, for, severity and runbook", () => {
+    expect(rules.map((r: any) => r.alert).sort()).toEqual(thresholds.map((t) => t.alert).sort());
+    for (const t of thresholds) {
+      const r = rules.find((x: any) => x.alert === t.alert);
+      expect(r.expr.trim(), t.alert).toMatch(new RegExp(`> ${String(t.threshold).replace(".", "\\.")}$`));
+      expect(r.for, t.alert).toBe(t.for);
+      expect(r.labels.severity, t.alert).toBe(t.severity);
+      expect(r.annotations.summary, t.alert).toBeTruthy();
+      expect(r.annotations.description, t.alert).toBeTruthy();
+      expect(r.annotations.runbook_url, t.alert).toMatch(new RegExp(`/docs/operations\\.md#${t.alert.toLowerCase()}$`));
+    }
+  });
+
+  it("takes its numbers from values, so a release can override one", () => {
+    const over = findOne(renderChart([{ alerts: { thresholds: { errorRate: 0.2 }, for: { errorRate: "15m" } } }]).docs, "PrometheusRule");
+    const r = over.spec.groups[0].rules.find((x: any) => x.alert === "SocketgateEventErrorRateHigh");
+    expect(r.expr.trim()).toMatch(/> 0\.2$/);
+    expect(r.for).toBe("15m");
+  });
+});
+
+describe("docs/operations.md", () => {
+  it("has a runbook section for every alert", () => {
+    const doc = readFileSync(join(repoRoot, "docs/operations.md"), "utf8");
+    for (const t of thresholds) {
+      const start = doc.indexOf(`\n### ${t.alert}\n`);
+      expect(start, `docs/operations.md needs a "### ${t.alert}" runbook`).toBeGreaterThan(0);
+      const next = doc.slice(start + 1).search(/\n#{2,3} /);
+      const section = doc.slice(start, next === -1 ? undefined : start + 1 + next);
+      for (const part of ["Meaning", "Impact", "Diagnosis", "Mitigation"]) expect(section, `${t.alert} runbook: ${part}`).toContain(`**${part}**`);
+    }
+  });
+});
+
+describe("README.md", () => {
+  it("contains exactly the table printed from thresholds.yaml", () => {
+    const fix = "run `node tests/helm/print-thresholds-table.mjs` and paste its output into README.md";
+    const readme = join(repoRoot, "README.md");
+    if (!existsSync(readme)) throw new Error(`README.md is missing: ${fix}`);
+    const m = /<!-- thresholds:begin -->\n([\s\S]*?)\n<!-- thresholds:end -->/.exec(readFileSync(readme, "utf8"));
+    if (!m) throw new Error(`README.md has no <!-- thresholds:begin --> / <!-- thresholds:end --> markers: ${fix}`);
+    expect(m[1], `README.md's threshold table is stale: ${fix}`).toBe(thresholdsTable());
+  });
+});
