@@ -9,6 +9,7 @@ import type { FailureReason, GatewayMetrics } from "../ops/metrics.js";
 import type { Logger } from "../ops/logger.js";
 import { TokenBucket } from "../protocol/token-bucket.js";
 import type { Session } from "../protocol/session.js";
+import type { AddressRateLimit } from "./address-rate-limit.js";
 import { clientAddress } from "./client-address.js";
 
 const REASON_OF: Partial<Record<ErrorCode, FailureReason>> = {
@@ -22,7 +23,7 @@ const REASON_OF: Partial<Record<ErrorCode, FailureReason>> = {
 };
 
 const authSchema = z.object({
-  token: z.unknown(),
+  token: z.unknown().optional(),
   deviceId: z.string().regex(ID_PATTERN, "auth.deviceId must be 1-128 characters of A-Z a-z 0-9 . _ - : @").optional(),
 });
 
@@ -34,6 +35,8 @@ export interface AdmissionOptions {
   trustProxyHops: number;
   rateLimitEventsPerS: number;
   rateLimitBurst: number;
+  /** Per-address connection rate limit (CONN_RATE_PER_ADDRESS_PER_S); checked before any token work. */
+  addressRateLimit?: AddressRateLimit;
   isDraining(): boolean;
   /** Sockets connected now on this pod. */
   connectedCount(): number;
@@ -54,6 +57,10 @@ export function createAdmission(o: AdmissionOptions): Admission {
 
   const admit = async (socket: Socket): Promise<Session> => {
     if (o.isDraining()) throw new GatewayError("DRAINING", "this gateway is draining: reconnect to another one");
+    if (o.addressRateLimit?.enabled) {
+      const address = clientAddress(socket.handshake.address, socket.handshake.headers["x-forwarded-for"], o.trustProxyHops);
+      if (!o.addressRateLimit.take(address)) throw new GatewayError("RATE_LIMITED", "too many connections from this address: retry later");
+    }
     if (o.connectedCount() + reserved >= o.maxConnections) throw new GatewayError("OVER_CAPACITY", "this gateway is at capacity: retry later");
     reserved++;
     let held = true;

@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, flagOf, helpText, loadConfig, parseFlags } from "../../src/config.js";
+
+const errorOf = (env: Record<string, string>, argv: string[] = []): string => {
+  try {
+    loadConfig(env, argv);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error("expected a ConfigError");
+};
+
+describe("config", () => {
+  it("has the seed defaults of SPEC.md", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 3000,
+      opsPort: 9090,
+      maxConnections: 1000,
+      maxPayloadBytes: 1048576,
+      pingIntervalMs: 25000,
+      pingTimeoutMs: 20000,
+      connectTimeoutMs: 60000,
+      rateLimitEventsPerS: 50,
+      rateLimitBurst: 100,
+      presenceGraceMs: 2000,
+      drainDelayMs: 3000,
+      drainWindowMs: 20000,
+      trustProxyHops: 0,
+      logLevel: "info",
+      corsOrigins: [],
+      apiKeys: [],
+    });
+    expect(c.redis).toBeUndefined();
+    expect(c.drainTimeoutMs).toBe(28000);
+  });
+
+  it("reads every variable and the matching flag, flags winning", () => {
+    const c = loadConfig({ PORT: "4000", MAX_CONNECTIONS: "5" }, ["--port", "4001", "--max-connections=7", "--cors-origins", "https://a.example,https://b.example"]);
+    expect(c.port).toBe(4001);
+    expect(c.maxConnections).toBe(7);
+    expect(c.corsOrigins).toEqual(["https://a.example", "https://b.example"]);
+  });
+
+  it("names the variable, the flag, the value and what is allowed", () => {
+    const msg = errorOf({ PORT: "abc" });
+    expect(msg).toContain("PORT (--port)");
+    expect(msg).toContain('"abc"');
+    expect(msg).toContain("an integer from 0 to 65535");
+    expect(errorOf({ MAX_CONNECTIONS: "0" })).toMatch(/MAX_CONNECTIONS \(--max-connections\) = "0": expected an integer from 1 to/);
+    expect(errorOf({ LOG_LEVEL: "loud" })).toMatch(/LOG_LEVEL .*"loud"/);
+    expect(errorOf({ CORS_ORIGINS: "javascript:alert(1)" })).toMatch(/CORS_ORIGINS .*expected .*origin/);
+    expect(errorOf({ REDIS_URL: "http://x" })).toMatch(/REDIS_URL .*redis:\/\//);
+    expect(errorOf({ ALLOW_UWS_FALLBACK: "maybe" })).toMatch(/ALLOW_UWS_FALLBACK .*one of 1, 0, true, false/);
+  });
+
+  it("lists every problem at once", () => {
+    const msg = errorOf({ PORT: "-1", OPS_PORT: "x", PING_INTERVAL_MS: "1.5" });
+    expect(msg).toContain("PORT (--port)");
+    expect(msg).toContain("OPS_PORT (--ops-port)");
+    expect(msg).toContain("PING_INTERVAL_MS (--ping-interval-ms)");
+  });
+
+  it("never echoes secrets in errors", () => {
+    const msg = errorOf({ JWT_SECRET: "short-secret", API_KEYS: "k" });
+    expect(msg).toContain("JWT_SECRET (--jwt-secret) = (hidden)");
+    expect(msg).not.toContain("short-secret");
+    expect(msg).toContain("API_KEYS (--api-keys) = (hidden)");
+  });
+
+  it("requires key material in production, and only one source", () => {
+    expect(errorOf({ NODE_ENV: "production" })).toContain("one is required when NODE_ENV=production");
+    expect(errorOf({ JWT_SECRET: "x".repeat(40), JWT_JWKS_FILE: "/tmp/j.json" })).toContain("set exactly one");
+    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: "x".repeat(40) }).jwt.secret).toHaveLength(40);
+  });
+
+  it("parses the three ways to reach Redis and refuses mixing them", () => {
+    expect(loadConfig({ REDIS_URL: "redis://127.0.0.1:6379/0" }).redis).toEqual({ kind: "standalone", url: "redis://127.0.0.1:6379/0" });
+    expect(loadConfig({ REDIS_SENTINELS: "10.0.0.1:26379, 10.0.0.2:26379", REDIS_SENTINEL_NAME: "mymaster" }).redis).toEqual({
+      kind: "sentinel",
+      name: "mymaster",
+      sentinels: [
+        { host: "10.0.0.1", port: 26379 },
+        { host: "10.0.0.2", port: 26379 },
+      ],
+    });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "a:7000,b:7001" }).redis).toMatchObject({ kind: "cluster", nodes: [{ host: "a", port: 7000 }, { host: "b", port: 7001 }] });
+    expect(errorOf({ REDIS_SENTINELS: "a:1" })).toContain("REDIS_SENTINEL_NAME");
+    expect(errorOf({ REDIS_URL: "redis://a", REDIS_CLUSTER_NODES: "a:1" })).toContain("set only one way to reach Redis");
+    expect(errorOf({ REDIS_CLUSTER_NODES: "nohost" })).toMatch(/REDIS_CLUSTER_NODES .*host:port/);
+  });
+
+  it("refuses inconsistent combinations", () => {
+    expect(errorOf({ PORT: "5000", OPS_PORT: "5000" })).toContain("PORT and OPS_PORT must differ");
+    expect(errorOf({ RATE_LIMIT_EVENTS_PER_S: "100", RATE_LIMIT_BURST: "10" })).toContain("RATE_LIMIT_BURST (10) must be at least");
+  });
+
+  it("refuses unknown and incomplete flags, and hostile values", () => {
+    expect(() => parseFlags(["--no-such-flag"])).toThrow(/unknown flag "--no-such-flag"/);
+    expect(() => parseFlags(["--port"])).toThrow(/--port needs a value/);
+    expect(parseFlags(["--allow-uws-fallback"])).toEqual({ ALLOW_UWS_FALLBACK: "1" });
+    expect(errorOf({ PORT: "9".repeat(5000) })).toMatch(/PORT .*\.\.\."/);
+    expect(errorOf({ MAX_PAYLOAD_BYTES: "1e9" })).toContain("MAX_PAYLOAD_BYTES");
+    expect(errorOf({ TRUST_PROXY_HOPS: "0x10" })).toContain("TRUST_PROXY_HOPS");
+  });
+
+  it("documents every setting in --help", () => {
+    const help = helpText();
+    for (const name of ["PORT", "OPS_PORT", "JWT_SECRET", "JWT_PUBLIC_KEY_FILE", "JWT_JWKS_FILE", "API_KEYS", "REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_NAME", "REDIS_CLUSTER_NODES", "MAX_CONNECTIONS", "MAX_PAYLOAD_BYTES", "PING_INTERVAL_MS", "PING_TIMEOUT_MS", "CONNECT_TIMEOUT_MS", "RATE_LIMIT_EVENTS_PER_S", "RATE_LIMIT_BURST", "PRESENCE_GRACE_MS", "DRAIN_DELAY_MS", "DRAIN_WINDOW_MS", "CORS_ORIGINS", "TRUST_PROXY_HOPS", "LOG_LEVEL"]) {
+      expect(help).toContain(name);
+      expect(help).toContain(flagOf(name));
+    }
+  });
+});
