@@ -3,6 +3,7 @@
 import type { Socket } from "socket.io";
 import { GatewayError, toErrorBody, type ErrorBody } from "../errors.js";
 import type { Outcome } from "../ops/metrics.js";
+import { inSpan, splitTraceEnvelope, startEventSpan, type ActiveSpan } from "../ops/tracing.js";
 import type { EventDefinition, GatewayContext } from "./context.js";
 import { eventLabel } from "./event-names.js";
 import { sessionOf } from "./session.js";
@@ -14,7 +15,9 @@ export class InflightHandlers {
   private readonly pending = new Set<Promise<unknown>>();
   track(p: Promise<unknown>): void {
     this.pending.add(p);
-    void p.finally(() => this.pending.delete(p));
+    // then(f, f), not finally(): a derived promise from finally() would re-reject unobserved.
+    const done = () => void this.pending.delete(p);
+    p.then(done, done);
   }
   get size(): number {
     return this.pending.size;
@@ -43,11 +46,16 @@ export function bindEvents(socket: Socket, events: ReadonlyMap<string, EventDefi
     const label = eventLabel(name);
     const last = args[args.length - 1];
     const ack: Ack | undefined = typeof last === "function" ? (last as Ack) : undefined;
-    const payload = ack && args.length === 1 ? undefined : args[0];
+    const envelope = ack && args.length === 1 ? undefined : args[0];
+    // A top-level `traceparent` in the payload is trace context, not input: split off before the strict schemas.
+    const traced = splitTraceEnvelope(envelope);
+    const payload = traced ? traced.payload : envelope;
+    let span: ActiveSpan | undefined;
 
     const finish = (outcome: Outcome, answer: Record<string, unknown> | { ok: false; error: ErrorBody }) => {
       metrics.events.inc({ event: label, outcome });
       metrics.eventDuration.observe({ event: label }, (performance.now() - started) / 1000);
+      span?.end(outcome === "error" ? (answer.error as ErrorBody) : undefined, { "socketgate.outcome": outcome });
       if (!socket.connected) return;
       if (ack) ack(answer);
       else if (answer.ok === false) socket.emit("gateway:error", answer.error);
@@ -55,14 +63,17 @@ export function bindEvents(socket: Socket, events: ReadonlyMap<string, EventDefi
     const refuse = (outcome: Outcome, error: ErrorBody) => finish(outcome, { ok: false, error });
 
     if (!session.bucket.take()) return refuse("rate_limited", { code: "RATE_LIMITED", message: `more than ${config.rateLimitEventsPerS} events/s; slow down` });
+    // After the rate limit: a flood costs no spans. Undefined when tracing is off.
+    span = startEventSpan(label, traced?.traceparent);
     const def = events.get(name);
     if (!def) return refuse("rejected", { code: "UNKNOWN_EVENT", message: `unknown event ${JSON.stringify(name.slice(0, 64))}` });
     const input = def.schema.safeParse(payload ?? {});
     if (!input.success) return refuse("rejected", { code: "BAD_REQUEST", message: zodMessage(input.error.issues) });
 
-    const work = (async () => def.handle({ ctx, socket, session }, input.data))();
+    const work = inSpan(span, () => (async () => def.handle({ ctx, socket, session }, input.data))());
     inflight.track(work);
-    work.then(
+    // Inside the span too, so the failure log line carries its trace and span ids.
+    inSpan(span, () => work.then(
       (result) => finish("ok", { ok: true, ...result }),
       (err: unknown) => {
         const body = toErrorBody(err);
@@ -70,7 +81,7 @@ export function bindEvents(socket: Socket, events: ReadonlyMap<string, EventDefi
         refuse("error", body);
         if (!(err instanceof GatewayError)) onHandlerFailure(socket, name, err, ctx);
       },
-    );
+    ));
   };
 
   socket.onAny((name: unknown, ...args: unknown[]) => {

@@ -67,7 +67,8 @@ export class PresenceTracker {
         (err: unknown) => this.logger.warn({ err, room }, "presence settle failed; the TTL sweep will retry"),
       );
       this.settling.add(p);
-      void p.finally(() => this.settling.delete(p));
+      const done = () => void this.settling.delete(p);
+      p.then(done, done);
     }, this.graceMs);
     this.timers.set(key, timer);
   }
