@@ -5,6 +5,7 @@ import { z } from "zod";
 import { userRoom } from "../auth/room-access.js";
 import type { StoredMessage } from "../cluster/types.js";
 import { GatewayError, toErrorBody } from "../errors.js";
+import { inSpan, startApiSpan, type ActiveSpan } from "../ops/tracing.js";
 import type { GatewayContext } from "../protocol/context.js";
 import { roomName, userId } from "../protocol/schemas.js";
 import type { ApiKeys } from "./api-keys.js";
@@ -39,8 +40,14 @@ interface ApiRequest {
 export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys: ApiKeys): void {
   const limit = ctx.config.maxPayloadBytes;
 
-  const guard = (res: HttpResponse, req: HttpRequest): { state: ResponseState; request: ApiRequest } | undefined => {
+  const guard = (res: HttpResponse, req: HttpRequest): { state: ResponseState; request: ApiRequest; span?: ActiveSpan } | undefined => {
     const state = trackResponse(res);
+    // One span per call, child of the caller's `traceparent` header; ended with the answer. Undefined when tracing is off.
+    const url = req.getUrl();
+    const span = startApiSpan(req.getMethod().toUpperCase(), url.startsWith("/v1/presence/") ? "/v1/presence/:room" : url, req.getHeader("traceparent"));
+    if (span)
+      state.onDone = (status) =>
+        span.end(status === 0 || status >= 400 ? { code: status === 0 ? "ABORTED" : `HTTP_${status}` } : undefined, { "http.response.status_code": status });
     const len = req.getHeader("content-length");
     const request: ApiRequest = {
       method: req.getMethod().toUpperCase(),
@@ -60,7 +67,7 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
       sendError(res, state, 401, { code: "AUTH_INVALID", message: "API key is not valid" });
       return undefined;
     }
-    return { state, request };
+    return { state, request, span };
   };
 
   const withJsonBody = (res: HttpResponse, req: HttpRequest, handle: (body: unknown, state: ResponseState) => Promise<unknown>) => {
@@ -77,7 +84,7 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
       } catch {
         return sendError(res, state, 400, { code: "BAD_REQUEST", message: "body is not valid JSON" });
       }
-      await answer(res, state, () => handle(body, state));
+      await answer(res, state, () => inSpan(g.span, () => handle(body, state)));
     });
   };
 
@@ -102,10 +109,12 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
     const raw = req.getParameter(0) ?? "";
     const g = guard(res, req);
     if (!g) return;
-    void answer(res, g.state, async () => {
-      const room = parse(roomName, safeDecode(raw));
-      return { room, users: await ctx.cluster.presence.list(room) };
-    });
+    void answer(res, g.state, () =>
+      inSpan(g.span, async () => {
+        const room = parse(roomName, safeDecode(raw));
+        return { room, users: await ctx.cluster.presence.list(room) };
+      }),
+    );
   });
 
   app.any("/v1/*", (res, req) => {
@@ -161,12 +170,13 @@ function safeDecode(s: string): string {
 
 const STATUS_OF: Record<string, number> = { BAD_REQUEST: 400, FORBIDDEN: 403, NOT_FOUND: 404, PAYLOAD_TOO_LARGE: 413, UNAVAILABLE: 503 };
 
-async function answer(res: HttpResponse, state: ResponseState, run: () => Promise<unknown>): Promise<void> {
+async function answer(res: HttpResponse, state: ResponseState, run: () => Promise<unknown>, logger?: GatewayContext["logger"]): Promise<void> {
   try {
     const result = (await run()) as Record<string, unknown>;
     sendJson(res, state, 200, { ok: true, ...result });
   } catch (err) {
     const body = toErrorBody(err);
+    if (body.code === "INTERNAL") logger?.error({ err }, "backend API request failed");
     // Anything unexpected is the gateway's fault, but still a readable answer rather than a reset.
     sendError(res, state, STATUS_OF[body.code] ?? 503, body.code === "INTERNAL" ? { code: "UNAVAILABLE", message: "the request could not be processed: retry" } : body);
   }
