@@ -52,6 +52,8 @@ const SETTINGS = {
   CONNECT_TIMEOUT_MS: { def: "60000", schema: int(1000, 600_000), help: "time to complete the Socket.IO handshake" },
   RATE_LIMIT_EVENTS_PER_S: { def: "50", schema: int(1, 100_000), help: "sustained events per socket" },
   RATE_LIMIT_BURST: { def: "100", schema: int(1, 1_000_000), help: "event burst per socket" },
+  CONN_RATE_PER_ADDRESS_PER_S: { def: "0", schema: int(0, 100_000), help: "new connections per second per client address; 0 = off (set TRUST_PROXY_HOPS first behind a proxy)" },
+  CONN_RATE_BURST: { def: "20", schema: int(1, 1_000_000), help: "connections one address may open at once before CONN_RATE_PER_ADDRESS_PER_S applies" },
   MAX_ROOMS_PER_SOCKET: { def: "100", schema: int(1, 100_000), help: "rooms one socket may join" },
   HANDLER_ERROR_BUDGET: { def: "5", schema: int(1, 10_000), help: "handler failures before a socket is disconnected" },
   SLOW_CONSUMER_BUFFER_BYTES: { def: "1048576", schema: int(16 * 1024, 1024 * 1024 * 1024), help: "buffered bytes that mark a socket slow" },
@@ -70,6 +72,7 @@ const SETTINGS = {
   LOG_LEVEL: { def: "info", schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), help: "pino level" },
   ALLOW_UWS_FALLBACK: { def: "0", schema: bool, help: "start even on uWS's slow JavaScript fallback" },
   DEMO: { def: "0", schema: bool, help: "serve the demo page at /demo" },
+  SOCKETGATE_TEST_FAULTS: { def: "0", schema: bool, help: "test suites only (refused unless NODE_ENV=test): adds the fault events test:throw, test:reject, test:slow" },
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -96,6 +99,8 @@ export interface GatewayConfig {
   connectTimeoutMs: number;
   rateLimitEventsPerS: number;
   rateLimitBurst: number;
+  connRatePerAddressPerS: number;
+  connRateBurst: number;
   maxRoomsPerSocket: number;
   handlerErrorBudget: number;
   slowConsumerBufferBytes: number;
@@ -114,6 +119,8 @@ export interface GatewayConfig {
   logLevel: Parsed["LOG_LEVEL"];
   allowUwsFallback: boolean;
   demo: boolean;
+  /** NODE_ENV=test only: register the fault-injection events of protocol/test-faults. */
+  testFaults: boolean;
 }
 
 export class ConfigError extends Error {
@@ -178,6 +185,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
   if (p.PORT !== undefined && p.PORT === p.OPS_PORT && p.PORT !== 0) problems.push(`PORT and OPS_PORT must differ (both ${p.PORT})`);
   if (p.RATE_LIMIT_BURST !== undefined && p.RATE_LIMIT_EVENTS_PER_S !== undefined && p.RATE_LIMIT_BURST < p.RATE_LIMIT_EVENTS_PER_S)
     problems.push(`RATE_LIMIT_BURST (${p.RATE_LIMIT_BURST}) must be at least RATE_LIMIT_EVENTS_PER_S (${p.RATE_LIMIT_EVENTS_PER_S})`);
+  if (p.CONN_RATE_PER_ADDRESS_PER_S !== undefined && p.CONN_RATE_BURST !== undefined && p.CONN_RATE_PER_ADDRESS_PER_S > 0 && p.CONN_RATE_BURST < p.CONN_RATE_PER_ADDRESS_PER_S)
+    problems.push(`CONN_RATE_BURST (${p.CONN_RATE_BURST}) must be at least CONN_RATE_PER_ADDRESS_PER_S (${p.CONN_RATE_PER_ADDRESS_PER_S})`);
+  if (p.SOCKETGATE_TEST_FAULTS && p.NODE_ENV !== "test")
+    problems.push(`SOCKETGATE_TEST_FAULTS (${flagOf("SOCKETGATE_TEST_FAULTS")}) = 1: fault-injection events are only allowed when NODE_ENV=test (NODE_ENV is ${p.NODE_ENV ?? "unset"})`);
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -195,6 +206,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     connectTimeoutMs: p.CONNECT_TIMEOUT_MS,
     rateLimitEventsPerS: p.RATE_LIMIT_EVENTS_PER_S,
     rateLimitBurst: p.RATE_LIMIT_BURST,
+    connRatePerAddressPerS: p.CONN_RATE_PER_ADDRESS_PER_S,
+    connRateBurst: p.CONN_RATE_BURST,
     maxRoomsPerSocket: p.MAX_ROOMS_PER_SOCKET,
     handlerErrorBudget: p.HANDLER_ERROR_BUDGET,
     slowConsumerBufferBytes: p.SLOW_CONSUMER_BUFFER_BYTES,
@@ -213,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     logLevel: p.LOG_LEVEL,
     allowUwsFallback: p.ALLOW_UWS_FALLBACK,
     demo: p.DEMO,
+    testFaults: p.SOCKETGATE_TEST_FAULTS && p.NODE_ENV === "test",
   };
 }
 
@@ -244,4 +258,12 @@ export function helpText(): string {
     ([name, s]) => `  ${flagOf(name).padEnd(30)} ${name.padEnd(28)} ${(s.def ?? "(unset)").padEnd(12)} ${s.help}`,
   );
   return ["usage: socketgate [flags]   (every flag also reads from its environment variable)", "", ...rows, ""].join("\n");
+}
+
+/** The README's configuration table, generated from the same table the parser uses (a test keeps them equal). */
+export function settingsMarkdown(): string {
+  const rows = (Object.entries(SETTINGS) as Array<[SettingName, Settings[SettingName]]>).map(
+    ([name, s]) => `| \`${name}\` | \`${flagOf(name)}\` | ${s.def === undefined ? "(unset)" : `\`${s.def}\``} | ${s.help} |`,
+  );
+  return ["<!-- config:begin -->", "| variable | flag | default | meaning |", "|---|---|---|---|", ...rows, "<!-- config:end -->"].join("\n");
 }
