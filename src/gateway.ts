@@ -66,6 +66,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   if (cluster.mode === "redis") presence.startHeartbeat(Math.max(250, Math.floor(config.presenceTtlMs / 3)));
 
   let draining = false;
+  // New handshakes are refused (DRAINING) only once the listener is closed: during DRAIN_DELAY_MS the
+  // balancer may still send new clients here, and a refused socket.io-client does not retry on its own.
+  let listenerClosed = false;
+  const closeListener = () => {
+    listenerClosed = true;
+    server.closeListener();
+  };
   const ctx: GatewayContext = { config, io, cluster, metrics, logger, presence };
   const inflight = new InflightHandlers();
   const events = clientEvents(options.extraEvents);
@@ -77,7 +84,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     trustProxyHops: config.trustProxyHops,
     rateLimitEventsPerS: config.rateLimitEventsPerS,
     rateLimitBurst: config.rateLimitBurst,
-    isDraining: () => draining,
+    isDraining: () => listenerClosed,
     connectedCount: () => io.of("/").sockets.size,
   });
   io.use(admission.middleware);
@@ -144,7 +151,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         windowMs: config.drainWindowMs,
         logger,
         markDraining,
-        closeListener: () => server.closeListener(),
+        closeListener,
         localSockets: () => [...io.of("/").sockets.values()],
         settleWork: async () => {
           await inflight.settle();
@@ -155,7 +162,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     close: () =>
       (closing ??= (async () => {
         markDraining();
-        server.closeListener();
+        closeListener();
         for (const socket of io.of("/").sockets.values()) socket.conn.close();
         await closeResources();
       })()),

@@ -1,0 +1,79 @@
+// Turns one drain (the gateway's record) and the crowd's view of it into figures and checkable facts.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { DrainRecord } from "../../support/cluster-fixture.js";
+import { gapSummary, histogram, percentile, type Load } from "./load.js";
+
+export interface DrainSummary {
+  gateway: { port: number; exitCode: number | string };
+  socketsAtListenerClose?: number;
+  /** Devices that lost their connection while this gateway drained. */
+  drainedDevices: number;
+  reconnected: number;
+  notReconnected: string[];
+  /** Drained devices that got `gateway:draining` before their transport closed. */
+  warnedFirst: number;
+  reasons: Record<string, number>;
+  gap: ReturnType<typeof gapSummary>;
+  /** Reconnect instants relative to the listener close, in tenths of the drain window (+ overflow). */
+  reconnectHistogram: number[];
+  disconnectHistogram: number[];
+  /** p10..p90 spread of the disconnect instants, ms. */
+  disconnectSpreadMs: number;
+  lastReconnectAfterListenerCloseMs: number;
+  timings: {
+    signalToBalancerDownMs?: number;
+    signalToListenerCloseMs?: number;
+    listenerCloseToTransportsClosedMs?: number;
+    transportsClosedToSettledMs?: number;
+    signalToExitMs: number;
+  };
+}
+
+export function summarizeDrain(load: Load, rec: DrainRecord, windowMs: number): DrainSummary {
+  const from = rec.signalledAt;
+  const to = rec.exitedAt;
+  const drained = load.devices.filter((d) => d.disconnects.some((x) => x.at >= from && x.at <= to));
+  const gaps = load.gapsBetween(from, to);
+  const reconnectedIds = new Set(gaps.map((g) => g.device));
+  const origin = rec.listenerClosedAt ?? from;
+  const firstDisconnect = (d: (typeof drained)[number]) => d.disconnects.find((x) => x.at >= from && x.at <= to)!;
+  const disconnectTimes = drained.map((d) => firstDisconnect(d).at);
+  const reasons: Record<string, number> = {};
+  for (const d of drained) reasons[firstDisconnect(d).reason] = (reasons[firstDisconnect(d).reason] ?? 0) + 1;
+  const warned = drained.filter((d) => d.drainingNotices.some((n) => n.at >= from && n.at <= firstDisconnect(d).at)).length;
+  const rel = (a?: number, b?: number) => (a !== undefined && b !== undefined ? b - a : undefined);
+  return {
+    gateway: { port: rec.gateway.port, exitCode: rec.exitCode },
+    socketsAtListenerClose: rec.socketsAtListenerClose,
+    drainedDevices: drained.length,
+    reconnected: drained.filter((d) => reconnectedIds.has(d.id)).length,
+    notReconnected: drained.filter((d) => !reconnectedIds.has(d.id)).map((d) => d.id),
+    warnedFirst: warned,
+    reasons,
+    gap: gapSummary(gaps),
+    reconnectHistogram: histogram(
+      gaps.map((g) => g.connectAt),
+      origin,
+      windowMs,
+    ),
+    disconnectHistogram: histogram(disconnectTimes, origin, windowMs),
+    disconnectSpreadMs: percentile(disconnectTimes, 90) - percentile(disconnectTimes, 10),
+    lastReconnectAfterListenerCloseMs: gaps.length ? Math.max(...gaps.map((g) => g.connectAt)) - origin : NaN,
+    timings: {
+      signalToBalancerDownMs: rel(from, rec.downInBalancerAt),
+      signalToListenerCloseMs: rel(from, rec.listenerClosedAt),
+      listenerCloseToTransportsClosedMs: rel(rec.listenerClosedAt, rec.transportsClosedAt),
+      transportsClosedToSettledMs: rel(rec.transportsClosedAt, rec.settledAt),
+      signalToExitMs: rec.exitedAt - from,
+    },
+  };
+}
+
+/** Keeps the figures of a run (tests/.tmp/e2e-results/<name>.json) and prints them for the log. */
+export function keepFigures(name: string, figures: unknown): void {
+  const dir = fileURLToPath(new URL("../../.tmp/e2e-results/", import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}${name}.json`, JSON.stringify(figures, null, 2));
+  console.log(`[${name}] ${JSON.stringify(figures)}`);
+}
