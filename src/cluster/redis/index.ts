@@ -1,0 +1,107 @@
+// Cluster mode's Redis side: clients, the Socket.IO adapter, the four stores, health and recovery.
+import type { GatewayConfig, RedisConfig } from "../../config.js";
+import { sessionOf } from "../../protocol/session.js";
+import type { ClusterDeps } from "../index.js";
+import type { ClusterServices } from "../types.js";
+import { adapterFor, catchFireAndForget, createRedisClients, DEFAULT_TUNING } from "./redis-clients.js";
+import { RedisHealth } from "./redis-health.js";
+import { RedisHistory } from "./redis-history.js";
+import { RedisIdempotency } from "./redis-idempotency.js";
+import { RedisInbox } from "./redis-inbox.js";
+import { RedisOps, type RedisClient } from "./redis-ops.js";
+import { RedisPresence, type PresenceEntry } from "./redis-presence.js";
+
+/** Any one store operation fails with UNAVAILABLE after this, whatever the connection does. */
+const OP_TIMEOUT_MS = 2500;
+/** Start-up waits this long for Redis, then goes on unready (readiness 503) until it answers. */
+const STARTUP_WAIT_MS = 10_000;
+const ERROR_LOG_EVERY_MS = 30_000;
+
+export async function createRedisServices(config: GatewayConfig, redis: RedisConfig, deps: ClusterDeps): Promise<ClusterServices> {
+  const { logger, metrics, podId } = deps;
+  const log = logger.child({ component: "redis", redis: redis.kind });
+  const clients = createRedisClients(redis, podId, DEFAULT_TUNING);
+
+  // Connection errors arrive on every retry; one line per outage (and a reminder now and then) is enough.
+  let lastErrorLog = 0;
+  const reportError = (err: unknown) => {
+    const now = Date.now();
+    if (now - lastErrorLog < ERROR_LOG_EVERY_MS) return;
+    lastErrorLog = now;
+    log.warn({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err) }, "redis error");
+  };
+  for (const c of [clients.command, clients.sub]) {
+    c.on("error", reportError);
+    catchFireAndForget(c, reportError);
+  }
+
+  const adapter = adapterFor(clients);
+  deps.io.adapter(adapter.factory);
+
+  const ops = new RedisOps(clients.command, { opTimeoutMs: OP_TIMEOUT_MS });
+  const presence = new RedisPresence(ops, { podId, ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs });
+  const inbox = new RedisInbox(ops, { maxLength: config.inboxMaxLength, maxAgeMs: config.inboxMaxAgeMs, onTrim: (n) => metrics.inboxTrimmed.inc(n) });
+  const history = new RedisHistory(ops, config.historyMaxLength);
+  const idempotency = new RedisIdempotency(ops, { ttlMs: config.idempotencyTtlMs });
+
+  // After an outage Redis may have restarted empty: this pod's connected sockets are the truth for its
+  // share of presence. Written without transitions (see RedisPresence.rebuild).
+  const rebuildPresence = async () => {
+    const entries: PresenceEntry[] = [];
+    for (const socket of deps.io.of("/").sockets.values()) {
+      const session = sessionOf(socket);
+      if (!session?.identity || !session.rooms) continue;
+      for (const room of session.rooms) entries.push({ room, userId: session.identity.userId, socketKey: socket.id });
+    }
+    await presence.rebuild(entries);
+    log.info({ sockets: deps.io.of("/").sockets.size, entries: entries.length }, "presence rebuilt from this pod's sockets");
+  };
+
+  let everUp = false;
+  let rebuilding: Promise<void> | undefined;
+  const health = new RedisHealth([clients.command, clients.sub], clients.command, { pingIntervalMs: 1000, pingTimeoutMs: 1000 }, (up) => {
+    metrics.redisUp.set(up ? 1 : 0);
+    if (!up) {
+      log.error("redis unreachable: cluster operations answer UNAVAILABLE and readiness is 503 until it returns");
+      return;
+    }
+    log.info({ adapter: adapter.kind, recovered: everUp }, "redis reachable");
+    lastErrorLog = 0;
+    if (everUp && !rebuilding) {
+      rebuilding = rebuildPresence()
+        .catch((err: unknown) => log.warn({ err }, "presence rebuild failed; heartbeats keep restoring entries"))
+        .finally(() => (rebuilding = undefined));
+    }
+    everUp = true;
+  });
+  metrics.redisUp.set(health.isUp() ? 1 : 0);
+
+  if (!(await health.waitUntilUp(STARTUP_WAIT_MS))) log.error({ waitedMs: STARTUP_WAIT_MS }, "redis not reachable at start-up; starting unready");
+
+  let closing: Promise<void> | undefined;
+  return {
+    mode: "redis",
+    presence,
+    inbox,
+    history,
+    idempotency,
+    isHealthy: () => health.isUp(),
+    close: () =>
+      (closing ??= (async () => {
+        health.stop();
+        await rebuilding;
+        await Promise.allSettled([presence.close(), inbox.close(), history.close(), idempotency.close()]);
+        ops.close();
+        await Promise.all([quit(clients.command), quit(clients.sub)]);
+        metrics.redisUp.set(0);
+      })()),
+  };
+}
+
+/** QUIT lets Redis finish what was sent; a dead connection gets a plain disconnect after a short wait. */
+async function quit(client: RedisClient): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([client.quit().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 1000)))]);
+  clearTimeout(timer);
+  client.disconnect();
+}

@@ -1,0 +1,215 @@
+// Real redis-server processes for tests: standalone, a 3-master Redis Cluster and a Sentinel set-up,
+// on free loopback ports in tests/.tmp, with SIGKILL/restart for outage tests. Every wait is bounded.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "./ports.js";
+
+const REDIS_SERVER = "/usr/bin/redis-server";
+const REDIS_CLI = "/usr/bin/redis-cli";
+const HOST = "127.0.0.1";
+const TMP_ROOT = fileURLToPath(new URL("../.tmp/", import.meta.url));
+
+export interface RedisNode {
+  host: string;
+  port: number;
+  url: string;
+  dir: string;
+  /** SIGKILL, like a crashed or OOM-killed Redis: no clean shutdown, connections reset. */
+  kill(): Promise<void>;
+  /** Starts again on the same port and directory (empty: persistence is off) and waits for PING. */
+  restart(): Promise<void>;
+  /** redis-cli against this node; resolves its stdout. */
+  cli(...args: string[]): Promise<string>;
+}
+
+export interface SentinelSetup {
+  master: RedisNode;
+  sentinel: RedisNode;
+  name: string;
+  sentinels: Array<{ host: string; port: number }>;
+}
+
+export interface ClusterSetup {
+  nodes: RedisNode[];
+  seeds: Array<{ host: string; port: number }>;
+}
+
+const live = new Set<ChildProcess>();
+const dirs = new Set<string>();
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr instanceof Error ? `: ${lastErr.message}` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** One RESP PING over a raw socket: cheaper than spawning redis-cli in a poll loop. */
+export function ping(port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: HOST, port });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once("error", () => done(false));
+    sock.once("connect", () => sock.write("PING\r\n"));
+    sock.once("data", (d) => done(d.toString().startsWith("+PONG")));
+  });
+}
+
+function cli(port: number, args: string[], timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(REDIS_CLI, ["-h", HOST, "-p", String(port), ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`redis-cli ${args.join(" ")}: ${err.message} ${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+function tempDir(label: string): string {
+  mkdirSync(TMP_ROOT, { recursive: true });
+  const dir = mkdtempSync(join(TMP_ROOT, `redis-${label}-`));
+  dirs.add(dir);
+  return dir;
+}
+
+/** A port whose +10000 neighbour is free too (the cluster bus port). */
+async function freeClusterPort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const p = await freePort();
+    if (p + 10000 > 65535) continue;
+    if (await new Promise<boolean>((resolve) => {
+      const s = connect({ host: HOST, port: p + 10000 });
+      s.once("connect", () => (s.destroy(), resolve(false)));
+      s.once("error", () => resolve(true));
+    }))
+      return p;
+  }
+  throw new Error("no free port pair for a cluster node");
+}
+
+function spawnNode(args: string[], dir: string, port: number): ChildProcess {
+  const child = spawn(REDIS_SERVER, args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  child.stderr?.on("data", () => undefined);
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  child.once("error", () => live.delete(child));
+  void port;
+  return child;
+}
+
+async function startNode(label: string, extra: (port: number, dir: string) => { args: string[]; configFile?: string }, portIn?: number): Promise<RedisNode> {
+  const port = portIn ?? (await freePort());
+  const dir = tempDir(`${label}-${port}`);
+  const build = () => {
+    const { args, configFile } = extra(port, dir);
+    const base = ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no", "--logfile", join(dir, "redis.log")];
+    return configFile ? [configFile, ...base, ...args] : [...base, ...args];
+  };
+  let child = spawnNode(build(), dir, port);
+  const up = () => waitFor(`redis-server on ${port}`, () => ping(port), 10_000);
+  await up();
+  const node: RedisNode = {
+    host: HOST,
+    port,
+    url: `redis://${HOST}:${port}`,
+    dir,
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    },
+    restart: async () => {
+      await node.kill();
+      child = spawnNode(build(), dir, port);
+      await up();
+    },
+    cli: (...args) => cli(port, args),
+  };
+  return node;
+}
+
+export function startRedis(label = "standalone"): Promise<RedisNode> {
+  return startNode(label, () => ({ args: [] }));
+}
+
+/** Three masters, no replicas, slots spread by redis-cli; resolves once every node reports cluster_state:ok. */
+export async function startRedisCluster(): Promise<ClusterSetup> {
+  const ports = [await freeClusterPort(), await freeClusterPort(), await freeClusterPort()];
+  const nodes = await Promise.all(
+    ports.map((p) =>
+      startNode(
+        "cluster",
+        (port, dir) => ({ args: ["--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "2000"] }),
+        p,
+      ),
+    ),
+  );
+  await cli(nodes[0]!.port, ["--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"], 30_000);
+  await waitFor(
+    "cluster_state:ok on every node",
+    async () => (await Promise.all(nodes.map((n) => n.cli("cluster", "info")))).every((i) => i.includes("cluster_state:ok")),
+    20_000,
+    100,
+  );
+  return { nodes, seeds: nodes.map((n) => ({ host: HOST, port: n.port })) };
+}
+
+/** One master and one sentinel monitoring it (quorum 1); resolves once the sentinel knows the master. */
+export async function startSentinel(name = "sgmaster"): Promise<SentinelSetup> {
+  const master = await startRedis("sentinel-master");
+  const sentinel = await startNode("sentinel", (port, dir) => {
+    const configFile = join(dir, "sentinel.conf");
+    // Sentinel rewrites its config file, so it lives in the node's own directory.
+    writeFileSync(
+      configFile,
+      [
+        `port ${port}`,
+        `bind ${HOST}`,
+        `sentinel monitor ${name} ${HOST} ${master.port} 1`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 5000`,
+        "",
+      ].join("\n"),
+    );
+    return { configFile, args: ["--sentinel"] };
+  });
+  await waitFor(`sentinel ${sentinel.port} to know ${name}`, async () => (await sentinel.cli("sentinel", "get-master-addr-by-name", name)).includes(String(master.port)));
+  return { master, sentinel, name, sentinels: [{ host: HOST, port: sentinel.port }] };
+}
+
+/** Kills every process this file started and removes their directories (call from afterAll). */
+export async function stopAllRedis(): Promise<void> {
+  await Promise.all(
+    [...live].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const t = setTimeout(resolve, 5000);
+          child.once("exit", () => (clearTimeout(t), resolve()));
+          child.kill("SIGKILL");
+        }),
+    ),
+  );
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs.clear();
+}
+
+// Last resort if a test file crashes before its afterAll: never leave redis-server processes behind.
+process.once("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
