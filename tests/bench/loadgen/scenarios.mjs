@@ -1,0 +1,235 @@
+// The bench scenarios, run by the load generator against one stack. Each is bounded in count and
+// time and returns plain numbers. A stack is reached through a "protocol" (Socket.IO or Pusher):
+//   connect(endpoint, i, { onMessage(buf, s, e), onClose }) -> client
+//   join(client, room) -> Promise;  send(client, kind, room, body, onAck?);  close(client)
+import { cpuWindow, rssKiB } from "../lib/proc.mjs";
+import { Histogram, round } from "../lib/stats.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const nowUs = () => Math.round(performance.now() * 1000);
+
+/** Opens n clients with bounded concurrency and an overall deadline; failures are counted, not thrown. */
+export async function connectMany(proto, endpoints, n, { concurrency = 100, deadlineMs = 60_000, handlers = () => ({}), offset = 0 } = {}) {
+  const clients = new Array(n);
+  let next = 0;
+  let failed = 0;
+  let firstError;
+  const deadline = Date.now() + deadlineMs;
+  const worker = async () => {
+    while (next < n && Date.now() < deadline) {
+      const i = next++;
+      try {
+        clients[i] = await proto.connect(endpoints[i % endpoints.length], offset + i, handlers(i));
+      } catch (err) {
+        failed++;
+        firstError ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return { clients: clients.filter(Boolean), failed, firstError: firstError ? String(firstError.message ?? firstError) : undefined };
+}
+
+export async function closeAll(proto, clients, settleMs = 300) {
+  for (const c of clients) proto.close(c);
+  await sleep(settleMs);
+}
+
+/** Socket.IO payload '["message",...' (Pusher clients pass frames with the same check applied). */
+const isMessage = (buf, s) => buf[s + 2] === 0x6d; // 'm'
+
+/** Parses "~seq~sentUs~" out of a received frame (the body); returns sentUs or -1. */
+function sentAt(buf, s, e) {
+  let i = buf.indexOf(0x7e, s);
+  if (i < 0 || i >= e) return -1;
+  i++;
+  while (i < e && buf[i] !== 0x7e) i++; // skip seq
+  i++;
+  let v = 0;
+  let c;
+  while (i < e && (c = buf[i]) >= 0x30 && c <= 0x39) {
+    v = v * 10 + (c - 0x30);
+    i++;
+  }
+  return v;
+}
+
+/**
+ * Room fan-out: `subs` subscribers (spread over the endpoints) and one publisher (on endpoints[0])
+ * in one room; the publisher sends at `rate` msg/s for `durationMs` with `kind` "except" (sender
+ * excluded: socket.to(room)) or "all" (io.to(room)). Latency = publisher send -> subscriber receive.
+ */
+export async function fanout(proto, endpoints, opts) {
+  const { subs, rate, durationMs, kind = "except", pids = [], drainMs = 3000, bodyPad = 0, slow = 0 } = opts;
+  const room = `fan-${Math.random().toString(36).slice(2, 8)}`;
+  const hist = new Histogram();
+  let received = 0;
+  let lastRecvUs = 0;
+  let disconnects = 0;
+  const perSub = new Uint32Array(subs);
+  const { clients, failed, firstError } = await connectMany(proto, endpoints, subs, {
+    offset: 1,
+    handlers: (i) => ({
+      onMessage: (buf, s, e) => {
+        if (!isMessage(buf, s)) return; // presence and other events are not deliveries
+        const t = sentAt(buf, s, e);
+        const now = nowUs();
+        received++;
+        perSub[i]++;
+        lastRecvUs = now;
+        if (t > 0) hist.add(now - t);
+      },
+      onClose: () => disconnects++,
+    }),
+  });
+  await Promise.all(clients.map((c) => proto.join(c, room)));
+  const pub = await proto.connect(endpoints[0], 0, { onMessage: () => {}, onClose: () => {} });
+  await proto.join(pub, room);
+  // Overload variant: some subscribers stop reading (slow consumers).
+  for (let i = 0; i < slow && i < clients.length; i++) proto.pause?.(clients[i]);
+  await sleep(200);
+
+  const pad = bodyPad > 0 ? "x".repeat(bodyPad) : "";
+  let sent = 0;
+  let acked = 0;
+  let ackErrors = 0;
+  const ackHist = new Histogram();
+  const cpu = cpuWindow(pids);
+  const start = performance.now();
+  const startUs = nowUs();
+  const total = Math.round((rate * durationMs) / 1000);
+  await new Promise((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+      while (sent < due) {
+        const seq = sent++;
+        const t = nowUs();
+        proto.send(pub, kind, room, `~${seq}~${t}~${pad}`, (ok) => {
+          if (ok) acked++;
+          else ackErrors++;
+          ackHist.add(nowUs() - t);
+        });
+      }
+      if (sent >= total || performance.now() - start > durationMs + 1000) return resolve();
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const sendDoneMs = performance.now() - start;
+  const live = () => clients.length - disconnects;
+  const expectedNow = () => sent * clients.length;
+  const drainDeadline = performance.now() + drainMs;
+  while (performance.now() < drainDeadline && (received < expectedNow() - (slow > 0 ? sent * slow : 0) || acked + ackErrors < sent)) await sleep(20);
+  const usage = cpu();
+  const windowS = Math.max(lastRecvUs - startUs, durationMs * 1000) / 1e6;
+  const expected = sent * clients.length;
+  const result = {
+    subscribers: clients.length,
+    connectFailures: failed,
+    connectError: firstError,
+    kind,
+    offeredMsgPerS: rate,
+    sent,
+    acked,
+    ackErrors,
+    expectedDeliveries: expected,
+    delivered: received,
+    lost: Math.max(0, expected - received),
+    lossPct: expected ? round((100 * Math.max(0, expected - received)) / expected, 3) : null,
+    deliveredPerS: Math.round(received / windowS),
+    offeredDeliveriesPerS: Math.round(rate * clients.length),
+    latencyMs: hist.summary(),
+    ackLatencyMs: ackHist.summary(),
+    subscribersDisconnected: disconnects,
+    subscribersStillOpen: live(),
+    slowConsumers: slow,
+    sendWindowMs: Math.round(sendDoneMs),
+    ...usage,
+  };
+  if (slow > 0) {
+    let fastGot = 0;
+    for (let i = slow; i < clients.length; i++) fastGot += perSub[i];
+    result.deliveredToFastSubscribers = fastGot;
+    result.expectedFastSubscribers = sent * (clients.length - slow);
+  }
+  await closeAll(proto, [...clients, pub]);
+  return result;
+}
+
+/** Echo with ack: `clients` clients each in a closed loop of message:send to their own room. */
+export async function echo(proto, endpoints, { clients: n = 100, durationMs, depth = 1, pids = [] }) {
+  const { clients, failed, firstError } = await connectMany(proto, endpoints, n, { offset: 100_000 });
+  await Promise.all(clients.map((c, i) => proto.join(c, `echo-${i}`)));
+  const hist = new Histogram();
+  let ops = 0;
+  let errors = 0;
+  let stop = false;
+  const cpu = cpuWindow(pids);
+  const start = performance.now();
+  const loops = [];
+  for (let i = 0; i < clients.length; i++) {
+    for (let d = 0; d < depth; d++) {
+      loops.push(
+        new Promise((resolve) => {
+          const one = () => {
+            if (stop) return resolve();
+            const t = nowUs();
+            proto.send(clients[i], "except", `echo-${i}`, "ping", (ok) => {
+              hist.add(nowUs() - t);
+              if (ok) ops++;
+              else errors++;
+              if (!ok && !clients[i].connected) return resolve();
+              one();
+            });
+          };
+          one();
+        }),
+      );
+    }
+  }
+  await sleep(durationMs);
+  stop = true;
+  const elapsed = (performance.now() - start) / 1000;
+  const usage = cpu();
+  await Promise.race([Promise.all(loops), sleep(2000)]);
+  await closeAll(proto, clients);
+  return { clients: clients.length, connectFailures: failed, connectError: firstError, opsPerS: Math.round(ops / elapsed), errors, latencyMs: hist.summary(), ...usage };
+}
+
+/** Connection rate: `count` handshakes (with auth when the stack has it) at `concurrency` in flight. */
+export async function connRate(proto, endpoints, { count, concurrency = 50, pids = [] }) {
+  const cpu = cpuWindow(pids);
+  const start = performance.now();
+  const { clients, failed, firstError } = await connectMany(proto, endpoints, count, { concurrency, offset: 200_000, deadlineMs: 60_000 });
+  const elapsed = (performance.now() - start) / 1000;
+  const usage = cpu();
+  await closeAll(proto, clients, 500);
+  return { attempted: count, connected: clients.length, failed, firstError, connPerS: Math.round(clients.length / elapsed), ...usage };
+}
+
+/** Idle memory: server RSS before and after holding `levels` idle authenticated connections. */
+export async function memory(proto, endpoints, { levels, pid, settleMs = 1500 }) {
+  await sleep(settleMs);
+  const base = rssKiB(pid);
+  const points = [{ connections: 0, rssKiB: base }];
+  let held = [];
+  let failed = 0;
+  let firstError;
+  for (const level of levels) {
+    const need = level - held.length;
+    if (need > 0) {
+      const r = await connectMany(proto, endpoints, need, { concurrency: 100, offset: 300_000 + held.length, deadlineMs: 60_000 });
+      held = held.concat(r.clients);
+      failed += r.failed;
+      firstError ??= r.firstError;
+    }
+    await sleep(settleMs);
+    points.push({ connections: held.length, rssKiB: rssKiB(pid) });
+  }
+  await closeAll(proto, held, 800);
+  const perConn = points.slice(1).map((p) => ({ connections: p.connections, kibPerConn: round((p.rssKiB - base) / Math.max(1, p.connections)) }));
+  const first = points[1];
+  const last = points[points.length - 1];
+  const slope = last.connections > first.connections ? round((last.rssKiB - first.rssKiB) / (last.connections - first.connections)) : null;
+  return { baseRssKiB: base, points, perConn, kibPerConnSlope: slope, slopeRange: `${first.connections}->${last.connections}`, failed, firstError };
+}

@@ -1,0 +1,154 @@
+// Turns a results object into the side-by-side Markdown table, the goal check and an SVG chart.
+const f = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? "—" : Number(x).toLocaleString("en-US", { maximumFractionDigits: d }));
+const k = (x) => (x === null || x === undefined || Number.isNaN(x) ? "—" : x >= 1000 ? `${f(x / 1000, x >= 100_000 ? 0 : 1)}k` : f(x));
+
+const kindLabel = { except: "`socket.to(room)` (sender excluded)", all: "`io.to(room)` (everyone)" };
+
+function fan(stack, kind, rate) {
+  return stack.fanout?.[`${kind}@${rate}`];
+}
+
+/** One row per stack and fan-out kind. */
+export function rows(results) {
+  const out = [];
+  for (const s of results.stacks) {
+    const kinds = [...new Set(Object.keys(s.fanout ?? {}).map((x) => x.split("@")[0]))];
+    if (kinds.length === 0) kinds.push(undefined);
+    kinds.forEach((kind, i) => out.push({ s, kind, first: i === 0 }));
+  }
+  return out;
+}
+
+export function renderMarkdown(results) {
+  const m = results.machine;
+  const rates = results.params.rates;
+  const lo = rates.includes(100) ? 100 : rates[0];
+  const hi = rates[rates.length - 1];
+  const lines = [];
+  lines.push(`### socketgate bench — ${results.mode} run, ${results.startedAt}`);
+  lines.push("");
+  lines.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}; ${m.pinning}; load average ${m.loadavgAtStart.join(" / ")} at start, ${m.loadavgAtEnd?.join(" / ")} at end (other engineers share this machine: expect noise). ` +
+    `${results.params.subscribers} subscribers in one room + 1 publisher; fan-out windows ${results.params.fanMs / 1000} s; ${results.params.reps} repetition(s), medians shown; loopback only.`);
+  lines.push("");
+  const memHead = `KB RSS / conn (${results.params.memLevels[0] / 1000}k→${results.params.memLevels.at(-1) / 1000}k)`;
+  lines.push(`| stack | fan-out kind | ${memHead} | fan-out ${lo} msg/s: delivered/s, p50 / p99 / max ms, loss | fan-out ${f(hi)} msg/s offered: delivered/s, p99 ms, loss | echo + ack, 100 clients: ops/s (p99 ms) | connections/s | load-gen CPU % (max) |`);
+  lines.push("|---|---|---|---|---|---|---|---|");
+  for (const { s, kind, first } of rows(results)) {
+    const a = kind ? fan(s, kind, lo) : undefined;
+    const b = kind ? fan(s, kind, hi) : undefined;
+    const cpus = [...Object.values(s.fanout ?? {}), s.echo, s.connrate].filter(Boolean).map((r) => r.loadgenCpuPct ?? 0);
+    const loss = (r) => (r ? (r.lost === 0 ? "no loss" : `**${f(r.lossPct, 2)} % lost**`) : "");
+    lines.push(
+      `| ${first ? s.label + (s.auth ? " (JWT auth)" : "") : "″"} | ${kind ? kindLabel[kind] : "—"} | ${first ? f(s.memory?.kibPerConnSlope, 1) : "″"} | ` +
+        `${a ? `${k(a.deliveredPerS)}, ${f(a.latencyMs.p50, 1)} / ${f(a.latencyMs.p99, 1)} / ${f(a.latencyMs.max, 0)}, ${loss(a)}` : "—"} | ` +
+        `${b ? `${k(b.deliveredPerS)}, ${f(b.latencyMs.p99, 0)}, ${loss(b)}` : "—"} | ` +
+        `${first ? (s.echo ? `${k(s.echo.opsPerS)} (${f(s.echo.latencyMs.p99, 1)})` : "—") : "″"} | ${first ? (s.connrate ? k(s.connrate.connPerS) : "—") : "″"} | ${first ? Math.max(0, ...cpus) : "″"} |`,
+    );
+  }
+  for (const s of results.skipped) lines.push(`| ${s.label} | skipped: ${s.reason.replace(/\|/g, "/").split("\n")[0]} | | | | | | |`);
+  lines.push("");
+  lines.push("Delivered/s counts frames received by the load generator; loss = sent × subscribers − received after a drain window. Load-gen CPU near 100 % means the client, not the server, was the limit.");
+  const over = results.stacks.filter((s) => s.overload);
+  if (over.length) {
+    lines.push("");
+    lines.push("Overload (1,000 msg/s of 1 KiB to 1,000 subscribers, 20 of which stop reading):");
+    lines.push("");
+    lines.push("| stack | offered | delivered | lost (client view) | delivered to the 980 reading subscribers / expected | slow subscribers cut | cuts counted by the server |");
+    lines.push("|---|---|---|---|---|---|---|");
+    for (const s of over) {
+      const o = s.overload;
+      lines.push(`| ${s.label} | ${f(o.expectedDeliveries)} | ${f(o.delivered)} | ${f(o.lost)} | ${f(o.deliveredToFastSubscribers)} / ${f(o.expectedFastSubscribers)} | ${f(o.subscribersDisconnected)} | ${o.serverCountedSlowCuts ?? "not counted"} |`);
+    }
+  }
+  if (results.goals?.length) {
+    lines.push("");
+    lines.push("Goals (ratios from this run):");
+    lines.push("");
+    lines.push("| goal | measured | verdict |");
+    lines.push("|---|---|---|");
+    for (const g of results.goals) lines.push(`| ${g.goal} | ${g.measured} | ${g.verdict} |`);
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
+const byId = (results, id) => results.stacks.find((s) => s.id === id);
+
+export function goals(results) {
+  const out = [];
+  const hi = results.params.rates.at(-1);
+  const add = (goal, value, target, fmt, higher = true) => {
+    if (value === undefined || value === null || !Number.isFinite(value)) return out.push({ goal, measured: "not measured", verdict: "—" });
+    const ok = higher ? value >= target : value <= target;
+    out.push({ goal, measured: fmt(value), verdict: ok ? "met" : `missed (${higher ? f((100 * value) / target, 0) + " % of target" : f(value - target, 1) + " over"})` });
+  };
+  const gw = byId(results, "socketgate-cluster-2") ?? byId(results, "socketgate-cluster-1") ?? byId(results, "socketgate");
+  const gwFan = gw?.fanout?.[`except@${hi}`]?.deliveredPerS;
+  const gwName = gw?.id ?? "socketgate";
+  const raw = byId(results, "raw-uws")?.fanout?.[`except@${hi}`]?.deliveredPerS;
+  add(`fan-out ${hi} msg/s, sender excluded: ${gwName} ≥ 65 % of raw uWS`, gwFan && raw ? gwFan / raw : undefined, 0.65, (v) => `${f(100 * v, 0)} %`);
+  const red = byId(results, "sio-uws-redis")?.fanout?.[`except@${hi}`]?.deliveredPerS;
+  add(`… ≥ 4× Socket.IO + classic redis-adapter (socket.to)`, gwFan && red ? gwFan / red : undefined, 4, (v) => `${f(v, 1)}×`);
+  const ws = byId(results, "sio-ws")?.fanout?.[`except@${hi}`]?.deliveredPerS;
+  add(`… ≥ 7× Socket.IO on ws (socket.to)`, gwFan && ws ? gwFan / ws : undefined, 7, (v) => `${f(v, 1)}×`);
+  const sok = byId(results, "soketi")?.fanout?.[`except@${hi}`]?.deliveredPerS;
+  add(`… ≥ 7× Soketi`, gwFan && sok ? gwFan / sok : undefined, 7, (v) => `${f(v, 1)}×`);
+  for (const id of ["socketgate", "socketgate-cluster-1", "socketgate-cluster-2"]) {
+    const r = byId(results, id)?.fanout?.["except@100"];
+    if (r) add(`p99 ≤ 30 ms at 100 msg/s to 1,000 subscribers, sender excluded (${id})`, r.latencyMs.p99, 30, (v) => `${f(v, 1)} ms`, false);
+  }
+  for (const s of results.stacks.filter((x) => x.id.startsWith("socketgate"))) {
+    const lost = Object.values(s.fanout ?? {}).reduce((a, r) => a + (r.lost ?? 0), 0);
+    const cut = Object.values(s.fanout ?? {}).reduce((a, r) => a + (r.serverCountedSlowCuts ?? 0), 0);
+    out.push({ goal: `never a silent drop (${s.id}, fan-out runs)`, measured: `${f(lost)} deliveries missing at the client; ${f(cut)} slow-consumer cuts counted`, verdict: lost === 0 ? "met (nothing dropped)" : cut > 0 ? "drops followed by counted cuts (check per-run figures)" : "missed: loss without a counted cause" });
+  }
+  const mem = byId(results, "socketgate")?.memory;
+  add(`idle memory ≤ 7 KB RSS per authenticated connection (slope ${mem?.slopeRange ?? ""})`, mem?.kibPerConnSlope, 7, (v) => `${f(v, 1)} KiB`, false);
+  const e1 = byId(results, "socketgate")?.echo?.opsPerS;
+  const e0 = byId(results, "sio-uws")?.echo?.opsPerS;
+  add("echo with ack through the full pipeline ≥ 75 % of bare Socket.IO on uWS", e1 && e0 ? e1 / e0 : undefined, 0.75, (v) => `${f(100 * v, 0)} %`);
+  const c1 = byId(results, "socketgate")?.connrate?.connPerS;
+  const c0 = byId(results, "sio-ws")?.connrate?.connPerS;
+  add("connection rate with JWT ≥ 1.5× Socket.IO on ws without auth", c1 && c0 ? c1 / c0 : undefined, 1.5, (v) => `${f(v, 2)}×`);
+  return out;
+}
+
+const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/`/g, "");
+
+/** Two horizontal bar panels: delivered/s at the highest offered rate, and p99 at 100 msg/s (log scale). */
+export function renderSvg(results) {
+  const rates = results.params.rates;
+  const hi = rates.at(-1);
+  const lo = rates.includes(100) ? 100 : rates[0];
+  const items = rows(results).filter((r) => r.kind).map(({ s, kind }) => ({ name: `${s.label.replace(/\s*\(.*\)$/, "")} — ${kind === "except" ? "socket.to" : "io.to"}`, thr: fan(s, kind, hi)?.deliveredPerS ?? 0, offered: fan(s, kind, hi)?.offeredDeliveriesPerS ?? 0, p99: fan(s, kind, lo)?.latencyMs?.p99 ?? null, p50: fan(s, kind, lo)?.latencyMs?.p50 ?? null }));
+  const rowH = 22, top = 60, labelW = 420, barW = 330, gap = 40;
+  const h = top + items.length * rowH + 50;
+  const w = labelW + barW * 2 + gap + 40;
+  const maxThr = Math.max(1, ...items.map((i) => Math.max(i.thr, i.offered)));
+  const maxLat = Math.max(10, ...items.map((i) => i.p99 ?? 0));
+  const lx = (v) => (v <= 0.1 ? 0 : (Math.log10(v / 0.1) / Math.log10(maxLat / 0.1)) * barW);
+  const o = [];
+  o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">`);
+  o.push(`<rect width="100%" height="100%" fill="white"/>`);
+  o.push(`<text x="10" y="20" font-size="14" font-weight="bold">socketgate bench (${results.mode}, ${esc(results.startedAt.slice(0, 16))}) — ${results.params.subscribers} subscribers, one room</text>`);
+  o.push(`<text x="${labelW}" y="45" font-weight="bold">delivered msg/s at ${f(hi)} msg/s offered (line: offered)</text>`);
+  o.push(`<text x="${labelW + barW + gap}" y="45" font-weight="bold">latency at ${lo} msg/s, ms (log): p50 light, p99 dark</text>`);
+  items.forEach((it, i) => {
+    const y = top + i * rowH;
+    o.push(`<text x="${labelW - 8}" y="${y + 14}" text-anchor="end">${esc(it.name)}</text>`);
+    const tw = (it.thr / maxThr) * barW;
+    o.push(`<rect x="${labelW}" y="${y + 3}" width="${tw.toFixed(1)}" height="${rowH - 6}" fill="#3b7dd8"/>`);
+    o.push(`<line x1="${(labelW + (it.offered / maxThr) * barW).toFixed(1)}" x2="${(labelW + (it.offered / maxThr) * barW).toFixed(1)}" y1="${y + 1}" y2="${y + rowH - 1}" stroke="#222" stroke-dasharray="2,2"/>`);
+    o.push(`<text x="${labelW + tw + 4}" y="${y + 14}">${k(it.thr)}</text>`);
+    const x0 = labelW + barW + gap;
+    if (it.p99 !== null) {
+      o.push(`<rect x="${x0}" y="${y + 3}" width="${lx(it.p99).toFixed(1)}" height="${rowH - 6}" fill="#d8713b"/>`);
+      o.push(`<rect x="${x0}" y="${y + 3}" width="${lx(it.p50 ?? 0).toFixed(1)}" height="${rowH - 6}" fill="#f2b38f"/>`);
+      o.push(`<text x="${x0 + lx(it.p99) + 4}" y="${y + 14}">${f(it.p50, 1)} / ${f(it.p99, 1)}</text>`);
+    }
+  });
+  const m = results.machine;
+  o.push(`<text x="10" y="${h - 15}" fill="#555">${esc(`${m.cpu}, ${m.cores} cores, Node ${m.node}; ${m.pinning}; load avg ${m.loadavgAtStart.join("/")}`)}</text>`);
+  o.push(`</svg>`);
+  return o.join("\n") + "\n";
+}
