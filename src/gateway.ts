@@ -20,6 +20,8 @@ import { clientEvents } from "./protocol/index.js";
 import { PresenceTracker } from "./protocol/presence-tracker.js";
 import { createAdmission } from "./transport/admission.js";
 import { installDeliveryCounter } from "./transport/delivery-counter.js";
+import { installTraceInjection } from "./ops/broadcast-tracing.js";
+import { flushTracing } from "./ops/tracing.js";
 import { createPublicServer } from "./transport/public-server.js";
 import { SlowConsumerWatcher } from "./transport/slow-consumer-watcher.js";
 import { loadUws } from "./transport/uws-loader.js";
@@ -93,6 +95,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     handleConnection(socket, events, ctx, inflight);
   });
   const restoreBroadcast = installDeliveryCounter(metrics);
+  const restoreTraceInjection = installTraceInjection(io.of("/").adapter);
 
   server.app.get("/health", (res) => {
     res.writeHeader("content-type", "text/plain").end("OK");
@@ -127,8 +130,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     watcher.stop();
     presence.stop();
     io.close();
+    restoreTraceInjection();
     restoreBroadcast();
     await cluster.close();
+    await flushTracing();
     await ops.close();
   };
   const markDraining = () => {

@@ -18,12 +18,15 @@ const STATUS_TEXT: Record<number, string> = {
 export interface ResponseState {
   aborted: boolean;
   done: boolean;
+  /** Called once with the status sent, or 0 when the client went away first (tracing ends its span here). */
+  onDone?: (status: number) => void;
 }
 
 export function trackResponse(res: HttpResponse): ResponseState {
   const state: ResponseState = { aborted: false, done: false };
   res.onAborted(() => {
     state.aborted = true;
+    if (!state.done) state.onDone?.(0);
   });
   return state;
 }
@@ -31,6 +34,7 @@ export function trackResponse(res: HttpResponse): ResponseState {
 export function sendJson(res: HttpResponse, state: ResponseState, status: number, body: unknown, closeConnection = false): void {
   if (state.aborted || state.done) return;
   state.done = true;
+  state.onDone?.(status);
   res.cork(() => {
     res.writeStatus(STATUS_TEXT[status] ?? `${status} Error`);
     res.writeHeader("content-type", "application/json");

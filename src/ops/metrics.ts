@@ -1,6 +1,7 @@
 // Every Prometheus series of SPEC.md, with closed label sets created at zero at start-up.
 import client from "prom-client";
 import { CLIENT_EVENTS } from "../protocol/event-names.js";
+import { readMemoryLimit } from "./cgroup-memory.js";
 
 export const OUTCOMES = ["ok", "error", "rejected", "rate_limited"] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -42,7 +43,10 @@ export class GatewayMetrics {
   readonly slowConsumerDisconnects = new client.Counter({ name: "socketgate_slow_consumer_disconnects_total", help: "Sockets cut because their send buffer stayed over the limit", registers: [this.registry] });
   readonly redisUp = new client.Gauge({ name: "socketgate_redis_up", help: "1 while Redis answers (always 1 in embedded mode)", registers: [this.registry] });
   readonly draining = new client.Gauge({ name: "socketgate_draining", help: "1 while this pod drains after SIGTERM", registers: [this.registry] });
-  readonly memoryLimit = new client.Gauge({ name: "socketgate_memory_limit_bytes", help: "Memory limit from the cgroup (0 when unlimited)", registers: [this.registry] });
+  readonly memoryLimit = new client.Gauge({ name: "socketgate_memory_limit_bytes", help: "Memory limit from the cgroup (0 when unlimited)", registers: [this.registry], collect() {
+    // Re-read at each scrape (a few small files): an in-place pod resize changes the limit under a running process.
+    this.set(readMemoryLimit());
+  } });
   readonly uwsNative = new client.Gauge({ name: "socketgate_uws_native", help: "1 when the native uWebSockets.js build is in use, 0 on the JavaScript fallback", registers: [this.registry] });
   readonly inboxTrimmed = new client.Counter({ name: "socketgate_inbox_trimmed_total", help: "Direct messages dropped by the inbox length or age bound", registers: [this.registry] });
 

@@ -7,6 +7,7 @@ import type { TokenVerifier } from "../auth/token-verifier.js";
 import { GatewayError, toErrorBody, type ErrorCode } from "../errors.js";
 import type { FailureReason, GatewayMetrics } from "../ops/metrics.js";
 import type { Logger } from "../ops/logger.js";
+import { inSpan, startHandshakeSpan } from "../ops/tracing.js";
 import { TokenBucket } from "../protocol/token-bucket.js";
 import type { Session } from "../protocol/session.js";
 import type { AddressRateLimit } from "./address-rate-limit.js";
@@ -93,14 +94,19 @@ export function createAdmission(o: AdmissionOptions): Admission {
 
   const middleware: Middleware = (socket, next) => {
     o.metrics.connectionAttempts.inc();
-    admit(socket).then(
+    // auth.traceparent (W3C) lets a client put its handshake in its own trace. Undefined when tracing is off.
+    const span = startHandshakeSpan((socket.handshake.auth as Record<string, unknown> | undefined)?.traceparent);
+    inSpan(span, () => admit(socket)).then(
       (session) => {
+        span?.end();
         Object.assign(socket.data, session);
         next();
       },
       (err: unknown) => {
         const body = toErrorBody(err);
-        o.metrics.connectionFailures.inc({ reason: REASON_OF[body.code] ?? "bad_request" });
+        const reason = REASON_OF[body.code] ?? "bad_request";
+        span?.end(body, { "socketgate.failure_reason": reason });
+        o.metrics.connectionFailures.inc({ reason });
         if (!(err instanceof GatewayError)) o.logger.error({ err }, "handshake failed unexpectedly");
         else o.logger.debug({ code: body.code, address: socket.handshake.address }, "handshake refused");
         const refusal = new Error(body.message) as Error & { data: unknown };
