@@ -1,0 +1,227 @@
+// /metrics on the ops port of a real gateway process: exact values move as they should, and the
+// label sets stay closed whatever clients send.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ask, client, closeAll, connected, refused, sleep, type Client } from "../support/clients.js";
+import { startGatewayProcess, TEST_API_KEY, type GatewayProcess } from "../support/gateway-process.js";
+import { metricValue, scrape } from "../support/metrics.js";
+import { signToken } from "../support/tokens.js";
+
+const m = async (gw: GatewayProcess, name: string, labels: Record<string, string> = {}) => metricValue(await scrape(gw.opsUrl), name, labels) ?? Number.NaN;
+
+/** Polls until the metric equals `want` (values move asynchronously after a disconnect), then returns it. */
+async function settle(gw: GatewayProcess, name: string, labels: Record<string, string>, want: number): Promise<number> {
+  let v = Number.NaN;
+  for (let i = 0; i < 50; i++) {
+    v = await m(gw, name, labels);
+    if (v === want) return v;
+    await sleep(50);
+  }
+  return v;
+}
+
+async function connect(gw: GatewayProcess, user: string, extra: Record<string, unknown> = {}): Promise<Client> {
+  return connected(client(gw.url, { token: await signToken(user, { rooms: ["*"] }), ...extra }));
+}
+
+/** Series names with their label sets, for cardinality checks. */
+function seriesOf(text: string, prefix: string): string[] {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(prefix))
+    .map((l) => l.slice(0, l.lastIndexOf(" ")));
+}
+
+describe("metrics: connections and refusals", () => {
+  let gw: GatewayProcess;
+  beforeAll(async () => {
+    gw = await startGatewayProcess({ env: { MAX_CONNECTIONS: "3" } });
+  });
+  afterAll(async () => {
+    closeAll();
+    await gw?.stop();
+  });
+
+  it("every SPEC family is exposed, labelled series exist at 0 before any traffic", async () => {
+    const text = await scrape(gw.opsUrl);
+    for (const name of [
+      "socketgate_connections",
+      "socketgate_connections_max",
+      "socketgate_connection_attempts_total",
+      "socketgate_connection_failures_total",
+      "socketgate_events_total",
+      "socketgate_event_duration_seconds_bucket",
+      "socketgate_handler_errors_total",
+      "socketgate_messages_delivered_total",
+      "socketgate_slow_consumer_disconnects_total",
+      "socketgate_redis_up",
+      "socketgate_draining",
+      "socketgate_memory_limit_bytes",
+      "socketgate_uws_native",
+      "process_resident_memory_bytes",
+      "nodejs_eventloop_lag_p99_seconds",
+      "nodejs_eventloop_lag_p50_seconds",
+    ])
+      expect(text, name).toMatch(new RegExp(`^${name}[{ ]`, "m"));
+    expect(metricValue(text, "socketgate_connections_max")).toBe(3);
+    expect(metricValue(text, "socketgate_uws_native")).toBe(1);
+    expect(metricValue(text, "socketgate_redis_up")).toBe(1);
+    expect(metricValue(text, "socketgate_draining")).toBe(0);
+    expect(metricValue(text, "socketgate_memory_limit_bytes")).toBeGreaterThanOrEqual(0);
+    expect(metricValue(text, "socketgate_connections", { transport: "websocket" })).toBe(0);
+    expect(metricValue(text, "socketgate_connections", { transport: "polling" })).toBe(0);
+    expect(metricValue(text, "socketgate_connection_failures_total", { reason: "capacity" })).toBe(0);
+    expect(metricValue(text, "socketgate_events_total", { event: "message:send", outcome: "ok" })).toBe(0);
+    expect(metricValue(text, "socketgate_events_total", { event: "unknown", outcome: "rejected" })).toBe(0);
+    expect(metricValue(text, "socketgate_handler_errors_total", { event: "room:join" })).toBe(0);
+    expect(metricValue(text, "socketgate_event_duration_seconds_bucket", { event: "presence:get", le: "0.0005" })).toBe(0);
+  });
+
+  it("three sockets -> connections 3; a fourth is refused for capacity: failures{capacity} +1, attempts +4", async () => {
+    const attempts0 = await m(gw, "socketgate_connection_attempts_total");
+    const capacity0 = await m(gw, "socketgate_connection_failures_total", { reason: "capacity" });
+    const sockets = [await connect(gw, "u1"), await connect(gw, "u2"), await connect(gw, "u3")];
+    expect(await m(gw, "socketgate_connections", { transport: "websocket" })).toBe(3);
+    expect(await m(gw, "socketgate_connections", { transport: "polling" })).toBe(0);
+
+    const fourth = client(gw.url, { token: await signToken("u4") });
+    expect((await refused(fourth)).code).toBe("OVER_CAPACITY");
+    expect(await m(gw, "socketgate_connection_failures_total", { reason: "capacity" })).toBe(capacity0 + 1);
+    expect(await m(gw, "socketgate_connection_attempts_total")).toBe(attempts0 + 4);
+    expect(await m(gw, "socketgate_connections", { transport: "websocket" })).toBe(3);
+
+    for (const s of sockets) s.close();
+    expect(await settle(gw, "socketgate_connections", { transport: "websocket" }, 0)).toBe(0);
+  });
+
+  it("a bad token counts as auth_invalid, a missing one as auth_required", async () => {
+    const invalid0 = await m(gw, "socketgate_connection_failures_total", { reason: "auth_invalid" });
+    const required0 = await m(gw, "socketgate_connection_failures_total", { reason: "auth_required" });
+    expect((await refused(client(gw.url, { token: "not-a-jwt" }))).code).toBe("AUTH_INVALID");
+    expect((await refused(client(gw.url, {}))).code).toBe("AUTH_REQUIRED");
+    expect(await m(gw, "socketgate_connection_failures_total", { reason: "auth_invalid" })).toBe(invalid0 + 1);
+    expect(await m(gw, "socketgate_connection_failures_total", { reason: "auth_required" })).toBe(required0 + 1);
+  });
+
+  it("a polling socket counts under transport=polling, and moves to websocket when it upgrades", async () => {
+    const s = await connected(client(gw.url, { token: await signToken("poller") }, { transports: ["polling"] }));
+    expect(await m(gw, "socketgate_connections", { transport: "polling" })).toBe(1);
+    s.close();
+    expect(await settle(gw, "socketgate_connections", { transport: "polling" }, 0)).toBe(0);
+    const up = await connected(client(gw.url, { token: await signToken("upgrader") }, { transports: ["polling", "websocket"] }));
+    for (let i = 0; i < 50 && up.io.engine.transport.name !== "websocket"; i++) await sleep(20);
+    expect(up.io.engine.transport.name).toBe("websocket");
+    expect(await settle(gw, "socketgate_connections", { transport: "websocket" }, 1)).toBe(1);
+    expect(await m(gw, "socketgate_connections", { transport: "polling" })).toBe(0);
+    up.close();
+    expect(await settle(gw, "socketgate_connections", { transport: "websocket" }, 0)).toBe(0);
+  });
+});
+
+describe("metrics: events, handler errors, latency buckets, deliveries, cardinality", () => {
+  let gw: GatewayProcess;
+  beforeAll(async () => {
+    gw = await startGatewayProcess({ env: { SOCKETGATE_TEST_FAULTS: "1", RATE_LIMIT_EVENTS_PER_S: "5000", RATE_LIMIT_BURST: "5000", MAX_ROOMS_PER_SOCKET: "2000" } });
+  });
+  afterEach(() => closeAll());
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it("events_total by event and outcome: ok, rejected (schema), rejected (unknown event)", async () => {
+    const s = await connect(gw, "ev");
+    const ok0 = await m(gw, "socketgate_events_total", { event: "room:join", outcome: "ok" });
+    const bad0 = await m(gw, "socketgate_events_total", { event: "room:join", outcome: "rejected" });
+    const unk0 = await m(gw, "socketgate_events_total", { event: "unknown", outcome: "rejected" });
+    const count0 = await m(gw, "socketgate_event_duration_seconds_count", { event: "room:join" });
+    expect((await ask(s, "room:join", { room: "r1" })).ok).toBe(true);
+    expect((await ask(s, "room:join", { room: 42 })).ok).toBe(false);
+    expect((await ask(s, "no:such-event", {})).ok).toBe(false);
+    expect(await m(gw, "socketgate_events_total", { event: "room:join", outcome: "ok" })).toBe(ok0 + 1);
+    expect(await m(gw, "socketgate_events_total", { event: "room:join", outcome: "rejected" })).toBe(bad0 + 1);
+    expect(await m(gw, "socketgate_events_total", { event: "unknown", outcome: "rejected" })).toBe(unk0 + 1);
+    expect(await m(gw, "socketgate_event_duration_seconds_count", { event: "room:join" })).toBe(count0 + 2);
+  });
+
+  it("a throwing handler and a rejecting one: handler_errors +1 each, outcome error, the socket carries on", async () => {
+    const s = await connect(gw, "thrower");
+    const errs0 = await m(gw, "socketgate_handler_errors_total", { event: "unknown" });
+    const out0 = await m(gw, "socketgate_events_total", { event: "unknown", outcome: "error" });
+    const thrown = await ask<{ ok: boolean; error: { code: string } }>(s, "test:throw", {});
+    expect(thrown).toMatchObject({ ok: false, error: { code: "INTERNAL" } });
+    expect(await m(gw, "socketgate_handler_errors_total", { event: "unknown" })).toBe(errs0 + 1);
+    expect((await ask(s, "test:reject", {})).ok).toBe(false);
+    expect(await m(gw, "socketgate_handler_errors_total", { event: "unknown" })).toBe(errs0 + 2);
+    expect(await m(gw, "socketgate_events_total", { event: "unknown", outcome: "error" })).toBe(out0 + 2);
+    expect((await ask(s, "presence:get", { room: "r1" })).ok).toBe(true);
+  });
+
+  it("a 300 ms handler lands in le=0.5 but not in le=0.25", async () => {
+    const s = await connect(gw, "sleeper");
+    const le = async (b: string) => m(gw, "socketgate_event_duration_seconds_bucket", { event: "unknown", le: b });
+    const [b025, b05, binf] = [await le("0.25"), await le("0.5"), await le("+Inf")];
+    expect(await ask(s, "test:slow", { ms: 300 })).toMatchObject({ ok: true, sleptMs: 300 });
+    expect(await le("0.25")).toBe(b025);
+    expect(await le("0.5")).toBe(b05 + 1);
+    expect(await le("+Inf")).toBe(binf + 1);
+  });
+
+  it("messages_delivered counts each recipient socket once: room send, direct send, API publish", async () => {
+    const [a, b, c] = [await connect(gw, "da"), await connect(gw, "db"), await connect(gw, "dc")];
+    for (const s of [a, b, c]) expect((await ask(s, "room:join", { room: "deliv" })).ok).toBe(true);
+    await sleep(100); // presence broadcasts of the joins are counted too: start from a quiet point
+    const d0 = await m(gw, "socketgate_messages_delivered_total");
+    // Room send: to the two other members (the sender is excluded).
+    const got = Promise.all([b, c].map((s) => new Promise((r) => s.once("message", r))));
+    expect((await ask(a, "message:send", { room: "deliv", body: "hi" })).ok).toBe(true);
+    await got;
+    expect(await m(gw, "socketgate_messages_delivered_total")).toBe(d0 + 2);
+    // API publish to the room: all three members.
+    const res = await fetch(`${gw.url}/v1/publish`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ room: "deliv", event: "notice", data: { n: 1 } }),
+    });
+    expect(res.status).toBe(200);
+    expect(await settle(gw, "socketgate_messages_delivered_total", {}, d0 + 5)).toBe(d0 + 5);
+    // API publish to two users' rooms at once (a socket in both would still count once): 2 recipients.
+    const res2 = await fetch(`${gw.url}/v1/publish`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ userIds: ["da", "db", "nobody"], event: "notice", data: { n: 2 } }),
+    });
+    expect(res2.status).toBe(200);
+    expect(await settle(gw, "socketgate_messages_delivered_total", {}, d0 + 7)).toBe(d0 + 7);
+  });
+
+  it("label sets stay closed after 1,000 distinct rooms and 1,000 bogus event names", async () => {
+    const before = await scrape(gw.opsUrl);
+    const series0 = seriesOf(before, "socketgate_").length;
+    const s = await connect(gw, "card");
+    for (let i = 0; i < 1000; i++) {
+      s.emit("room:join", { room: `room-${i}` }, () => {});
+      s.emit(`bogus:${i}:${Math.random().toString(36).slice(2)}`, { room: `room-${i}` }, () => {});
+    }
+    expect((await ask(s, "presence:get", { room: "room-999" })).ok).toBe(true);
+    const after = await scrape(gw.opsUrl);
+    const series = seriesOf(after, "socketgate_");
+    expect(series.length).toBe(series0);
+    expect(after).not.toMatch(/room-\d+|bogus:/);
+    const events = new Set(series.filter((l) => l.startsWith("socketgate_events_total")).map((l) => /event="([^"]*)"/.exec(l)?.[1]));
+    expect([...events].sort()).toEqual(["message:ack", "message:send", "message:unacked", "presence:get", "room:join", "room:leave", "typing", "unknown"]);
+    expect(metricValue(after, "socketgate_events_total", { event: "unknown", outcome: "rejected" })).toBeGreaterThanOrEqual(1000);
+  });
+});
+
+describe("metrics: draining", () => {
+  it("draining goes to 1 at SIGTERM, while /metrics keeps answering", async () => {
+    const gw = await startGatewayProcess({ env: { DRAIN_DELAY_MS: "1500", DRAIN_WINDOW_MS: "100" } });
+    try {
+      expect(await m(gw, "socketgate_draining")).toBe(0);
+      gw.signal("SIGTERM");
+      expect(await settle(gw, "socketgate_draining", {}, 1)).toBe(1);
+      expect(await gw.exited).toBe(0);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
