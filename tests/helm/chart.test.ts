@@ -3,7 +3,7 @@
 // schemas, and encodes the operational decisions of issue 7.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { chartDir, findOne, loadThresholds, mergedValues, renderChart, renderChartError, repoRoot, validateObjects, type K8sObject } from "./lib.js";
 import { valueSets } from "./value-sets.js";

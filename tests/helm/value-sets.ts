@@ -1,6 +1,6 @@
 // Value sets the chart is rendered with in tests, on top of values.yaml. Each stands for a way
 // the chart is really installed; every one must render, pass values.schema.json and validate.
-export const valueSets: Record<string, object[]> = {
+export const valueSets = {
   defaults: [],
   // Cluster mode behind ingress-nginx, HPA on CPU + connections, API keys, fixed JWT secret.
   production: [{
@@ -31,4 +31,4 @@ export const valueSets: Record<string, object[]> = {
     metrics: { serviceMonitor: { enabled: false } }, alerts: { enabled: false }, dashboards: { enabled: false },
     networkPolicy: { enabled: false }, podDisruptionBudget: { enabled: false },
   }],
-};
+} satisfies Record<string, object[]>;
