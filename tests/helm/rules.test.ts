@@ -67,7 +67,7 @@ const scenarios: Record<string, (t: number, above: boolean) => Scenario> = {
   },
   connectionFailures: (t, above) => {
     const f = t * 1000 + (above ? 1 : -1);
-    return { series: [counter("socketgate_connection_failures_total", { reason: "AUTH_INVALID" }, f),
+    return { series: [counter("socketgate_connection_failures_total", { reason: "auth_invalid" }, f),
       counter("socketgate_connection_attempts_total", {}, 1000)],
     labels: { namespace: NS, job: JOB }, value: f / 1000 };
   },
