@@ -18,6 +18,8 @@ import { handleConnection } from "./protocol/connection.js";
 import { InflightHandlers } from "./protocol/event-pipeline.js";
 import { clientEvents } from "./protocol/index.js";
 import { PresenceTracker } from "./protocol/presence-tracker.js";
+import { registerDemo } from "./demo/demo-route.js";
+import { AddressRateLimit } from "./transport/address-rate-limit.js";
 import { createAdmission } from "./transport/admission.js";
 import { installDeliveryCounter } from "./transport/delivery-counter.js";
 import { installTraceInjection } from "./ops/broadcast-tracing.js";
@@ -86,6 +88,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     trustProxyHops: config.trustProxyHops,
     rateLimitEventsPerS: config.rateLimitEventsPerS,
     rateLimitBurst: config.rateLimitBurst,
+    addressRateLimit: new AddressRateLimit({ ratePerS: config.connRatePerAddressPerS, burst: config.connRateBurst }),
     isDraining: () => listenerClosed,
     connectedCount: () => io.of("/").sockets.size,
   });
@@ -101,8 +104,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     res.writeHeader("content-type", "text/plain").end("OK");
   });
   registerBackendApi(server.app, ctx, new ApiKeys(config.apiKeys));
-  server.app.any("/*", (res) => {
-    res.writeStatus("404 Not Found").writeHeader("content-type", "application/json").end(JSON.stringify({ error: { code: "NOT_FOUND", message: "not found" } }));
+  if (config.demo) registerDemo(server.app);
+  server.app.any("/*", (res, req) => {
+    res.writeStatus("404 Not Found").writeHeader("content-type", "application/json");
+    // A HEAD answer has no body: uWS would send one and desynchronise keep-alive clients and proxies.
+    if (req.getMethod().toLowerCase() === "head") res.endWithoutBody();
+    else res.end(JSON.stringify({ error: { code: "NOT_FOUND", message: "not found" } }));
   });
 
   const watcher = new SlowConsumerWatcher(io, config.slowConsumerBufferBytes, config.slowConsumerGraceMs, metrics, logger);

@@ -41,7 +41,7 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
   const limit = ctx.config.maxPayloadBytes;
 
   const guard = (res: HttpResponse, req: HttpRequest): { state: ResponseState; request: ApiRequest; span?: ActiveSpan } | undefined => {
-    const state = trackResponse(res);
+    const state = trackResponse(res, req);
     // One span per call, child of the caller's `traceparent` header; ended with the answer. Undefined when tracing is off.
     const url = req.getUrl();
     const span = startApiSpan(req.getMethod().toUpperCase(), url.startsWith("/v1/presence/") ? "/v1/presence/:room" : url, req.getHeader("traceparent"));
@@ -118,7 +118,7 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
   });
 
   app.any("/v1/*", (res, req) => {
-    const state = trackResponse(res);
+    const state = trackResponse(res, req);
     const known = ["/v1/publish", "/v1/disconnect"].includes(req.getUrl()) || req.getUrl().startsWith("/v1/presence/");
     if (known) sendError(res, state, 405, { code: "BAD_REQUEST", message: "method not allowed on this path" });
     else sendError(res, state, 404, { code: "NOT_FOUND", message: "unknown API path" });

@@ -1,6 +1,6 @@
 // uWS HTTP plumbing for the backend API: bounded body reading and JSON answers.
 // uWS requires onAborted before any async work and cork() around late writes.
-import type { HttpResponse } from "uWebSockets.js";
+import type { HttpRequest, HttpResponse } from "uWebSockets.js";
 import type { ErrorBody } from "../errors.js";
 
 const STATUS_TEXT: Record<number, string> = {
@@ -18,12 +18,14 @@ const STATUS_TEXT: Record<number, string> = {
 export interface ResponseState {
   aborted: boolean;
   done: boolean;
+  /** HEAD request: answers carry no body (uWS would send one, desynchronising keep-alive clients). */
+  head?: boolean;
   /** Called once with the status sent, or 0 when the client went away first (tracing ends its span here). */
   onDone?: (status: number) => void;
 }
 
-export function trackResponse(res: HttpResponse): ResponseState {
-  const state: ResponseState = { aborted: false, done: false };
+export function trackResponse(res: HttpResponse, req?: HttpRequest): ResponseState {
+  const state: ResponseState = { aborted: false, done: false, head: req?.getMethod().toLowerCase() === "head" };
   res.onAborted(() => {
     state.aborted = true;
     if (!state.done) state.onDone?.(0);
@@ -40,7 +42,8 @@ export function sendJson(res: HttpResponse, state: ResponseState, status: number
     res.writeHeader("content-type", "application/json");
     res.writeHeader("cache-control", "no-store");
     if (closeConnection) res.writeHeader("connection", "close");
-    res.end(JSON.stringify(body), closeConnection);
+    if (state.head) res.endWithoutBody(undefined, closeConnection);
+    else res.end(JSON.stringify(body), closeConnection);
   });
 }
 

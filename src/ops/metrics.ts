@@ -18,6 +18,8 @@ export const FAILURE_REASONS = [
   "cors",
   "transport_error",
   "redis_unavailable",
+  "handshake_timeout",
+  "payload_too_large",
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 

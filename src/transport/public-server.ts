@@ -26,8 +26,18 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   // engine.io passes only some uWS options through; close sockets that hit the hard limit instead of
   // letting uWS drop their messages silently (the watcher normally cuts them well before that).
   const ws = app.ws.bind(app);
+  // uWS closes a frame over maxPayloadLength (MAX_PAYLOAD_BYTES) with 1009 before buffering it; engine.io
+  // only sees "transport close", so the refusal is counted here.
   app.ws = ((pattern: string, behavior: Parameters<App["ws"]>[1]) =>
-    ws(pattern, { ...behavior, maxBackpressure, closeOnBackpressureLimit: 1 } as Parameters<App["ws"]>[1])) as App["ws"];
+    ws(pattern, {
+      ...behavior,
+      maxBackpressure,
+      closeOnBackpressureLimit: 1,
+      close: (socket, code, message) => {
+        if (code === WS_MESSAGE_TOO_BIG) metrics.connectionFailures.inc({ reason: "payload_too_large" });
+        behavior.close?.(socket, code, message);
+      },
+    } as Parameters<App["ws"]>[1])) as App["ws"];
 
   const io = new Server({
     path: "/socket.io",
@@ -50,10 +60,22 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins.includes("*") ? true : config.corsOrigins, credentials: true } : undefined,
   });
   io.attachApp(app, { maxBackpressure } as Parameters<Server["attachApp"]>[1]);
+  // engine.io answers other methods on a live polling session with a bare 500 (and HEAD with a body):
+  // a client error, so answer it as one. Method routes take priority over engine.io's app.any.
+  for (const method of ["put", "del", "patch", "head"] as const) {
+    app[method]("/socket.io/", (res) => {
+      res.writeStatus("405 Method Not Allowed").writeHeader("allow", "GET, POST, OPTIONS").writeHeader("content-type", "application/json");
+      if (method === "head") res.endWithoutBody();
+      else res.end(JSON.stringify({ error: { code: "BAD_REQUEST", message: "method not allowed on /socket.io/" } }));
+    });
+  }
   io.engine.on("connection_error", (err: { code?: number; message?: string }) => {
-    metrics.connectionFailures.inc({ reason: "transport_error" });
+    // FORBIDDEN comes only from allowRequest above, which already counted it as "cors".
+    if (err.code !== ENGINE_FORBIDDEN) metrics.connectionFailures.inc({ reason: "transport_error" });
     logger.debug({ code: err.code, message: err.message }, "engine.io refused a request");
   });
+
+  io.engine.on("connection", (conn: EngineConn) => countAbandonedHandshake(conn, metrics));
 
   let listenSocket: ListenSocket | undefined;
   return {
@@ -73,6 +95,36 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
       listenSocket = undefined;
     },
   };
+}
+
+const WS_MESSAGE_TOO_BIG = 1009;
+const ENGINE_FORBIDDEN = 4;
+
+interface EngineConn {
+  on(event: "data", fn: (data: unknown) => void): unknown;
+  off(event: "data", fn: (data: unknown) => void): unknown;
+  once(event: "close", fn: (reason: string, description?: unknown) => void): unknown;
+}
+
+/**
+ * Counts Engine.IO sessions the server had to close before they ever sent a Socket.IO CONNECT
+ * (idle sockets past CONNECT_TIMEOUT_MS, half-open polling sessions past the ping timeout) as
+ * "handshake_timeout", and polling bodies over MAX_PAYLOAD_BYTES as "payload_too_large".
+ */
+function countAbandonedHandshake(conn: EngineConn, metrics: GatewayMetrics): void {
+  let sentConnect = false;
+  const onData = (data: unknown) => {
+    // Socket.IO CONNECT is packet type 0; the first message decides, then this listener goes.
+    sentConnect = typeof data === "string" && data.startsWith("0");
+    conn.off("data", onData);
+  };
+  conn.on("data", onData);
+  conn.once("close", (reason, description) => {
+    conn.off("data", onData);
+    if (reason === "transport error" && description instanceof Error && description.message === "payload too large")
+      metrics.connectionFailures.inc({ reason: "payload_too_large" });
+    else if (!sentConnect && (reason === "forced close" || reason === "ping timeout")) metrics.connectionFailures.inc({ reason: "handshake_timeout" });
+  });
 }
 
 /** Browsers always send Origin on WebSocket and cross-site requests: same origin or the allow-list. */
