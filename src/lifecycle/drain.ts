@@ -54,7 +54,9 @@ export async function drain(t: DrainTarget): Promise<void> {
           if (!socket.connected) return;
           sessionOf(socket).closing = "drain";
           // Transport close, never socket.disconnect(): socket.io-client reconnects only after the former.
-          socket.conn.close();
+          // A long-polling client may never poll this pod again (the balancer stops routing to a pod that
+          // is not ready): discard its transport instead of waiting up to 30 s for a poll to carry the close.
+          socket.conn.close(socket.conn.transport.name === "polling");
         }, offsets[i]!).unref();
       }),
   );

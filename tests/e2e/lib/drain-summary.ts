@@ -18,8 +18,13 @@ export interface DrainSummary {
   /** Reconnect instants relative to the listener close, in tenths of the drain window (+ overflow). */
   reconnectHistogram: number[];
   disconnectHistogram: number[];
+  /** The gateway's plan: `reconnectInMs` of the gateway:draining notices, in tenths of the window. */
+  plannedHistogram: number[];
+  reconnectSpreadMs: number;
   /** p10..p90 spread of the disconnect instants, ms. */
   disconnectSpreadMs: number;
+  /** The first few [disconnect, reconnect] instants relative to the listener close. */
+  earliest: number[][];
   lastReconnectAfterListenerCloseMs: number;
   timings: {
     signalToBalancerDownMs?: number;
@@ -58,7 +63,17 @@ export function summarizeDrain(load: Load, rec: DrainRecord, windowMs: number): 
       windowMs,
     ),
     disconnectHistogram: histogram(disconnectTimes, origin, windowMs),
+    plannedHistogram: histogram(
+      drained.flatMap((d) => d.drainingNotices.filter((n) => n.at >= from && n.at <= to).slice(0, 1).map((n) => n.reconnectInMs)),
+      0,
+      windowMs,
+    ),
     disconnectSpreadMs: percentile(disconnectTimes, 90) - percentile(disconnectTimes, 10),
+    reconnectSpreadMs: percentile(gaps.map((g) => g.connectAt), 90) - percentile(gaps.map((g) => g.connectAt), 10),
+    earliest: gaps
+      .map((g) => [g.disconnectAt - origin, g.connectAt - origin])
+      .sort((x, y) => x[0]! - y[0]!)
+      .slice(0, 8),
     lastReconnectAfterListenerCloseMs: gaps.length ? Math.max(...gaps.map((g) => g.connectAt)) - origin : NaN,
     timings: {
       signalToBalancerDownMs: rel(from, rec.downInBalancerAt),

@@ -173,6 +173,12 @@ export class Device {
     }
   }
 
+  /** The device's own room message (never echoed to the sending socket): seen, so `since` can move past it. */
+  sawOwn(seq: number): void {
+    this.seqs.add(seq);
+    while (this.seqs.has(this.contiguous + 1)) this.seqs.delete(++this.contiguous);
+  }
+
   private receive(m: StoredMessage): void {
     const now = Date.now();
     if (m.room !== undefined && m.seq !== undefined) {
@@ -204,7 +210,7 @@ export class Device {
     }
   }
 
-  async send(payload: Record<string, unknown>): Promise<{ ok: true; id: string; duplicate: boolean; attempts: number } | { ok: false; attempts: number; code: string }> {
+  async send(payload: Record<string, unknown>): Promise<{ ok: true; id: string; seq?: number; duplicate: boolean; attempts: number } | { ok: false; attempts: number; code: string }> {
     let code = "NONE";
     for (let attempt = 1; attempt <= 8; attempt++) {
       const waitUntil = Date.now() + 15_000;
@@ -215,7 +221,7 @@ export class Device {
       }
       try {
         const r = await this.ask("message:send", payload);
-        if (r.ok) return { ok: true, id: String(r.id), duplicate: r.duplicate === true, attempts: attempt };
+        if (r.ok) return { ok: true, id: String(r.id), seq: typeof r.seq === "number" ? r.seq : undefined, duplicate: r.duplicate === true, attempts: attempt };
         code = r.error?.code ?? "UNKNOWN";
         if (!["UNAVAILABLE", "INTERNAL", "RATE_LIMITED"].includes(code)) return { ok: false, attempts: attempt, code };
       } catch {
@@ -250,7 +256,13 @@ export interface LoadReport {
   duplicatesBeforeDedupe: { room: number; direct: number };
   connectErrors: Array<{ device: string; at: number; code: string; message: string }>;
   disconnectReasons: Record<string, number>;
-  presence: { offlineEvents: number; violations: Array<PresenceSeen & { coveringDevice: string }>; offlineOfMultiDeviceUsers: number };
+  presence: {
+    offlineEvents: number;
+    violations: Array<PresenceSeen & { coveringDevice: string }>;
+    offlineOfMultiDeviceUsers: number;
+    /** A few offline events with the user's devices' presence intervals relative to the event (diagnostics). */
+    samples: Array<{ userId: string; room: string; devices: Array<{ id: string; present: Array<[number, number | null]> }> }>;
+  };
   historyGaps: number;
 }
 
@@ -329,7 +341,8 @@ export class Load {
             }
             this.counters.acked++;
             if (r.duplicate) this.counters.duplicateAnswers++;
-            this.ledger.set(r.id, { id: r.id, kind, room: kind === "room" ? d.room : undefined, to, sender: d.id, ackedAt: Date.now() });
+            if (kind === "room" && r.seq !== undefined) d.sawOwn(r.seq);
+            this.ledger.set(`${kind}:${kind === "room" ? d.room : to}:${r.id}`, { id: r.id, kind, room: kind === "room" ? d.room : undefined, to, sender: d.id, ackedAt: Date.now() });
           });
           this.inflight.add(p);
           void p.finally(() => this.inflight.delete(p));
@@ -374,7 +387,12 @@ export class Load {
     return this.devices.flatMap((d) => d.gaps.filter((g) => g.disconnectAt >= from && g.disconnectAt <= to));
   }
 
-  report(presenceSlackMs = 1000): LoadReport {
+  /**
+   * presence: an offline event is wrong when a device of the user had (re)joined the room at least
+   * `joinedBeforeMs` before the watcher got the event (allowing for the event's own delivery delay)
+   * and was still connected `stillAfterMs` after it.
+   */
+  report(presence: { joinedBeforeMs: number; stillAfterMs: number } = { joinedBeforeMs: 750, stillAfterMs: 250 }): LoadReport {
     const missing = this.missing();
     let roomDup = 0;
     let directDup = 0;
@@ -390,7 +408,7 @@ export class Load {
     const violations: Array<PresenceSeen & { coveringDevice: string }> = [];
     for (const ev of offline) {
       const covering = this.byUser(ev.userId).find((d) =>
-        d.room === ev.room && d.present.some((p) => p.from <= ev.at - presenceSlackMs && (p.to === undefined || p.to >= ev.at + presenceSlackMs)),
+        d.room === ev.room && d.present.some((p) => p.from <= ev.at - presence.joinedBeforeMs && (p.to === undefined || p.to >= ev.at + presence.stillAfterMs)),
       );
       if (covering) violations.push({ ...ev, coveringDevice: covering.id });
     }
@@ -406,7 +424,16 @@ export class Load {
       duplicatesBeforeDedupe: { room: roomDup, direct: directDup },
       connectErrors: this.devices.flatMap((d) => d.connectErrors.map((e) => ({ device: d.id, ...e }))),
       disconnectReasons: reasons,
-      presence: { offlineEvents: offline.length, violations, offlineOfMultiDeviceUsers: offline.filter((e) => multi.has(e.userId)).length },
+      presence: {
+        offlineEvents: offline.length,
+        violations,
+        offlineOfMultiDeviceUsers: offline.filter((e) => multi.has(e.userId)).length,
+        samples: offline.slice(0, 5).map((ev) => ({
+          userId: ev.userId,
+          room: ev.room,
+          devices: this.byUser(ev.userId).map((d) => ({ id: d.id, present: d.present.map((p): [number, number | null] => [p.from - ev.at, p.to === undefined ? null : p.to - ev.at]) })),
+        })),
+      },
       historyGaps: this.devices.reduce((n, d) => n + d.roomGaps, 0),
     };
   }
