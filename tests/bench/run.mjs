@@ -6,11 +6,11 @@
 //   npm run bench -- --quick      one repetition, short windows (< 2 minutes)
 //   --only=raw-uws,socketgate     only these stacks    --scenarios=fanout,echo   only these scenarios
 //   --no-write                    do not overwrite results/latest.*
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connRate, echo, fanout, memory } from "./loadgen/scenarios.mjs";
+import { connRate, echo, fanoutSession, memory } from "./loadgen/scenarios.mjs";
 import { socketIoProtocol } from "./loadgen/protocols.mjs";
 import { freePort, hasTaskset, httpGet, killAll, pinSelf, startProcess } from "./lib/proc.mjs";
 import { median, round } from "./lib/stats.mjs";
@@ -29,8 +29,8 @@ const HARD_LIMIT_MS = QUICK ? 170_000 : 30 * 60_000;
 
 const DRAIN = args.get("drain-ms");
 const P = QUICK
-  ? { reps: 1, fanMs: 2000, rates: [100, 1000], memLevels: [1000, 5000], conns: 1000, echoMs: 2000, overload: false, drainMs: 1500 }
-  : { reps: 3, fanMs: 5000, rates: [20, 100, 1000], memLevels: [1000, 5000, 10000], conns: 3000, echoMs: 5000, overload: true, drainMs: 3000 };
+  ? { reps: 1, fanMs: 1500, rates: [100, 1000], allRates: [1000], memLevels: [1000, 2000], memSettleMs: 1000, conns: 300, echoMs: 1500, overload: false, drainMs: 1500 }
+  : { reps: 3, fanMs: 5000, rates: [20, 100, 1000], allRates: [100, 1000], memLevels: [1000, 5000, 10000], memSettleMs: 1500, conns: 3000, echoMs: 5000, overload: true, drainMs: 3000 };
 if (DRAIN) P.drainMs = Number(DRAIN);
 if (args.get("rates")) P.rates = args.get("rates").split(",").map(Number);
 const SUBS = 1000;
@@ -65,7 +65,7 @@ async function startNodeServer(name, script, extraEnv = {}) {
   return { proc, port };
 }
 
-async function startGateway(name, extraEnv = {}) {
+async function startGateway(name, extraEnv = {}, nodeArgs = []) {
   const port = await freePort();
   const opsPort = await freePort();
   const env = {
@@ -80,7 +80,7 @@ async function startGateway(name, extraEnv = {}) {
     LOG_LEVEL: "warn",
     ...extraEnv,
   };
-  const proc = await startProcess({ name, cmd: nodeBin, args: [join(ROOT, "dist", "main.js")], env, core: SERVER_CORE, ready: healthReady(port) });
+  const proc = await startProcess({ name, cmd: nodeBin, args: [...nodeArgs, join(ROOT, "dist", "main.js")], env, core: SERVER_CORE, ready: healthReady(port) });
   return { proc, port, opsPort };
 }
 
@@ -101,9 +101,14 @@ function stacks(redisUrl) {
   const sio = socketIoProtocol();
   const sioAuth = socketIoProtocol({ jwtSecret: SECRET });
   const S = join(HERE, "servers");
-  const gw = (pods, redis) => async () => {
+  // Until gateway.ts wires src/transport/native-broadcast.ts, the bench installs it with a preload
+  // (right after attachApp, as the wiring would) so both variants are measured side by side.
+  const wired = gwBuilt && readFileSync(join(ROOT, "dist", "gateway.js"), "utf8").includes("installNativeBroadcast");
+  const nativeBuilt = existsSync(join(ROOT, "dist", "transport", "native-broadcast.js"));
+  const preload = ["--import", join(HERE, "lib", "native-broadcast-preload.mjs")];
+  const gw = (pods, redis, nodeArgs = !wired && nativeBuilt ? preload : []) => async () => {
     const started = [];
-    for (let i = 0; i < pods; i++) started.push(await startGateway(`socketgate-${i}`, redis ? { REDIS_URL: redisUrl } : {}));
+    for (let i = 0; i < pods; i++) started.push(await startGateway(`socketgate-${i}`, redis ? { REDIS_URL: redisUrl } : {}, nodeArgs));
     return { procs: started.map((s) => s.proc), endpoints: started.map((s) => ({ port: s.port })), counters: () => gatewayCounters(started.map((s) => s.opsPort)) };
   };
   const node = (script, env = () => ({}), pods = 1) => async () => {
@@ -117,6 +122,7 @@ function stacks(redisUrl) {
     { id: "sio-uws-redis", label: "Socket.IO on uWS + classic redis-adapter, 1 node", proto: sio, kinds: ["except", "all"], start: node("sio-uws.mjs", () => ({ REDIS_URL: redisUrl })), auth: false, needsRedis: true },
     { id: "sio-ws", label: "Socket.IO 4.8 on Node http + ws (default)", proto: sio, kinds: ["except", "all"], start: node("sio-ws.mjs"), auth: false },
     { id: "socketgate", label: "socketgate embedded", proto: sioAuth, kinds: ["except"], start: gw(1, false), auth: true, skip: gwBuilt ? undefined : "dist/main.js missing: run npm run build" },
+    { id: "socketgate-no-native", label: "socketgate embedded, without the native sender-excluded path", proto: sioAuth, kinds: ["except"], start: gw(1, false, []), auth: true, fanoutOnly: true, skip: !gwBuilt ? "dist/main.js missing" : wired ? "native path wired in gateway.ts: no off switch" : undefined },
     { id: "socketgate-cluster-1", label: "socketgate cluster (Redis), 1 pod", proto: sioAuth, kinds: ["except"], start: gw(1, true), auth: true, needsRedis: true, skip: !gwBuilt ? "dist/main.js missing" : clusterBuilt ? undefined : "cluster mode not built yet (dist/cluster/redis/index.js missing)" },
     { id: "socketgate-cluster-2", label: "socketgate cluster (Redis), 2 pods, cross-pod fan-out", proto: sioAuth, kinds: ["except"], start: gw(2, true), auth: true, needsRedis: true, fanoutOnly: true, skip: !gwBuilt ? "dist/main.js missing" : clusterBuilt ? undefined : "cluster mode not built yet (dist/cluster/redis/index.js missing)" },
   ];
@@ -140,41 +146,51 @@ async function runStack(stack) {
     const singleEp = [sut.endpoints[0]];
     if (!stack.fanoutOnly && want("memory")) {
       log(`${stack.id}: memory ${P.memLevels.join("/")}`);
-      out.memory = await memory(proto, singleEp, { levels: P.memLevels, pid: pids[0] });
+      out.memory = await memory(proto, singleEp, { levels: P.memLevels, pid: pids[0], settleMs: P.memSettleMs });
     }
     if (!stack.fanoutOnly && want("connrate")) {
       log(`${stack.id}: connection rate x${P.conns}`);
       out.connrate = await connRate(proto, singleEp, { count: P.conns, pids: [pids[0]] });
     }
     if (want("fanout")) {
-      for (const kind of stack.kinds) {
-        for (const rate of P.rates) {
-          const reps = [];
-          for (let r = 0; r < P.reps; r++) {
-            const before = sut.counters ? await sut.counters() : undefined;
-            const res = await fanout(proto, sut.endpoints, { subs: SUBS, rate, durationMs: P.fanMs, kind, pids, drainMs: P.drainMs });
-            if (before) {
-              const after = await sut.counters();
-              res.serverCountedDeliveries = after.delivered - before.delivered;
-              res.serverCountedSlowCuts = after.slowCuts - before.slowCuts;
+      const session = await fanoutSession(proto, sut.endpoints, { subs: SUBS });
+      try {
+        for (const kind of stack.kinds) {
+          for (const rate of kind === "all" ? P.allRates : P.rates) {
+            const reps = [];
+            for (let r = 0; r < P.reps; r++) {
+              const before = sut.counters ? await sut.counters() : undefined;
+              const res = await session.run({ rate, durationMs: P.fanMs, kind, pids, drainMs: P.drainMs });
+              if (before) {
+                const after = await sut.counters();
+                res.serverCountedDeliveries = after.delivered - before.delivered;
+                res.serverCountedSlowCuts = after.slowCuts - before.slowCuts;
+              }
+              log(`${stack.id}: fanout ${kind} ${rate}/s -> ${res.deliveredPerS}/s, p50 ${res.latencyMs.p50} p99 ${res.latencyMs.p99} ms, lost ${res.lost}, cpu loadgen ${res.loadgenCpuPct}% server ${res.serverCpuPct.join("+")}%`);
+              reps.push(res);
             }
-            log(`${stack.id}: fanout ${kind} ${rate}/s -> ${res.deliveredPerS}/s, p50 ${res.latencyMs.p50} p99 ${res.latencyMs.p99} ms, lost ${res.lost}, cpu loadgen ${res.loadgenCpuPct}% server ${res.serverCpuPct.join("+")}%`);
-            reps.push(res);
+            out.fanout[`${kind}@${rate}`] = summarizeReps(reps);
           }
-          out.fanout[`${kind}@${rate}`] = summarizeReps(reps);
         }
+      } finally {
+        await session.close();
       }
     }
     if (P.overload && want("overload") && !stack.fanoutOnly) {
-      const before = sut.counters ? await sut.counters() : undefined;
-      const res = await fanout(proto, sut.endpoints, { subs: SUBS, rate: 1000, durationMs: 5000, kind: "except", pids, drainMs: 8000, bodyPad: 1024, slow: 20 });
-      if (before) {
-        const after = await sut.counters();
-        res.serverCountedSlowCuts = after.slowCuts - before.slowCuts;
-        res.serverCountedDeliveries = after.delivered - before.delivered;
+      const session = await fanoutSession(proto, sut.endpoints, { subs: SUBS, slow: 20 });
+      try {
+        const before = sut.counters ? await sut.counters() : undefined;
+        const res = await session.run({ rate: 1000, durationMs: 5000, kind: "except", pids, drainMs: 8000, bodyPad: 1024 });
+        if (before) {
+          const after = await sut.counters();
+          res.serverCountedSlowCuts = after.slowCuts - before.slowCuts;
+          res.serverCountedDeliveries = after.delivered - before.delivered;
+        }
+        log(`${stack.id}: overload -> delivered ${res.delivered}/${res.expectedDeliveries}, slow subscribers disconnected ${res.subscribersDisconnected}, server-counted cuts ${res.serverCountedSlowCuts ?? "n/a"}`);
+        out.overload = res;
+      } finally {
+        await session.close();
       }
-      log(`${stack.id}: overload -> delivered ${res.delivered}/${res.expectedDeliveries}, slow subscribers disconnected ${res.subscribersDisconnected}, server-counted cuts ${res.serverCountedSlowCuts ?? "n/a"}`);
-      out.overload = res;
     }
     if (!stack.fanoutOnly && want("echo")) {
       const reps = [];

@@ -105,3 +105,43 @@ describe("bench load generator wire formats", () => {
     expect(e.errors).toBe(0);
   });
 });
+
+describe("native sender-excluded broadcast (src/transport/native-broadcast.ts, installed by the bench preload)", () => {
+  let native: GatewayProcess;
+  beforeAll(async () => {
+    const preload = new URL("../bench/lib/native-broadcast-preload.mjs", import.meta.url).pathname;
+    native = await startGatewayProcess({ env: { NODE_OPTIONS: `--import=${preload}` } });
+  });
+  afterAll(async () => {
+    closeAll();
+    await native?.stop();
+  });
+
+  it("delivers socket.to(room) once to every other member (WebSocket and polling) and never to the sender", async () => {
+    const room = "nb-room";
+    const sender = await connected(client(native.url, { token: await signToken("nb-sender") }));
+    const wsPeer = await connected(client(native.url, { token: await signToken("nb-ws") }));
+    const pollPeer = await connected(client(native.url, { token: await signToken("nb-poll") }, { transports: ["polling"] }));
+    const outsider = await connected(client(native.url, { token: await signToken("nb-out") }));
+    for (const s of [sender, wsPeer, pollPeer]) expect(await ask(s, "room:join", { room })).toMatchObject({ ok: true });
+    const got = new Map<string, unknown[]>();
+    for (const [name, s] of [["sender", sender], ["ws", wsPeer], ["poll", pollPeer], ["outsider", outsider]] as const) {
+      got.set(name, []);
+      s.on("message", (m: { body: unknown }) => got.get(name)!.push(m.body));
+    }
+    for (let i = 0; i < 3; i++) expect(await ask(sender, "message:send", { room, body: { i } })).toMatchObject({ ok: true });
+    for (let i = 0; i < 100 && (got.get("ws")!.length < 3 || got.get("poll")!.length < 3); i++) await sleep(20);
+    await sleep(200);
+    expect(got.get("ws")).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+    expect(got.get("poll")).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+    expect(got.get("sender")).toEqual([]);
+    expect(got.get("outsider")).toEqual([]);
+    // A polling sender: not subscribed to uWS topics, so the WebSocket members get it app-wide, the sender does not.
+    expect(await ask(pollPeer, "message:send", { room, body: "from-poll" })).toMatchObject({ ok: true });
+    for (let i = 0; i < 100 && !got.get("sender")!.includes("from-poll"); i++) await sleep(20);
+    await sleep(200);
+    expect(got.get("sender")).toEqual(["from-poll"]);
+    expect(got.get("ws")!.filter((b) => b === "from-poll")).toHaveLength(1);
+    expect(got.get("poll")!.filter((b) => b === "from-poll")).toHaveLength(0);
+  });
+});

@@ -55,29 +55,30 @@ function sentAt(buf, s, e) {
 }
 
 /**
- * Room fan-out: `subs` subscribers (spread over the endpoints) and one publisher (on endpoints[0])
- * in one room; the publisher sends at `rate` msg/s for `durationMs` with `kind` "except" (sender
- * excluded: socket.to(room)) or "all" (io.to(room)). Latency = publisher send -> subscriber receive.
+ * Room fan-out session: `subs` subscribers (spread over the endpoints) and one publisher (on
+ * endpoints[0]) join one room once; then run() phases: the publisher sends at `rate` msg/s for
+ * `durationMs` with `kind` "except" (sender excluded: socket.to(room)) or "all" (io.to(room)).
+ * Latency = publisher send -> subscriber receive (same clock). Each phase tags its messages, so a
+ * late message of an earlier phase never counts for a later one.
  */
-export async function fanout(proto, endpoints, opts) {
-  const { subs, rate, durationMs, kind = "except", pids = [], drainMs = 3000, bodyPad = 0, slow = 0 } = opts;
+export async function fanoutSession(proto, endpoints, { subs, slow = 0 }) {
   const room = `fan-${Math.random().toString(36).slice(2, 8)}`;
-  const hist = new Histogram();
-  let received = 0;
-  let lastRecvUs = 0;
+  let phase = null;
   let disconnects = 0;
-  const perSub = new Uint32Array(subs);
   const { clients, failed, firstError } = await connectMany(proto, endpoints, subs, {
     offset: 1,
     handlers: (i) => ({
       onMessage: (buf, s, e) => {
-        if (!isMessage(buf, s)) return; // presence and other events are not deliveries
-        const t = sentAt(buf, s, e);
+        const ph = phase;
+        if (ph === null || !isMessage(buf, s)) return; // presence and other events are not deliveries
+        const m = buf.indexOf(0x7e, s);
+        if (m < 0 || m >= e || buf[m + 1] !== ph.tag) return void (ph && ph.stale++);
+        const t = sentAt(buf, m, e);
         const now = nowUs();
-        received++;
-        perSub[i]++;
-        lastRecvUs = now;
-        if (t > 0) hist.add(now - t);
+        ph.received++;
+        ph.perSub[i]++;
+        ph.lastRecvUs = now;
+        if (t > 0) ph.hist.add(now - t);
       },
       onClose: () => disconnects++,
     }),
@@ -88,72 +89,88 @@ export async function fanout(proto, endpoints, opts) {
   // Overload variant: some subscribers stop reading (slow consumers).
   for (let i = 0; i < slow && i < clients.length; i++) proto.pause?.(clients[i]);
   await sleep(200);
+  let tagCode = 0x41; // 'A'
 
-  const pad = bodyPad > 0 ? "x".repeat(bodyPad) : "";
-  let sent = 0;
-  let acked = 0;
-  let ackErrors = 0;
-  const ackHist = new Histogram();
-  const cpu = cpuWindow(pids);
-  const start = performance.now();
-  const startUs = nowUs();
-  const total = Math.round((rate * durationMs) / 1000);
-  await new Promise((resolve) => {
-    const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
-      while (sent < due) {
-        const seq = sent++;
-        const t = nowUs();
-        proto.send(pub, kind, room, `~${seq}~${t}~${pad}`, (ok) => {
-          if (ok) acked++;
-          else ackErrors++;
-          ackHist.add(nowUs() - t);
-        });
-      }
-      if (sent >= total || performance.now() - start > durationMs + 1000) return resolve();
-      setTimeout(tick, 1);
+  async function run({ rate, durationMs, kind = "except", pids = [], drainMs = 3000, bodyPad = 0 }) {
+    const ph = { tag: tagCode++, received: 0, stale: 0, lastRecvUs: 0, hist: new Histogram(), perSub: new Uint32Array(clients.length) };
+    const tag = String.fromCharCode(ph.tag);
+    const disc0 = disconnects;
+    const pad = bodyPad > 0 ? "x".repeat(bodyPad) : "";
+    let sent = 0, acked = 0, ackErrors = 0;
+    const ackHist = new Histogram();
+    phase = ph;
+    const cpu = cpuWindow(pids);
+    const start = performance.now();
+    const startUs = nowUs();
+    const total = Math.round((rate * durationMs) / 1000);
+    await new Promise((resolve) => {
+      const tick = () => {
+        const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+        while (sent < due) {
+          const seq = sent++;
+          const t = nowUs();
+          proto.send(pub, kind, room, `~${tag}${seq}~${t}~${pad}`, (ok) => {
+            if (ok) acked++;
+            else ackErrors++;
+            ackHist.add(nowUs() - t);
+          });
+        }
+        if (sent >= total || performance.now() - start > durationMs + 1000) return resolve();
+        setTimeout(tick, 1);
+      };
+      tick();
+    });
+    const sendDoneMs = performance.now() - start;
+    const expectedNow = () => sent * (clients.length - slow);
+    const drainDeadline = performance.now() + drainMs;
+    while (performance.now() < drainDeadline && (ph.received < expectedNow() || acked + ackErrors < sent)) await sleep(20);
+    const usage = cpu();
+    const windowS = Math.max(ph.lastRecvUs - startUs, durationMs * 1000) / 1e6;
+    const expected = sent * clients.length;
+    const result = {
+      subscribers: clients.length,
+      connectFailures: failed,
+      connectError: firstError,
+      kind,
+      offeredMsgPerS: rate,
+      sent,
+      acked,
+      ackErrors,
+      expectedDeliveries: expected,
+      delivered: ph.received,
+      /** Not received by the end of the drain window: dropped, or still queued somewhere. */
+      lost: Math.max(0, expected - ph.received),
+      lossPct: expected ? round((100 * Math.max(0, expected - ph.received)) / expected, 3) : null,
+      deliveredPerS: Math.round(ph.received / windowS),
+      offeredDeliveriesPerS: Math.round(rate * clients.length),
+      latencyMs: ph.hist.summary(),
+      ackLatencyMs: ackHist.summary(),
+      subscribersDisconnected: disconnects - disc0,
+      sendWindowMs: Math.round(sendDoneMs),
+      drainMs,
+      ...usage,
     };
-    tick();
-  });
-  const sendDoneMs = performance.now() - start;
-  const live = () => clients.length - disconnects;
-  const expectedNow = () => sent * clients.length;
-  const drainDeadline = performance.now() + drainMs;
-  while (performance.now() < drainDeadline && (received < expectedNow() - (slow > 0 ? sent * slow : 0) || acked + ackErrors < sent)) await sleep(20);
-  const usage = cpu();
-  const windowS = Math.max(lastRecvUs - startUs, durationMs * 1000) / 1e6;
-  const expected = sent * clients.length;
-  const result = {
-    subscribers: clients.length,
-    connectFailures: failed,
-    connectError: firstError,
-    kind,
-    offeredMsgPerS: rate,
-    sent,
-    acked,
-    ackErrors,
-    expectedDeliveries: expected,
-    delivered: received,
-    lost: Math.max(0, expected - received),
-    lossPct: expected ? round((100 * Math.max(0, expected - received)) / expected, 3) : null,
-    deliveredPerS: Math.round(received / windowS),
-    offeredDeliveriesPerS: Math.round(rate * clients.length),
-    latencyMs: hist.summary(),
-    ackLatencyMs: ackHist.summary(),
-    subscribersDisconnected: disconnects,
-    subscribersStillOpen: live(),
-    slowConsumers: slow,
-    sendWindowMs: Math.round(sendDoneMs),
-    ...usage,
-  };
-  if (slow > 0) {
-    let fastGot = 0;
-    for (let i = slow; i < clients.length; i++) fastGot += perSub[i];
-    result.deliveredToFastSubscribers = fastGot;
-    result.expectedFastSubscribers = sent * (clients.length - slow);
+    if (slow > 0) {
+      let fastGot = 0;
+      for (let i = slow; i < clients.length; i++) fastGot += ph.perSub[i];
+      result.slowConsumers = slow;
+      result.deliveredToFastSubscribers = fastGot;
+      result.expectedFastSubscribers = sent * (clients.length - slow);
+    }
+    phase = null;
+    return result;
   }
-  await closeAll(proto, [...clients, pub]);
-  return result;
+  return { run, close: () => closeAll(proto, [...clients, pub]), size: clients.length };
+}
+
+/** One fan-out phase on a fresh session (tests and one-off runs). */
+export async function fanout(proto, endpoints, opts) {
+  const session = await fanoutSession(proto, endpoints, opts);
+  try {
+    return await session.run(opts);
+  } finally {
+    await session.close();
+  }
 }
 
 /** Echo with ack: `clients` clients each in a closed loop of message:send to their own room. */

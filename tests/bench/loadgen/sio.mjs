@@ -25,6 +25,7 @@ export class SioClient {
   /** Upgrade, Engine.IO open, Socket.IO CONNECT with auth. Rejects on CONNECT_ERROR (with .data). */
   async connect(host, port, auth, timeoutMs = 10_000) {
     const opened = new Promise((resolve, reject) => (this.waitOpen = { resolve, reject }));
+    opened.catch(() => {}); // may settle before it is awaited (timeout during the upgrade): handled below
     const timer = setTimeout(() => this.waitOpen?.reject(new Error("socket.io handshake timed out")), timeoutMs);
     try {
       await this.ws.connect(host, port, "/socket.io/?EIO=4&transport=websocket", timeoutMs);
