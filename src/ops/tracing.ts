@@ -187,6 +187,9 @@ export function startSpan(name: string, kind: SpanKind, traceparent?: unknown, a
   const remote = parseTraceparent(traceparent);
   const parent = remote ? trace.setSpanContext(ROOT_CONTEXT, remote) : context.active();
   const span = tracer.startSpan(name, { kind, attributes }, parent);
+  // Sampled out: nothing would be exported, so skip the context switch and the bookkeeping as well.
+  // (Nothing downstream needs the unsampled context: broadcasts only carry sampled trace context.)
+  if (!span.isRecording()) return undefined;
   return new ActiveSpan(span, trace.setSpan(parent, span));
 }
 

@@ -189,6 +189,7 @@ async function main() {
     { name: "tracing off", env: {} },
     { name: "tracing on, 100 %", env: otel("parentbased_traceidratio", "1") },
     { name: "tracing on, 1 %", env: otel("parentbased_traceidratio", "0.01") },
+    { name: "tracing on, 0 %", env: otel("parentbased_traceidratio", "0") },
   ];
   const results = new Map(modes.map((m) => [m.name, []]));
   console.error(`throughput: ${CLIENTS} clients x ${EVENTS} presence:get with ack, ${IN_FLIGHT} in flight each, ${ROUNDS} rounds interleaved`);

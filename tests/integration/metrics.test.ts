@@ -225,3 +225,23 @@ describe("metrics: draining", () => {
     }
   });
 });
+
+describe("test fault events", () => {
+  it("are refused outside NODE_ENV=test, with a message naming the setting", async () => {
+    const gw = await startGatewayProcess({ env: { NODE_ENV: "production", SOCKETGATE_TEST_FAULTS: "1" }, expectFailure: true });
+    expect(await gw.exited).toBe(2);
+    expect(gw.stderr.join("")).toMatch(/SOCKETGATE_TEST_FAULTS .*only allowed when NODE_ENV=test/);
+  });
+
+  it("do not exist unless enabled: test:throw is an unknown event", async () => {
+    const gw = await startGatewayProcess();
+    try {
+      const s = await connect(gw, "plain");
+      expect(await ask(s, "test:throw", {})).toMatchObject({ ok: false, error: { code: "UNKNOWN_EVENT" } });
+      expect(await m(gw, "socketgate_handler_errors_total", { event: "unknown" })).toBe(0);
+    } finally {
+      closeAll();
+      await gw.stop();
+    }
+  });
+});
