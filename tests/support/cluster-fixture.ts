@@ -2,52 +2,14 @@
 // (node dist/main.js) and HAProxy in front following each pod's /readyz like a Kubernetes Service.
 // Reusable by e2e and chaos suites: add a gateway (waits until the balancer sends it traffic),
 // drain one (SIGTERM, timings from its logs, balancer state, ops probes), stop everything.
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { startGatewayProcess, type GatewayProcess, type LogLine } from "./gateway-process.js";
 import { startHaproxy, type Haproxy, type HaproxyOptions } from "./haproxy.js";
-import { freePort } from "./ports.js";
-
-export const REDIS_BIN = process.env.REDIS_SERVER_BIN ?? "/usr/bin/redis-server";
+import { startRedis, type RedisNode } from "./redis-harness.js";
 
 /** Cluster mode needs src/cluster/redis built into dist/: suites skip their cluster scenarios until then. */
 export const clusterModeBuilt = (): boolean => existsSync(fileURLToPath(new URL("../../dist/cluster/redis/index.js", import.meta.url)));
-
-export interface RedisProcess {
-  url: string;
-  port: number;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** A throwaway redis-server on a free loopback port, no persistence. */
-export async function startRedis(): Promise<RedisProcess> {
-  if (!existsSync(REDIS_BIN)) throw new Error(`${REDIS_BIN} is missing: apt-get install redis-server (npm test's pretest does it)`);
-  const port = await freePort();
-  const child = spawn(REDIS_BIN, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxclients", "10000"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-      if (out.includes("Ready to accept connections")) (clearTimeout(timer), resolve());
-    });
-    child.once("exit", (code) => (clearTimeout(timer), reject(new Error(`redis-server exited with ${code}: ${out}`))));
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    child,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await exited;
-    },
-  };
-}
 
 export interface ClusterOptions {
   gateways?: number;
@@ -81,7 +43,8 @@ export interface DrainRecord {
 }
 
 export interface Cluster {
-  redis?: RedisProcess;
+  /** The shared redis-server (kill / pause / restart it for chaos scenarios). */
+  redis?: RedisNode;
   haproxy: Haproxy;
   /** The balancer's frontend: what clients use. */
   url: string;
@@ -100,7 +63,12 @@ export interface Cluster {
 const logTime = (l: LogLine | undefined): number | undefined => (l && typeof l.time === "string" ? Date.parse(l.time) : undefined);
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
-  const redis = opts.redis === false ? undefined : await startRedis();
+  const redis = opts.redis === false ? undefined : await startRedis("cluster-fixture");
+  const stopRedis = async () => {
+    if (!redis) return;
+    await redis.kill();
+    rmSync(redis.dir, { recursive: true, force: true });
+  };
   const env: Record<string, string> = { ...(redis ? { REDIS_URL: redis.url } : {}), ...opts.env };
   const started: GatewayProcess[] = [];
   const startOne = async (extra?: Record<string, string>) => {
@@ -182,14 +150,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       stop: async () => {
         await Promise.allSettled(started.map((g) => g.stop()));
         await hp.stop();
-        await redis?.stop();
+        await stopRedis();
       },
     };
     return cluster;
   } catch (err) {
     await Promise.allSettled(started.map((g) => g.stop()));
     await haproxy?.stop();
-    await redis?.stop();
+    await stopRedis();
     throw err;
   }
 }

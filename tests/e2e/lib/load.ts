@@ -323,7 +323,8 @@ export class Load {
     const senders = this.devices.filter((d) => !d.watcher);
     for (const d of senders) {
       let n = 0;
-      const loop = (kind: "room" | "direct", every: number) => {
+      // The first send at a uniform random point of the period: steady traffic from the start.
+      const loop = (kind: "room" | "direct", every: number, first = false) => {
         const t = setTimeout(() => {
           if (this.stopped) return;
           loop(kind, every);
@@ -346,11 +347,11 @@ export class Load {
           });
           this.inflight.add(p);
           void p.finally(() => this.inflight.delete(p));
-        }, jitter(every));
+        }, first ? Math.random() * every : jitter(every));
         this.timers.push(t);
       };
-      loop("room", o.roomSendEveryMs ?? 1000);
-      loop("direct", o.directSendEveryMs ?? 2000);
+      loop("room", o.roomSendEveryMs ?? 1000, true);
+      loop("direct", o.directSendEveryMs ?? 2000, true);
     }
   }
 
