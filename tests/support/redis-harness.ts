@@ -1,10 +1,18 @@
-// Real redis-server processes for tests: standalone, a 3-master Redis Cluster and a Sentinel set-up,
-// on free loopback ports in tests/.tmp, with SIGKILL/restart for outage tests. Every wait is bounded.
+// Real redis-server processes for tests (standalone, 3-master Cluster, Sentinel) on free loopback ports in
+// tests/.tmp, with SIGKILL/SIGSTOP/restart for outage tests, and cluster services built on them. Waits are bounded.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Server, type Socket } from "socket.io";
+import { createRedisServices } from "../../src/cluster/redis/index.js";
+import type { ClusterServices } from "../../src/cluster/types.js";
+import { loadConfig, type RedisConfig } from "../../src/config.js";
+import { createLogger } from "../../src/ops/logger.js";
+import { GatewayMetrics } from "../../src/ops/metrics.js";
+import type { Session } from "../../src/protocol/session.js";
 import { freePort } from "./ports.js";
 
 const REDIS_SERVER = "/usr/bin/redis-server";
@@ -19,6 +27,9 @@ export interface RedisNode {
   dir: string;
   /** SIGKILL, like a crashed or OOM-killed Redis: no clean shutdown, connections reset. */
   kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a frozen server whose connections stay open (the half-open case). */
+  pause(): void;
+  resume(): void;
   /** Starts again on the same port and directory (empty: persistence is off) and waits for PING. */
   restart(): Promise<void>;
   /** redis-cli against this node; resolves its stdout. */
@@ -133,6 +144,8 @@ async function startNode(label: string, extra: (port: number, dir: string) => { 
       child.kill("SIGKILL");
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
     },
+    pause: () => void child.kill("SIGSTOP"),
+    resume: () => void child.kill("SIGCONT"),
     restart: async () => {
       await node.kill();
       child = spawnNode(build(), dir, port);
@@ -207,6 +220,49 @@ export async function stopAllRedis(): Promise<void> {
   );
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   dirs.clear();
+}
+
+// ---- createRedisServices on an unattached Socket.IO server, for the redis-* integration tests ----
+export interface ServicesUnderTest {
+  io: Server;
+  services: ClusterServices;
+  metrics: GatewayMetrics;
+  podId: string;
+  /** Pretends a client socket is connected to this pod (what the presence rebuild reads). */
+  fakeSocket(id: string, userId: string, rooms: string[]): void;
+  close(): Promise<void>;
+}
+
+export async function startServices(redis: RedisConfig, env: Record<string, string> = {}): Promise<ServicesUnderTest> {
+  const config = { ...loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", ...env }), redis };
+  // No HTTP attachment: the adapter works per namespace, so two servers in one process can talk via Redis.
+  const io = new Server();
+  const metrics = new GatewayMetrics();
+  const podId = `test-pod-${randomUUID().slice(0, 8)}`;
+  const services = await createRedisServices(config, redis, { io, metrics, logger: createLogger("silent"), podId });
+  const fakes: string[] = [];
+  return {
+    io,
+    services,
+    metrics,
+    podId,
+    fakeSocket(id, userId, rooms) {
+      const session = { identity: { userId }, rooms: new Set(rooms) } as unknown as Session;
+      io.of("/").sockets.set(id, { id, data: session } as unknown as Socket);
+      fakes.push(id);
+    },
+    async close() {
+      for (const id of fakes) io.of("/").sockets.delete(id);
+      // io.close() needs an attached engine; closing the adapter is what releases the subscriptions.
+      await io.of("/").adapter.close();
+      await services.close();
+    },
+  };
+}
+
+export async function gaugeValue(metrics: GatewayMetrics, name: string): Promise<number | undefined> {
+  const metric = await metrics.registry.getSingleMetric(name)?.get();
+  return metric?.values[0]?.value;
 }
 
 // Last resort if a test file crashes before its afterAll: never leave redis-server processes behind.
