@@ -47,7 +47,7 @@ export function renderMarkdown(results) {
   }
   for (const s of results.skipped) lines.push(`| ${s.label} | skipped: ${s.reason.replace(/\|/g, "/").split("\n")[0]} | | | | | | |`);
   lines.push("");
-  lines.push("Delivered/s counts frames received by the load generator; loss = sent × subscribers − received after a drain window. Load-gen CPU near 100 % means the client, not the server, was the limit.");
+  lines.push("Delivered/s counts frames received by the load generator; "lost" = sent × subscribers − received by the end of the drain window (dropped, or still queued: Node+ws never drops but queues without bound). Load-gen CPU near 100 % means the client, not the server, was the limit.");
   const over = results.stacks.filter((s) => s.overload);
   if (over.length) {
     lines.push("");

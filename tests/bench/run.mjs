@@ -25,12 +25,14 @@ const SCEN = args.get("scenarios")?.split(",");
 const SECRET = "bench-secret-0123456789-0123456789-abcdef";
 const SERVER_CORE = 0;
 const LOADGEN_CORE = 1;
-const HARD_LIMIT_MS = QUICK ? 170_000 : 30 * 60_000;
+/** No new stack starts after this (its row says so); the hard limit kills everything as a last resort. */
+const BUDGET_MS = Number(args.get("budget-s") ?? (QUICK ? 100 : 25 * 60)) * 1000;
+const HARD_LIMIT_MS = BUDGET_MS + (QUICK ? 90_000 : 10 * 60_000);
 
 const DRAIN = args.get("drain-ms");
 const P = QUICK
-  ? { reps: 1, fanMs: 1500, rates: [100, 1000], allRates: [1000], memLevels: [1000, 2000], memSettleMs: 1000, conns: 300, echoMs: 1500, overload: false, drainMs: 1500 }
-  : { reps: 3, fanMs: 5000, rates: [20, 100, 1000], allRates: [100, 1000], memLevels: [1000, 5000, 10000], memSettleMs: 1500, conns: 3000, echoMs: 5000, overload: true, drainMs: 3000 };
+  ? { reps: 1, fanMs: 1500, rates: [100, 1000], allRates: [1000], memLevels: [1000, 2000], memSettleMs: 1000, conns: 300, echoMs: 1500, overload: false, drainMs: 6000 }
+  : { reps: 3, fanMs: 5000, rates: [20, 100, 1000], allRates: [100, 1000], memLevels: [1000, 5000, 10000], memSettleMs: 1500, conns: 3000, echoMs: 5000, overload: true, drainMs: 10000 };
 if (DRAIN) P.drainMs = Number(DRAIN);
 if (args.get("rates")) P.rates = args.get("rates").split(",").map(Number);
 const SUBS = 1000;
@@ -117,14 +119,14 @@ function stacks(redisUrl) {
     return { procs: started.map((s) => s.proc), endpoints: started.map((s) => ({ port: s.port })) };
   };
   return [
+    { id: "socketgate", label: "socketgate embedded", proto: sioAuth, kinds: ["except"], start: gw(1, false), auth: true, skip: gwBuilt ? undefined : "dist/main.js missing: run npm run build" },
+    { id: "socketgate-cluster-2", label: "socketgate cluster (Redis), 2 pods, cross-pod fan-out", proto: sioAuth, kinds: ["except"], start: gw(2, true), auth: true, needsRedis: true, fanoutOnly: true, skip: !gwBuilt ? "dist/main.js missing" : clusterBuilt ? undefined : "cluster mode not built yet (dist/cluster/redis/index.js missing)" },
     { id: "raw-uws", label: "raw uWS native pub/sub (ceiling)", proto: sio, kinds: ["except", "all"], start: node("raw-uws.mjs"), auth: false },
     { id: "sio-uws", label: "Socket.IO 4.8 on uWS (attachApp)", proto: sio, kinds: ["all", "except"], start: node("sio-uws.mjs"), auth: false },
-    { id: "sio-uws-redis", label: "Socket.IO on uWS + classic redis-adapter, 1 node", proto: sio, kinds: ["except", "all"], start: node("sio-uws.mjs", () => ({ REDIS_URL: redisUrl })), auth: false, needsRedis: true },
     { id: "sio-ws", label: "Socket.IO 4.8 on Node http + ws (default)", proto: sio, kinds: ["except", "all"], start: node("sio-ws.mjs"), auth: false },
-    { id: "socketgate", label: "socketgate embedded", proto: sioAuth, kinds: ["except"], start: gw(1, false), auth: true, skip: gwBuilt ? undefined : "dist/main.js missing: run npm run build" },
+    { id: "sio-uws-redis", label: "Socket.IO on uWS + classic redis-adapter, 1 node", proto: sio, kinds: ["except", "all"], start: node("sio-uws.mjs", () => ({ REDIS_URL: redisUrl })), auth: false, needsRedis: true },
     { id: "socketgate-no-native", label: "socketgate embedded, without the native sender-excluded path", proto: sioAuth, kinds: ["except"], start: gw(1, false, []), auth: true, fanoutOnly: true, skip: !gwBuilt ? "dist/main.js missing" : wired ? "native path wired in gateway.ts: no off switch" : undefined },
     { id: "socketgate-cluster-1", label: "socketgate cluster (Redis), 1 pod", proto: sioAuth, kinds: ["except"], start: gw(1, true), auth: true, needsRedis: true, skip: !gwBuilt ? "dist/main.js missing" : clusterBuilt ? undefined : "cluster mode not built yet (dist/cluster/redis/index.js missing)" },
-    { id: "socketgate-cluster-2", label: "socketgate cluster (Redis), 2 pods, cross-pod fan-out", proto: sioAuth, kinds: ["except"], start: gw(2, true), auth: true, needsRedis: true, fanoutOnly: true, skip: !gwBuilt ? "dist/main.js missing" : clusterBuilt ? undefined : "cluster mode not built yet (dist/cluster/redis/index.js missing)" },
   ];
 }
 
@@ -245,7 +247,7 @@ async function main() {
     }
     for (const s of stacks(redis?.url ?? "")) {
       if (ONLY && !ONLY.includes(s.id)) continue;
-      const reason = s.skip ?? (s.needsRedis && !redis ? "redis-server not available" : undefined);
+      const reason = s.skip ?? (s.needsRedis && !redis ? "redis-server not available" : performance.now() - T0 > BUDGET_MS ? `time budget (${BUDGET_MS / 1000} s) used up: run it with --only=${s.id}` : undefined);
       if (reason) {
         log(`-- ${s.id} skipped: ${reason}`);
         results.skipped.push({ id: s.id, label: s.label, reason });

@@ -65,10 +65,12 @@ export async function fanoutSession(proto, endpoints, { subs, slow = 0 }) {
   const room = `fan-${Math.random().toString(36).slice(2, 8)}`;
   let phase = null;
   let disconnects = 0;
+  let lastAnyRecv = 0;
   const { clients, failed, firstError } = await connectMany(proto, endpoints, subs, {
     offset: 1,
     handlers: (i) => ({
       onMessage: (buf, s, e) => {
+        lastAnyRecv = performance.now();
         const ph = phase;
         if (ph === null || !isMessage(buf, s)) return; // presence and other events are not deliveries
         const m = buf.indexOf(0x7e, s);
@@ -83,7 +85,25 @@ export async function fanoutSession(proto, endpoints, { subs, slow = 0 }) {
       onClose: () => disconnects++,
     }),
   });
-  await Promise.all(clients.map((c) => proto.join(c, room)));
+  // Joins with bounded concurrency and a few retries: a burst of 1,000 joins is its own test, not this one's.
+  let nextJoin = 0;
+  const joinErrors = [];
+  const joiner = async () => {
+    while (nextJoin < clients.length) {
+      const c = clients[nextJoin++];
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await proto.join(c, room);
+          break;
+        } catch (err) {
+          if (attempt >= 3) throw err;
+          joinErrors.push(String(err.message ?? err).slice(0, 200));
+          await sleep(100 * (attempt + 1));
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 50 }, joiner));
   const pub = await proto.connect(endpoints[0], 0, { onMessage: () => {}, onClose: () => {} });
   await proto.join(pub, room);
   // Overload variant: some subscribers stop reading (slow consumers).
@@ -92,6 +112,10 @@ export async function fanoutSession(proto, endpoints, { subs, slow = 0 }) {
   let tagCode = 0x41; // 'A'
 
   async function run({ rate, durationMs, kind = "except", pids = [], drainMs = 3000, bodyPad = 0 }) {
+    // Start from a quiet room: an earlier phase's backlog must not steal this phase's window.
+    const settleStart = performance.now();
+    while (performance.now() - lastAnyRecv < 300 && performance.now() - settleStart < 15_000) await sleep(50);
+    const settledMs = Math.round(performance.now() - settleStart);
     const ph = { tag: tagCode++, received: 0, stale: 0, lastRecvUs: 0, hist: new Histogram(), perSub: new Uint32Array(clients.length) };
     const tag = String.fromCharCode(ph.tag);
     const disc0 = disconnects;
@@ -122,8 +146,14 @@ export async function fanoutSession(proto, endpoints, { subs, slow = 0 }) {
     });
     const sendDoneMs = performance.now() - start;
     const expectedNow = () => sent * (clients.length - slow);
+    // Drain: wait while messages still arrive (up to drainMs), so "lost" means dropped, not merely late.
     const drainDeadline = performance.now() + drainMs;
-    while (performance.now() < drainDeadline && (ph.received < expectedNow() || acked + ackErrors < sent)) await sleep(20);
+    while (
+      performance.now() < drainDeadline &&
+      (ph.received < expectedNow() || acked + ackErrors < sent) &&
+      (performance.now() - lastAnyRecv < 500 || performance.now() - sendDoneMs - start < 500)
+    )
+      await sleep(20);
     const usage = cpu();
     const windowS = Math.max(ph.lastRecvUs - startUs, durationMs * 1000) / 1e6;
     const expected = sent * clients.length;
@@ -148,6 +178,9 @@ export async function fanoutSession(proto, endpoints, { subs, slow = 0 }) {
       subscribersDisconnected: disconnects - disc0,
       sendWindowMs: Math.round(sendDoneMs),
       drainMs,
+      settledBeforeMs: settledMs,
+      joinRetries: joinErrors.length,
+      firstJoinError: joinErrors[0],
       ...usage,
     };
     if (slow > 0) {
