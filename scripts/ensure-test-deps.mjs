@@ -15,6 +15,8 @@ const PACKAGES = {
   "golang-github-masterminds-sprig-dev": "/usr/share/gocode/src/github.com/Masterminds/sprig",
   "golang-k8s-sigs-yaml-dev": "/usr/share/gocode/src/sigs.k8s.io/yaml",
   chromium: "/usr/bin/chromium",
+  // Machines of this kind ship kubectl already; Debian's kubernetes-client provides it elsewhere.
+  "kubernetes-client": "/usr/bin/kubectl",
 };
 
 const missing = Object.entries(PACKAGES)
