@@ -4,7 +4,7 @@ import { sessionOf } from "../../protocol/session.js";
 import type { ClusterDeps } from "../index.js";
 import type { ClusterServices } from "../types.js";
 import { adapterFor, catchFireAndForget, createRedisClients, DEFAULT_TUNING } from "./redis-clients.js";
-import { RedisHealth } from "./redis-health.js";
+import { probeFor, RedisHealth } from "./redis-health.js";
 import { RedisHistory } from "./redis-history.js";
 import { RedisIdempotency } from "./redis-idempotency.js";
 import { RedisInbox } from "./redis-inbox.js";
@@ -59,7 +59,7 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
 
   let everUp = false;
   let rebuilding: Promise<void> | undefined;
-  const health = new RedisHealth([clients.command, clients.sub], clients.command, { pingIntervalMs: 1000, pingTimeoutMs: 1000 }, (up) => {
+  const health = new RedisHealth([clients.command, clients.sub], probeFor(clients.command, clients.kind), { pingIntervalMs: 1000, pingTimeoutMs: 1000 }, (up) => {
     metrics.redisUp.set(up ? 1 : 0);
     if (!up) {
       log.error("redis unreachable: cluster operations answer UNAVAILABLE and readiness is 503 until it returns");

@@ -8,7 +8,8 @@ export interface HealthOptions {
 
 /**
  * Connection events alone miss a half-open socket (a partitioned or frozen server keeps the TCP
- * connection "ready"), so a PING under a deadline also has to succeed for the store to count as up.
+ * connection "ready") and a Redis Cluster that lost a master (the client stays "ready" while a share of
+ * the slots fails), so a probe under a deadline also has to succeed for the store to count as up.
  */
 export class RedisHealth {
   private up = false;
@@ -19,7 +20,8 @@ export class RedisHealth {
 
   constructor(
     private readonly clients: RedisClient[],
-    private readonly pinger: RedisClient,
+    /** Resolves true when the store answers: PING, or CLUSTER INFO reporting cluster_state:ok on a cluster. */
+    private readonly probe: () => Promise<boolean>,
     private readonly options: HealthOptions,
     private readonly onChange: (up: boolean) => void,
   ) {
@@ -57,10 +59,7 @@ export class RedisHealth {
     if (this.stopped || !this.connected()) return;
     let timer: NodeJS.Timeout | undefined;
     const ok = await Promise.race([
-      this.pinger.ping().then(
-        () => true,
-        () => false,
-      ),
+      this.probe().catch(() => false),
       new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.options.pingTimeoutMs))),
     ]);
     clearTimeout(timer);
@@ -83,4 +82,10 @@ export class RedisHealth {
     this.onChange(up);
     if (up) for (const w of [...this.waiters]) w();
   }
+}
+
+/** The probe that fits the client: a cluster is only up while it serves every slot. */
+export function probeFor(client: RedisClient, kind: "standalone" | "sentinel" | "cluster"): () => Promise<boolean> {
+  if (kind === "cluster") return async () => String(await client.cluster("INFO")).includes("cluster_state:ok");
+  return async () => (await client.ping()) === "PONG";
 }

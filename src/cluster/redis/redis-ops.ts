@@ -48,7 +48,7 @@ export class RedisOps {
     const work = (async () => op(this.client))();
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new GatewayError("UNAVAILABLE", `the shared store did not answer within ${this.options.opTimeoutMs} ms (${what}): retry later`)),
+        () => reject(new GatewayError("UNAVAILABLE", `the shared store did not answer within ${this.options.opTimeoutMs} ms: retry later`)),
         this.options.opTimeoutMs,
       );
     });
@@ -89,7 +89,10 @@ export function toGatewayError(err: unknown, what: string): unknown {
   if (err instanceof GatewayError) return err;
   if (err instanceof Error && err.name === "ReplyError" && !TRANSIENT_REPLY.test(err.message)) return err;
   const detail = err instanceof Error && err.name === "ReplyError" ? "is failing over or reconfiguring" : "is unreachable";
-  return new GatewayError("UNAVAILABLE", `the shared store ${detail} (${what}): retry later`);
+  // Clients see the message verbatim; the operation and the driver error stay in `cause`, for logs only.
+  const unavailable = new GatewayError("UNAVAILABLE", `the shared store ${detail}: retry later`);
+  unavailable.cause = { op: what, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+  return unavailable;
 }
 
 /** Narrowing helpers for script replies, which ioredis types as unknown. */
