@@ -22,6 +22,7 @@ import { registerDemo } from "./demo/demo-route.js";
 import { AddressRateLimit } from "./transport/address-rate-limit.js";
 import { createAdmission } from "./transport/admission.js";
 import { installDeliveryCounter } from "./transport/delivery-counter.js";
+import { installNativeBroadcast } from "./transport/native-broadcast.js";
 import { installTraceInjection } from "./ops/broadcast-tracing.js";
 import { flushTracing } from "./ops/tracing.js";
 import { createPublicServer } from "./transport/public-server.js";
@@ -97,6 +98,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     admission.connected(socket);
     handleConnection(socket, events, ctx, inflight);
   });
+  // Order matters: the native sender-excluded path wraps socket.io's uWS patch, the counter wraps both.
+  const restoreNativeBroadcast = installNativeBroadcast(server.app);
   const restoreBroadcast = installDeliveryCounter(metrics);
   const restoreTraceInjection = installTraceInjection(io.of("/").adapter);
 
@@ -139,6 +142,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     io.close();
     restoreTraceInjection();
     restoreBroadcast();
+    restoreNativeBroadcast();
     await cluster.close();
     await flushTracing();
     await ops.close();
