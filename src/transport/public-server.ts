@@ -52,6 +52,8 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     allowRequest: (req, callback) => {
       const origin = req.headers.origin;
       if (origin && !originAllowed(origin, req.headers.host, config.corsOrigins)) {
+        // Refused before Socket.IO's handshake counts an attempt: count it here so failures <= attempts.
+        metrics.connectionAttempts.inc();
         metrics.connectionFailures.inc({ reason: "cors" });
         return callback("origin not allowed", false);
       }
@@ -71,7 +73,10 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   }
   io.engine.on("connection_error", (err: { code?: number; message?: string }) => {
     // FORBIDDEN comes only from allowRequest above, which already counted it as "cors".
-    if (err.code !== ENGINE_FORBIDDEN) metrics.connectionFailures.inc({ reason: "transport_error" });
+    if (err.code !== ENGINE_FORBIDDEN) {
+      metrics.connectionAttempts.inc();
+      metrics.connectionFailures.inc({ reason: "transport_error" });
+    }
     logger.debug({ code: err.code, message: err.message }, "engine.io refused a request");
   });
 
@@ -121,9 +126,15 @@ function countAbandonedHandshake(conn: EngineConn, metrics: GatewayMetrics): voi
   conn.on("data", onData);
   conn.once("close", (reason, description) => {
     conn.off("data", onData);
-    if (reason === "transport error" && description instanceof Error && description.message === "payload too large")
+    // A session that never sent CONNECT never reached admission, which counts attempts: count it here,
+    // so the alert's failures / attempts ratio stays a ratio of the same population.
+    if (reason === "transport error" && description instanceof Error && description.message === "payload too large") {
+      if (!sentConnect) metrics.connectionAttempts.inc();
       metrics.connectionFailures.inc({ reason: "payload_too_large" });
-    else if (!sentConnect && (reason === "forced close" || reason === "ping timeout")) metrics.connectionFailures.inc({ reason: "handshake_timeout" });
+    } else if (!sentConnect && (reason === "forced close" || reason === "ping timeout")) {
+      metrics.connectionAttempts.inc();
+      metrics.connectionFailures.inc({ reason: "handshake_timeout" });
+    }
   });
 }
 
