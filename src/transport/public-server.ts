@@ -26,15 +26,17 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   // engine.io passes only some uWS options through; close sockets that hit the hard limit instead of
   // letting uWS drop their messages silently (the watcher normally cuts them well before that).
   const ws = app.ws.bind(app);
-  // uWS closes a frame over maxPayloadLength (MAX_PAYLOAD_BYTES) with 1009 before buffering it; engine.io
-  // only sees "transport close", so the refusal is counted here.
+  // uWS cuts a connection whose frame exceeds maxPayloadLength (MAX_PAYLOAD_BYTES) from the frame header,
+  // before buffering it (1006 "Received too big message"); engine.io only sees "transport close", so the
+  // refusal is counted here.
   app.ws = ((pattern: string, behavior: Parameters<App["ws"]>[1]) =>
     ws(pattern, {
       ...behavior,
       maxBackpressure,
       closeOnBackpressureLimit: 1,
       close: (socket, code, message) => {
-        if (code === WS_MESSAGE_TOO_BIG) metrics.connectionFailures.inc({ reason: "payload_too_large" });
+        if (code === WS_MESSAGE_TOO_BIG || (code === 1006 && Buffer.from(message).toString() === UWS_TOO_BIG_TEXT))
+          metrics.connectionFailures.inc({ reason: "payload_too_large" });
         behavior.close?.(socket, code, message);
       },
     } as Parameters<App["ws"]>[1])) as App["ws"];
@@ -103,6 +105,7 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
 }
 
 const WS_MESSAGE_TOO_BIG = 1009;
+const UWS_TOO_BIG_TEXT = "Received too big message";
 const ENGINE_FORBIDDEN = 4;
 
 interface EngineConn {
