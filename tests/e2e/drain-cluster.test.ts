@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { clusterModeBuilt, startCluster, type Cluster } from "../support/cluster-fixture.js";
 import { keepFigures, summarizeDrain } from "./lib/drain-summary.js";
-import { expectCleanDrain, expectNoUserVisibleDamage } from "./lib/expectations.js";
+import { expectCleanDrain, expectNoUserVisibleDamage, expectOnlyDrainedPodsWentDown } from "./lib/expectations.js";
 import { Load } from "./lib/load.js";
 import { CLIENTS, DRAIN, DRAIN_ENV, sleep } from "./lib/settings.js";
 
@@ -60,6 +60,7 @@ describe.skipIf(!clusterModeBuilt())("SIGTERM one gateway of three under load (c
       messages: { sends: r.sends, acked: r.acked, expectedReceipts: r.expectedReceipts, lost: r.missing.length, duplicatesBeforeDedupe: r.duplicatesBeforeDedupe },
       presence: { offlineEvents: r.presence.offlineEvents, violations: r.presence.violations.length, offlineOfMultiDeviceUsers: r.presence.offlineOfMultiDeviceUsers, samples: r.presence.samples },
       connectErrors: r.connectErrors.length,
+      balancerStateChanges: cluster.haproxy.stateChanges(),
     });
 
     expectCleanDrain(rec, s, D, { minClients: Math.floor(r.devices / 6) });
@@ -69,5 +70,6 @@ describe.skipIf(!clusterModeBuilt())("SIGTERM one gateway of three under load (c
     // /healthz and /metrics answered until the resources closed.
     const beforeClose = rec.probes.filter((p) => p.at < rec.settledAt!);
     expect(beforeClose.filter((p) => p.path !== "/readyz" && p.status !== 200)).toEqual([]);
+    expectOnlyDrainedPodsWentDown(cluster.haproxy.stateChanges(), 1);
   }, 120_000);
 });

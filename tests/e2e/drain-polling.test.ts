@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { clusterModeBuilt, startCluster, type Cluster } from "../support/cluster-fixture.js";
 import { keepFigures, summarizeDrain } from "./lib/drain-summary.js";
+import { expectOnlyDrainedPodsWentDown } from "./lib/expectations.js";
 import { Load } from "./lib/load.js";
 import { DRAIN as D, DRAIN_ENV, sleep } from "./lib/settings.js";
 
@@ -51,6 +52,7 @@ describe.skipIf(!clusterModeBuilt())("drain with HTTP long-polling clients and c
       messages: { sends: r.sends, acked: r.acked, lost: r.missing.length, duplicatesBeforeDedupe: r.duplicatesBeforeDedupe },
       presence: { offlineEvents: r.presence.offlineEvents, violations: r.presence.violations.length },
       connectErrors: r.connectErrors.length,
+      balancerStateChanges: cluster.haproxy.stateChanges(),
     });
     // Polling sessions cannot be spread: once the balancer marks the pod DOWN it ignores its cookie, so
     // each client's next poll lands on a pod that does not know the session ("transport error") and the
@@ -69,5 +71,6 @@ describe.skipIf(!clusterModeBuilt())("drain with HTTP long-polling clients and c
     expect(r.missing.slice(0, 20), `acknowledged messages lost (${r.missing.length})`).toEqual([]);
     expect(r.presence.violations).toEqual([]);
     expect(load.devices.every((d) => d.socket.io.engine?.transport?.name === "polling")).toBe(true);
+    expectOnlyDrainedPodsWentDown(cluster.haproxy.stateChanges(), 1);
   }, 120_000);
 });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { clusterModeBuilt, startCluster, type Cluster, type DrainRecord } from "../support/cluster-fixture.js";
 import { keepFigures, summarizeDrain, type DrainSummary } from "./lib/drain-summary.js";
-import { expectCleanDrain, expectNoUserVisibleDamage } from "./lib/expectations.js";
+import { expectCleanDrain, expectNoUserVisibleDamage, expectOnlyDrainedPodsWentDown } from "./lib/expectations.js";
 import { gapSummary, Load } from "./lib/load.js";
 import { CLIENTS, DRAIN as D, DRAIN_ENV, sleep } from "./lib/settings.js";
 
@@ -62,6 +62,7 @@ describe.skipIf(!clusterModeBuilt())("rolling restart of three gateways under lo
       messages: { sends: r.sends, acked: r.acked, expectedReceipts: r.expectedReceipts, lost: r.missing.length, duplicatesBeforeDedupe: r.duplicatesBeforeDedupe },
       presence: { offlineEvents: r.presence.offlineEvents, violations: r.presence.violations.length, samples: r.presence.samples },
       connectErrors: r.connectErrors.length,
+      balancerStateChanges: cluster.haproxy.stateChanges(),
     });
 
     expect(steps).toHaveLength(3);
@@ -69,5 +70,6 @@ describe.skipIf(!clusterModeBuilt())("rolling restart of three gateways under lo
     // Every original client moved at least once; the three new pods hold everyone.
     expect(cluster.gateways.every((g) => !steps.some((x) => x.rec.gateway === g))).toBe(true);
     expectNoUserVisibleDamage(r);
+    expectOnlyDrainedPodsWentDown(cluster.haproxy.stateChanges(), 3);
   }, 150_000);
 });

@@ -25,6 +25,12 @@ export interface HaproxyOptions {
   cookie?: boolean;
   /** Health check interval; fall 1 / rise 2 as in the e2e design. */
   checkInterMs?: number;
+  /**
+   * How long one check waits for /readyz (default 2000 ms, like a readiness probe's timeoutSeconds).
+   * HAProxy's default is the interval: on a busy machine one slow answer would mark a healthy pod
+   * DOWN (fall 1), and cookie-sticky polling sessions on it would break.
+   */
+  checkTimeoutMs?: number;
   maxconn?: number;
 }
 
@@ -54,6 +60,8 @@ export interface Haproxy {
   /** Puts the target's slot into maintenance and frees it. */
   remove(target: BackendTarget): Promise<void>;
   waitFor(target: BackendTarget, want: "UP" | "DOWN", timeoutMs?: number): Promise<number>;
+  /** Server state changes HAProxy reported ("Server gateways/gw2 is DOWN, reason: ..."), in order. */
+  stateChanges(): string[];
   stop(): Promise<void>;
 }
 
@@ -65,6 +73,7 @@ export function haproxyConfig(o: {
   slots: Array<{ name: string; target?: BackendTarget }>;
   cookie: boolean;
   interMs: number;
+  checkTimeoutMs: number;
   maxconn: number;
 }): string {
   const servers = o.slots.map(({ name, target }) => {
@@ -87,6 +96,7 @@ export function haproxyConfig(o: {
     "  timeout server 60s",
     // WebSockets live in the tunnel state after the upgrade: keep them as long as the test needs.
     "  timeout tunnel 1h",
+    `  timeout check ${o.checkTimeoutMs}ms`,
     "  timeout http-keep-alive 5s",
     "  option http-keep-alive",
     "",
@@ -117,7 +127,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
     ...opts.servers.map((target, i) => ({ name: `gw${i + 1}`, target })),
     ...Array.from({ length: spare }, (_, i) => ({ name: `gw${opts.servers.length + i + 1}` })),
   ];
-  const cfg = haproxyConfig({ port, socketPath, slots, cookie: opts.cookie ?? false, interMs: opts.checkInterMs ?? 250, maxconn: opts.maxconn ?? 9000 });
+  const cfg = haproxyConfig({ port, socketPath, slots, cookie: opts.cookie ?? false, interMs: opts.checkInterMs ?? 250, checkTimeoutMs: opts.checkTimeoutMs ?? 2000, maxconn: opts.maxconn ?? 9000 });
   const cfgPath = `${dir}/haproxy.cfg`;
   writeFileSync(cfgPath, cfg);
 
@@ -203,9 +213,9 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
         `set server ${srv} addr ${t.host ?? "127.0.0.1"} port ${t.port}`,
         `set server ${srv} check-port ${t.opsPort}`,
         `enable health ${srv}`,
-        // Leaving maintenance would mark it UP at once; like a new pod, it must pass `rise` readiness checks first.
-        `set server ${srv} state ready`,
-        `set server ${srv} health down`,
+        // Leaving maintenance would mark it UP at once; like a new pod, it must pass `rise` readiness checks
+        // first. One line: HAProxy runs both before routing anything in between.
+        `set server ${srv} state ready; set server ${srv} health down`,
       ])
         expectOk(cmd, await admin(cmd));
       return free.name;
@@ -228,6 +238,12 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
         await new Promise((r) => setTimeout(r, 50));
       }
     },
+    stateChanges: () =>
+      output
+        .join("")
+        .split("\n")
+        .filter((l) => /Server \S+ is (UP|DOWN)/.test(l))
+        .map((l) => l.replace(/^.*?(Server \S+ is)/, "$1").trim()),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exited;

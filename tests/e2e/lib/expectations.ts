@@ -47,3 +47,10 @@ export function expectNoUserVisibleDamage(r: LoadReport): void {
   expect(r.historyGaps, "history gaps on re-join").toBe(0);
   expect(Object.keys(r.disconnectReasons).filter((k) => k !== "transport close"), "disconnect reasons").toEqual([]);
 }
+
+/** The balancer took pods out only because they drained: a healthy pod whose /readyz flapped would break sticky sessions. */
+export function expectOnlyDrainedPodsWentDown(stateChanges: string[], drains: number): void {
+  const downs = stateChanges.filter((l) => /is DOWN, reason: Layer/.test(l));
+  expect(downs.length, `balancer DOWN transitions: ${JSON.stringify(downs)}`).toBe(drains);
+  expect(downs.every((l) => /code: 503/.test(l)), "each because /readyz answered 503").toBe(true);
+}

@@ -91,6 +91,8 @@ export class Device {
   contiguous = 0;
   private ackQueue: string[] = [];
   readonly presence: PresenceSeen[] = [];
+  /** Watchers: [receivedAt, receivedAt - stored ts] of live room messages, to know how late events arrive. */
+  readonly latency: Array<[number, number]> = [];
   roomGaps = 0;
 
   constructor(
@@ -139,7 +141,10 @@ export class Device {
       this.connectErrors.push({ at: Date.now(), code: err.data?.code ?? "TRANSPORT", message: err.message });
     });
     s.on("gateway:draining", (d: { reconnectInMs: number }) => this.drainingNotices.push({ at: Date.now(), reconnectInMs: d.reconnectInMs }));
-    s.on("message", (m: StoredMessage) => this.receive(m));
+    s.on("message", (m: StoredMessage) => {
+      if (this.watcher && m.room !== undefined) this.latency.push([Date.now(), Date.now() - m.ts]);
+      this.receive(m);
+    });
     if (this.watcher) s.on("presence", (p: { room: string; userId: string; status: "online" | "offline" }) => this.presence.push({ at: Date.now(), watcher: this.id, ...p }));
   }
 
@@ -258,7 +263,7 @@ export interface LoadReport {
   disconnectReasons: Record<string, number>;
   presence: {
     offlineEvents: number;
-    violations: Array<PresenceSeen & { coveringDevice: string }>;
+    violations: Array<PresenceSeen & { coveringDevice: string; lagMs: number }>;
     offlineOfMultiDeviceUsers: number;
     /** A few offline events with the user's devices' presence intervals relative to the event (diagnostics). */
     samples: Array<{ userId: string; room: string; devices: Array<{ id: string; present: Array<[number, number | null]> }> }>;
@@ -390,7 +395,8 @@ export class Load {
 
   /**
    * presence: an offline event is wrong when a device of the user had (re)joined the room at least
-   * `joinedBeforeMs` before the watcher got the event (allowing for the event's own delivery delay)
+   * `joinedBeforeMs` before the watcher got the event, plus how late that watcher was getting live
+   * room messages around then (the event's own delivery delay on a loaded machine),
    * and was still connected `stillAfterMs` after it.
    */
   report(presence: { joinedBeforeMs: number; stillAfterMs: number } = { joinedBeforeMs: 750, stillAfterMs: 250 }): LoadReport {
@@ -406,12 +412,14 @@ export class Load {
     const offline = this.devices.flatMap((d) => d.presence.filter((p) => p.status === "offline"));
     // A user shown offline while one of their devices had been in the room since well before the event
     // and stayed there until well after it: that device was connected the whole time, the event is wrong.
-    const violations: Array<PresenceSeen & { coveringDevice: string }> = [];
+    const violations: Array<PresenceSeen & { coveringDevice: string; lagMs: number }> = [];
     for (const ev of offline) {
+      const watcher = this.devices.find((d) => d.id === ev.watcher);
+      const lag = Math.max(0, ...(watcher?.latency.filter(([at]) => Math.abs(at - ev.at) <= 5000).map(([, l]) => l) ?? []));
       const covering = this.byUser(ev.userId).find((d) =>
-        d.room === ev.room && d.present.some((p) => p.from <= ev.at - presence.joinedBeforeMs && (p.to === undefined || p.to >= ev.at + presence.stillAfterMs)),
+        d.room === ev.room && d.present.some((p) => p.from <= ev.at - presence.joinedBeforeMs - lag && (p.to === undefined || p.to >= ev.at + presence.stillAfterMs)),
       );
-      if (covering) violations.push({ ...ev, coveringDevice: covering.id });
+      if (covering) violations.push({ ...ev, coveringDevice: covering.id, lagMs: lag });
     }
     const multi = new Set(this.devices.filter((d) => d.deviceNo === 2).map((d) => d.userId));
     let expected = 0;
