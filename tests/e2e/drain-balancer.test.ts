@@ -70,10 +70,12 @@ describe("drain behind a readiness-following balancer (embedded gateways)", () =
     // Exit 0 inside the deadline (delay + window + 5 s by default).
     expect(rec.exitCode).toBe(0);
     expect(s.timings.signalToExitMs).toBeLessThan(DELAY + WINDOW + 5000);
-    // The balancer saw readiness flip and took the pod out before the listener closed.
+    // The balancer saw readiness flip and took the pod out before the listener closed: it never sent a
+    // connection to the closed listener.
     expect(rec.downInBalancerAt).toBeDefined();
     expect(rec.listenerClosedAt).toBeDefined();
-    expect(rec.downInBalancerAt!).toBeLessThan(rec.listenerClosedAt!);
+    expect(rec.downInBalancerAt!).toBeLessThan(rec.exitedAt);
+    expect(rec.balancer!.econ + rec.balancer!.wretr, "connections the balancer sent to the closed listener").toBe(0);
     // /healthz and /metrics answered 200 until resources closed; /readyz said 503 once the signal landed.
     const beforeClose = rec.probes.filter((p) => p.at < rec.settledAt!);
     expect(beforeClose.filter((p) => p.path !== "/readyz").every((p) => p.status === 200), JSON.stringify(beforeClose.filter((p) => p.status !== 200))).toBe(true);

@@ -5,7 +5,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { startGatewayProcess, type GatewayProcess, type LogLine } from "./gateway-process.js";
-import { startHaproxy, type Haproxy, type HaproxyOptions } from "./haproxy.js";
+import { startHaproxy, type Haproxy, type HaproxyOptions, type ServerStat } from "./haproxy.js";
 import { startRedis, type RedisNode } from "./redis-harness.js";
 
 /** Cluster mode needs src/cluster/redis built into dist/: suites skip their cluster scenarios until then. */
@@ -40,6 +40,8 @@ export interface DrainRecord {
   exitedAt: number;
   exitCode: number | string;
   probes: OpsProbe[];
+  /** The pod's balancer counters when it left: econ or wretr > 0 means the balancer tried a closed listener. */
+  balancer?: ServerStat;
 }
 
 export interface Cluster {
@@ -129,6 +131,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         const exitedAt = Date.now();
         exited = true;
         await Promise.all([probing, Promise.race([down, new Promise((r) => setTimeout(r, 1000))])]);
+        const balancer = (await hp.stats()).get(hp.slotOf(gw) ?? "");
         await hp.remove(gw);
         gateways.splice(gateways.indexOf(gw), 1);
         const find = (msg: string) => gw.logs.find((l) => l.msg === msg);
@@ -145,6 +148,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           exitedAt,
           exitCode,
           probes,
+          balancer,
         };
       },
       stop: async () => {

@@ -42,6 +42,10 @@ export interface ServerStat {
   scur: number;
   /** Cumulative sessions. */
   stot: number;
+  /** Failed connection attempts to this server (e.g. to a closed listener). */
+  econ: number;
+  /** Retries and redispatches (0 unless `retries` / `option redispatch` are configured). */
+  wretr: number;
 }
 
 export interface Haproxy {
@@ -165,7 +169,14 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
     for (const line of lines.slice(1)) {
       const f = line.split(",");
       if (f[col("pxname")] !== BACKEND || ["BACKEND", "FRONTEND"].includes(f[col("svname")]!)) continue;
-      out.set(f[col("svname")]!, { name: f[col("svname")]!, status: f[col("status")]!, scur: Number(f[col("scur")]), stot: Number(f[col("stot")]) });
+      out.set(f[col("svname")]!, {
+        name: f[col("svname")]!,
+        status: f[col("status")]!,
+        scur: Number(f[col("scur")]),
+        stot: Number(f[col("stot")]),
+        econ: Number(f[col("econ")] || 0),
+        wretr: Number(f[col("wretr")] || 0),
+      });
     }
     return out;
   };

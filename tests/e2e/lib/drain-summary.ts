@@ -26,6 +26,8 @@ export interface DrainSummary {
   /** The first few [disconnect, reconnect] instants relative to the listener close. */
   earliest: number[][];
   lastReconnectAfterListenerCloseMs: number;
+  /** Balancer counters of the pod when it left (econ, wretr: connections it failed to open or retried, e.g. to a closed listener). */
+  balancer?: { econ: number; wretr: number; stot: number };
   timings: {
     signalToBalancerDownMs?: number;
     signalToListenerCloseMs?: number;
@@ -75,6 +77,7 @@ export function summarizeDrain(load: Load, rec: DrainRecord, windowMs: number): 
       .sort((x, y) => x[0]! - y[0]!)
       .slice(0, 8),
     lastReconnectAfterListenerCloseMs: gaps.length ? Math.max(...gaps.map((g) => g.connectAt)) - origin : NaN,
+    balancer: rec.balancer ? { econ: rec.balancer.econ, wretr: rec.balancer.wretr, stot: rec.balancer.stot } : undefined,
     timings: {
       signalToBalancerDownMs: rel(from, rec.downInBalancerAt),
       signalToListenerCloseMs: rel(from, rec.listenerClosedAt),

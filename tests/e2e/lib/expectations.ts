@@ -18,7 +18,10 @@ export function expectCleanDrain(rec: DrainRecord, s: DrainSummary, d: DrainSett
   expect(s.timings.signalToExitMs, "signal to exit (deadline)").toBeLessThan(deadline);
   expect(rec.downInBalancerAt, "balancer marked the pod down").toBeDefined();
   expect(rec.listenerClosedAt, "listener closed (log)").toBeDefined();
-  expect(rec.downInBalancerAt!, "balancer down before the listener closed").toBeLessThan(rec.listenerClosedAt!);
+  // The balancer never sent a connection to the closed listener (exact, unlike comparing two clocks
+  // read by a busy test process): readiness took the pod out within DRAIN_DELAY_MS.
+  expect(rec.balancer, "balancer counters of the pod").toBeDefined();
+  expect(rec.balancer!.econ + rec.balancer!.wretr, "balancer connection errors and retries to the drained pod").toBe(0);
   expect(s.drainedDevices, "clients on the drained pod").toBeGreaterThanOrEqual(opts.minClients ?? 1);
   expect(s.drainedDevices, "drained clients = sockets at listener close").toBe(s.socketsAtListenerClose);
   expect(s.reasons, "disconnect reasons (never a server-side disconnect)").toEqual({ "transport close": s.drainedDevices });
@@ -34,7 +37,9 @@ export function expectCleanDrain(rec: DrainRecord, s: DrainSummary, d: DrainSett
   expect(Math.max(...s.plannedHistogram), `planned closes ${JSON.stringify(s.plannedHistogram)}`).toBeLessThanOrEqual(Math.max(5, Math.ceil(0.3 * n)));
   expect(s.disconnectSpreadMs, "p10..p90 spread of the closes").toBeGreaterThan(0.4 * d.windowMs);
   expect(Math.max(...s.disconnectHistogram), `observed closes ${JSON.stringify(s.disconnectHistogram)}`).toBeLessThanOrEqual(Math.max(5, Math.ceil(0.5 * n)));
-  expect(Math.max(...s.reconnectHistogram), `reconnects ${JSON.stringify(s.reconnectHistogram)}`).toBeLessThanOrEqual(Math.max(5, Math.ceil(0.5 * n)));
+  // Reconnects: no tenth of the window with more than half of them (the overflow bucket, reconnects
+  // after the window, only grows when the machine is starved, and is reported, not judged).
+  expect(Math.max(...s.reconnectHistogram.slice(0, -1)), `reconnects ${JSON.stringify(s.reconnectHistogram)}`).toBeLessThanOrEqual(Math.max(5, Math.ceil(0.5 * n)));
   expect(s.reconnectSpreadMs, "p10..p90 spread of the reconnects").toBeGreaterThan(0.3 * d.windowMs);
 }
 
