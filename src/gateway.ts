@@ -149,6 +149,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   };
   const markDraining = () => {
     draining = true;
+    server.refuseNewSessions();
     metrics.draining.set(1);
   };
 

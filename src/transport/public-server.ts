@@ -17,11 +17,19 @@ export interface PublicServer {
   listen(): Promise<number>;
   /** Closes the listen socket only: established connections stay (the drain closes them in batches). */
   closeListener(): void;
+  /**
+   * From now on, refuse new Engine.IO sessions at the transport level. socket.io-client retries a
+   * transport-level refusal with backoff, but treats a middleware refusal (connect_error with data) as
+   * final: a client whose reconnect reached this draining pod over a kept-alive HTTP connection would
+   * otherwise stay disconnected for good.
+   */
+  refuseNewSessions(): void;
 }
 
 export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: GatewayMetrics, logger: Logger): PublicServer {
   const app = uws.App();
   const maxBackpressure = config.slowConsumerBufferBytes * MAX_BACKPRESSURE_FACTOR;
+  let refusing = false;
 
   // engine.io passes only some uWS options through; close sockets that hit the hard limit instead of
   // letting uWS drop their messages silently (the watcher normally cuts them well before that).
@@ -52,6 +60,10 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     allowEIO3: false,
     cleanupEmptyChildNamespaces: true,
     allowRequest: (req, callback) => {
+      if (refusing) {
+        metrics.connectionFailures.inc({ reason: "draining" });
+        return callback("DRAINING: this gateway is draining: reconnect to another one", false);
+      }
       const origin = req.headers.origin;
       if (origin && !originAllowed(origin, req.headers.host, config.corsOrigins)) {
         // Refused before Socket.IO's handshake counts an attempt: count it here so failures <= attempts.
@@ -96,6 +108,9 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
           resolve(uws.us_socket_local_port(token as never));
         });
       }),
+    refuseNewSessions: () => {
+      refusing = true;
+    },
     closeListener: () => {
       // io.close() does not close a uWS listener: only the listen token does.
       if (listenSocket) uws.us_listen_socket_close(listenSocket);
