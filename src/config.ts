@@ -66,7 +66,7 @@ const SETTINGS = {
   IDEMPOTENCY_TTL_MS: { def: "600000", schema: int(1000, 7 * 24 * 3600 * 1000), help: "how long clientMsgId / idempotencyKey suppress duplicates" },
   DRAIN_DELAY_MS: { def: "3000", schema: int(0, 600_000), help: "SIGTERM: wait before closing the listener" },
   DRAIN_WINDOW_MS: { def: "20000", schema: int(0, 3_600_000), help: "SIGTERM: spread the closes over this window" },
-  DRAIN_TIMEOUT_MS: { def: "0", schema: int(0, 3_600_000), help: "SIGTERM: hard deadline; 0 = delay + window + 5 s" },
+  DRAIN_TIMEOUT_MS: { def: "0", schema: int(0, 3_600_000), help: "SIGTERM: hard deadline; 0 = delay + window + presence grace + 5 s" },
   CORS_ORIGINS: { def: undefined, schema: list(origin, "comma-separated origins"), help: "allowed browser origins (same origin is always allowed)" },
   TRUST_PROXY_HOPS: { def: "0", schema: int(0, 10), help: "X-Forwarded-For hops to trust" },
   LOG_LEVEL: { def: "info", schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), help: "pino level" },
@@ -220,7 +220,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     idempotencyTtlMs: p.IDEMPOTENCY_TTL_MS,
     drainDelayMs: p.DRAIN_DELAY_MS,
     drainWindowMs: p.DRAIN_WINDOW_MS,
-    drainTimeoutMs: p.DRAIN_TIMEOUT_MS || p.DRAIN_DELAY_MS + p.DRAIN_WINDOW_MS + 5000,
+    // The drain waits PRESENCE_GRACE_MS after the last close before it settles presence and exits.
+    drainTimeoutMs: p.DRAIN_TIMEOUT_MS || p.DRAIN_DELAY_MS + p.DRAIN_WINDOW_MS + p.PRESENCE_GRACE_MS + 5000,
     corsOrigins: p.CORS_ORIGINS ?? [],
     trustProxyHops: p.TRUST_PROXY_HOPS,
     logLevel: p.LOG_LEVEL,

@@ -41,7 +41,7 @@ describe.each(Object.entries(valueSets))("chart rendered with %s values", (_name
 
   it("derives terminationGracePeriodSeconds from the drain settings", () => {
     const d = merged.drain;
-    const expected = d.preStopSleepSeconds + Math.ceil((d.delayMs + d.windowMs) / 1000) + d.flushMarginSeconds;
+    const expected = d.preStopSleepSeconds + Math.ceil((d.delayMs + d.windowMs + merged.gateway.presenceGraceMs) / 1000) + d.flushMarginSeconds;
     expect(podSpec(docs).terminationGracePeriodSeconds).toBe(expected);
     const preStop = container(docs).lifecycle?.preStop?.exec?.command;
     expect(preStop ?? null).toEqual(d.preStopSleepSeconds > 0 ? ["sleep", String(d.preStopSleepSeconds)] : null);

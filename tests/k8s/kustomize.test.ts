@@ -31,7 +31,7 @@ describe.each(["k8s/base", "k8s/overlays/dev", "k8s/overlays/prod"])("%s", (dir)
     const cm = gatewayConfig(docs);
     const preStop = Number(pod.containers[0].lifecycle.preStop.exec.command[1]);
     const flushMargin = 10;
-    expect(pod.terminationGracePeriodSeconds).toBe(preStop + Math.ceil((Number(cm.DRAIN_DELAY_MS) + Number(cm.DRAIN_WINDOW_MS)) / 1000) + flushMargin);
+    expect(pod.terminationGracePeriodSeconds).toBe(preStop + Math.ceil((Number(cm.DRAIN_DELAY_MS) + Number(cm.DRAIN_WINDOW_MS) + Number(cm.PRESENCE_GRACE_MS)) / 1000) + flushMargin);
   });
 
   it("selects its own pods consistently (Service, Deployment, spread constraints)", () => {

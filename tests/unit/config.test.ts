@@ -33,7 +33,9 @@ describe("config", () => {
       apiKeys: [],
     });
     expect(c.redis).toBeUndefined();
-    expect(c.drainTimeoutMs).toBe(28000);
+    expect(c.drainTimeoutMs).toBe(30000);
+    expect(loadConfig({ PRESENCE_GRACE_MS: "10000" }).drainTimeoutMs).toBe(38000);
+    expect(loadConfig({ DRAIN_TIMEOUT_MS: "7000" }).drainTimeoutMs).toBe(7000);
   });
 
   it("reads every variable and the matching flag, flags winning", () => {

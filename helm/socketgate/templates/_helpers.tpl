@@ -48,7 +48,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* The drain budget: the kubelet must not SIGKILL before the gateway has drained and flushed. */}}
 {{- define "socketgate.terminationGracePeriodSeconds" -}}
 {{- $d := .Values.drain -}}
-{{- $drainSeconds := div (add (int64 $d.delayMs) (int64 $d.windowMs) 999) 1000 -}}
+{{- /* The gateway waits PRESENCE_GRACE_MS after the last close before it exits: part of the drain. */ -}}
+{{- $drainSeconds := div (add (int64 $d.delayMs) (int64 $d.windowMs) (int64 .Values.gateway.presenceGraceMs) 999) 1000 -}}
 {{- add (int64 $d.preStopSleepSeconds) $drainSeconds (int64 $d.flushMarginSeconds) -}}
 {{- end -}}
 
