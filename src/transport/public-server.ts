@@ -42,6 +42,18 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
       ...behavior,
       maxBackpressure,
       closeOnBackpressureLimit: 1,
+      // engine.io's uWS upgrade handler does not check the transport: an Upgrade request with
+      // transport=polling starts a polling session, answers 200, then writes "101" on the ended response
+      // and rejects (an unhandled rejection per request, for anyone who asks). Refuse it here instead.
+      upgrade: (res, req, context) => {
+        if (new URLSearchParams(req.getQuery() ?? "").get("transport") !== "websocket") {
+          metrics.connectionFailures.inc({ reason: "transport_error" });
+          res.writeStatus("400 Bad Request").writeHeader("content-type", "application/json");
+          res.end(JSON.stringify({ code: 3, message: "Bad request: a WebSocket upgrade needs transport=websocket" }));
+          return;
+        }
+        behavior.upgrade?.(res, req, context);
+      },
       close: (socket, code, message) => {
         if (code === WS_MESSAGE_TOO_BIG || (code === 1006 && Buffer.from(message).toString() === UWS_TOO_BIG_TEXT))
           metrics.connectionFailures.inc({ reason: "payload_too_large" });

@@ -269,6 +269,21 @@ describe("answers and listeners", () => {
     }
   });
 
+  it("refuses a WebSocket upgrade that asks for transport=polling (engine.io raised an unhandled rejection per request)", async () => {
+    const delta = await metricsSnapshot(gw);
+    for (const transport of ["polling", "", "xyz"]) {
+      const status = await new Promise<string>((resolve) => {
+        const ws = new WebSocket(`${gw.url.replace("http", "ws")}/socket.io/?EIO=4&transport=${transport}`);
+        ws.on("open", () => (ws.terminate(), resolve("open")));
+        ws.on("unexpected-response", (_q, res) => (resolve(`http ${res.statusCode}`), ws.terminate()));
+        ws.on("error", (e) => resolve(`error ${e.message}`));
+      });
+      expect(status, transport).toBe("http 400");
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await delta("socketgate_process_errors_total", { kind: "unhandledRejection" })).toBe(0);
+  });
+
   it("does not serve the ops endpoints on the public listener, nor the public ones on the ops port", async () => {
     for (const path of ["/metrics", "/healthz", "/readyz"]) {
       const pub = await http(`${gw.url}${path}`);
