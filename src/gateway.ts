@@ -14,7 +14,7 @@ import type { Logger } from "./ops/logger.js";
 import { GatewayMetrics } from "./ops/metrics.js";
 import { createOpsServer, type Readiness } from "./ops/ops-server.js";
 import type { EventDefinition, GatewayContext } from "./protocol/context.js";
-import { handleConnection } from "./protocol/connection.js";
+import { connectionHandler } from "./protocol/connection.js";
 import { InflightHandlers } from "./protocol/event-pipeline.js";
 import { clientEvents } from "./protocol/index.js";
 import { PresenceTracker } from "./protocol/presence-tracker.js";
@@ -94,9 +94,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     connectedCount: () => io.of("/").sockets.size,
   });
   io.use(admission.middleware);
+  const onConnection = connectionHandler(events, ctx, inflight);
   io.on("connection", (socket: Socket) => {
     admission.connected(socket);
-    handleConnection(socket, events, ctx, inflight);
+    onConnection(socket);
   });
   // Order matters: the native sender-excluded path wraps socket.io's uWS patch, the counter wraps both.
   const restoreNativeBroadcast = installNativeBroadcast(server.app);

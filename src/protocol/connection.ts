@@ -1,49 +1,86 @@
 // One connected socket from start to end: user room, event binding, metrics, logs, presence cleanup.
 import type { Socket } from "socket.io";
 import { userRoom } from "../auth/room-access.js";
-import type { TransportName } from "../ops/metrics.js";
 import type { EventDefinition, GatewayContext } from "./context.js";
-import { bindEvents, type InflightHandlers } from "./event-pipeline.js";
+import { eventListener, type InflightHandlers } from "./event-pipeline.js";
 import { sessionOf } from "./session.js";
 
 /** Disconnect reasons that are part of normal life: logged at info, never as errors. */
 const NORMAL_REASONS = new Set(["client namespace disconnect", "transport close", "server namespace disconnect", "server shutting down", "ping timeout", "forced close", "forced server close"]);
 
-export function handleConnection(socket: Socket, events: ReadonlyMap<string, EventDefinition>, ctx: GatewayContext, inflight: InflightHandlers): void {
-  const session = sessionOf(socket);
+type ConnectionHandler = (socket: Socket) => void;
+
+/**
+ * Builds the connection handler once per gateway. Every per-socket listener it installs is shared by
+ * all sockets (socket.io and engine.io call listeners with `this` = the socket): an idle connection
+ * then costs no closures, contexts or child logger of ours, only its session.
+ */
+export function connectionHandler(events: ReadonlyMap<string, EventDefinition>, ctx: GatewayContext, inflight: InflightHandlers): ConnectionHandler {
   const { metrics, logger } = ctx;
-  const userId = session.identity.userId;
-  const log = logger.child({ socketId: socket.id, userId, deviceId: session.deviceId, address: session.clientAddress });
-
-  let transport: TransportName = socket.conn.transport.name === "websocket" ? "websocket" : "polling";
-  session.transport = transport;
-  metrics.connections.inc({ transport });
-  const onUpgrade = () => {
-    metrics.connections.dec({ transport });
-    transport = "websocket";
-    session.transport = transport;
-    metrics.connections.inc({ transport });
+  const onAny = eventListener(events, ctx, inflight);
+  /** Log fields of a socket, built only when a line is written (a pino child per socket costs ~1 KB for its lifetime). */
+  const fieldsOf = (socket: Socket) => {
+    const session = sessionOf(socket);
+    return { socketId: socket.id, userId: session.identity.userId, deviceId: session.deviceId, address: session.clientAddress };
   };
-  socket.conn.on("upgrade", onUpgrade);
 
-  void socket.join(userRoom(userId));
-  bindEvents(socket, events, ctx, inflight);
-  log.info({ transport, userAgent: session.userAgent }, "connected");
+  // engine.io emits "upgrade" on its own Socket (socket.conn); the socket.io socket is found through the session map.
+  const upgraded = new WeakMap<object, Socket>();
+  function onUpgrade(this: object): void {
+    const socket = upgraded.get(this);
+    if (!socket) return;
+    upgraded.delete(this);
+    const session = sessionOf(socket);
+    metrics.connections.dec({ transport: session.transport });
+    session.transport = "websocket";
+    metrics.connections.inc({ transport: "websocket" });
+  }
 
-  socket.once("disconnect", (reason, description) => {
-    socket.conn.off("upgrade", onUpgrade);
+  function onDisconnect(this: Socket, reason: string, description: unknown): void {
+    const socket = this;
+    const session = sessionOf(socket);
+    if (upgraded.delete(socket.conn)) socket.conn.off("upgrade", onUpgrade);
+    const transport = session.transport;
     metrics.connections.dec({ transport });
+    const userId = session.identity.userId;
     const rooms = [...session.rooms];
     session.rooms.clear();
     // Presence cleanup is tracked like a handler, so a drain waits for it before settling presence.
     const cleanup = Promise.all(rooms.map((room) => ctx.presence.leave(room, userId, socket.id))).catch((err: unknown) =>
-      log.warn({ err }, "presence cleanup failed; entries expire through the TTL"),
+      logger.warn({ ...fieldsOf(socket), err }, "presence cleanup failed; entries expire through the TTL"),
     );
     inflight.track(cleanup);
     const fields = { reason, closedBy: session.closing, transport, rooms: rooms.length };
-    if (NORMAL_REASONS.has(reason) || session.closing) log.info(fields, "disconnected");
-    else log.warn({ ...fields, description: describe(description) }, "disconnected abnormally");
-  });
+    if (NORMAL_REASONS.has(reason) || session.closing) {
+      logger.info({ ...fieldsOf(socket), ...fields }, "disconnected");
+    } else logger.warn({ ...fieldsOf(socket), ...fields, description: describe(description) }, "disconnected abnormally");
+  }
+
+  return (socket) => {
+    const session = sessionOf(socket);
+    const transport = socket.conn.transport.name === "websocket" ? "websocket" : "polling";
+    session.transport = transport;
+    metrics.connections.inc({ transport });
+    // Only a polling transport can still upgrade: a WebSocket from the start needs no listener.
+    if (transport === "polling") {
+      upgraded.set(socket.conn, socket);
+      socket.conn.on("upgrade", onUpgrade);
+    }
+    // Admission already read what it needs from the upgrade request (address, user agent, forwarded-for):
+    // socket.io and engine.io would keep the request and every header (cookies included, often 1-2 KB)
+    // for the socket's whole life. Nothing of ours reads them after the handshake.
+    (socket.conn as unknown as { request?: unknown }).request = undefined;
+    socket.handshake.headers = {};
+    void socket.join(userRoom(session.identity.userId));
+    socket.onAny(onAny);
+    logger.info({ ...fieldsOf(socket), transport, userAgent: session.userAgent }, "connected");
+    socket.once("disconnect", onDisconnect);
+  };
+}
+
+/** One socket (tests): the same as connectionHandler(...)(socket), without sharing the listeners. */
+export function handleConnection(socket: Socket, events: ReadonlyMap<string, EventDefinition>, ctx: GatewayContext, inflight: InflightHandlers): void {
+  connectionHandler(events, ctx, inflight)(socket);
 }
 
 function describe(d: unknown): string | undefined {

@@ -38,10 +38,20 @@ function zodMessage(issues: ReadonlyArray<{ path: PropertyKey[]; message: string
 }
 
 export function bindEvents(socket: Socket, events: ReadonlyMap<string, EventDefinition>, ctx: GatewayContext, inflight: InflightHandlers): void {
-  const session = sessionOf(socket);
-  const { metrics, logger, config } = ctx;
+  socket.onAny(eventListener(events, ctx, inflight));
+}
 
-  const run = (name: string, args: unknown[]): void => {
+type AnyListener = (this: Socket, name: unknown, ...args: unknown[]) => void;
+
+/**
+ * The onAny listener of every socket of a gateway: built once and shared (socket.io calls it with
+ * `this` = the socket), so an idle socket holds no per-socket closures of the pipeline.
+ */
+export function eventListener(events: ReadonlyMap<string, EventDefinition>, ctx: GatewayContext, inflight: InflightHandlers): AnyListener {
+  const { metrics, config } = ctx;
+
+  const run = (socket: Socket, name: string, args: unknown[]): void => {
+    const session = sessionOf(socket);
     const started = performance.now();
     const label = eventLabel(name);
     const last = args[args.length - 1];
@@ -84,14 +94,14 @@ export function bindEvents(socket: Socket, events: ReadonlyMap<string, EventDefi
     ));
   };
 
-  socket.onAny((name: unknown, ...args: unknown[]) => {
+  return function (this: Socket, name: unknown, ...args: unknown[]) {
     try {
-      run(typeof name === "string" ? name : String(name), args);
+      run(this, typeof name === "string" ? name : String(name), args);
     } catch (err) {
       // Only reachable through a bug in the pipeline itself: still this socket's problem alone.
-      onHandlerFailure(socket, typeof name === "string" ? name : "unknown", err, ctx);
+      onHandlerFailure(this, typeof name === "string" ? name : "unknown", err, ctx);
     }
-  });
+  };
 }
 
 /** Counts an unexpected failure (a "panic") and disconnects the socket once it spends its budget. */

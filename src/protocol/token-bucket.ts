@@ -1,4 +1,7 @@
 // Per-socket rate limiting: a token bucket refilled continuously, no timers to leak.
+/** One shared clock: a default parameter closure would cost every socket its own function object. */
+const monotonicMs = (): number => performance.now();
+
 export class TokenBucket {
   private tokens: number;
   private last: number;
@@ -6,7 +9,7 @@ export class TokenBucket {
   constructor(
     private readonly ratePerS: number,
     private readonly burst: number,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: () => number = monotonicMs,
   ) {
     this.tokens = burst;
     this.last = now();

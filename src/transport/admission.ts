@@ -73,6 +73,12 @@ export function createAdmission(o: AdmissionOptions): Admission {
       const auth = authSchema.safeParse(socket.handshake.auth ?? {});
       if (!auth.success) throw new GatewayError("BAD_REQUEST", auth.error.issues[0]?.message ?? "invalid auth object");
       const identity = await o.verifier.verify(auth.data.token);
+      // The token is verified: socket.io would keep it in handshake.auth for the socket's lifetime
+      // (about 170 bytes a connection, and a credential nothing needs any more).
+      if (auth.data.token !== undefined) {
+        const { token: _verified, ...rest } = socket.handshake.auth as Record<string, unknown>;
+        socket.handshake.auth = rest;
+      }
       const headers = socket.handshake.headers;
       socket.conn.once("close", release);
       releases.set(socket, release);
@@ -99,7 +105,9 @@ export function createAdmission(o: AdmissionOptions): Admission {
     inSpan(span, () => admit(socket)).then(
       (session) => {
         span?.end();
-        Object.assign(socket.data, session);
+        // The session literal becomes socket.data itself (nothing is stored there before admission):
+        // copying it into socket.io's empty {} would push its fields into an out-of-object property array.
+        socket.data = session;
         next();
       },
       (err: unknown) => {
@@ -119,8 +127,12 @@ export function createAdmission(o: AdmissionOptions): Admission {
   return {
     middleware,
     connected(socket) {
-      releases.get(socket)?.();
+      const release = releases.get(socket);
+      if (!release) return;
+      release();
       releases.delete(socket);
+      // The slot is free now: the "close" listener (a closure and its once-wrapper) would otherwise live as long as the socket.
+      socket.conn.off("close", release);
     },
   };
 }
