@@ -13,10 +13,10 @@ import { metricValue, scrape } from "../support/metrics.js";
 import { signToken, TEST_API_KEY } from "../support/tokens.js";
 import { assertNoLeak, badLogs, healthy, http, pollingOpen, RawSocket, startBystanders } from "./support.js";
 
-const AUTH_CASES = Number(process.env.FUZZ_AUTH_CASES ?? 600);
-const API_CASES = Number(process.env.FUZZ_API_CASES ?? 800);
-const QUERY_CASES = Number(process.env.FUZZ_QUERY_CASES ?? 600);
-const UPGRADE_CASES = Number(process.env.FUZZ_UPGRADE_CASES ?? 200);
+const AUTH_CASES = Number(process.env.FUZZ_AUTH_CASES ?? 2000);
+const API_CASES = Number(process.env.FUZZ_API_CASES ?? 3000);
+const QUERY_CASES = Number(process.env.FUZZ_QUERY_CASES ?? 1000);
+const UPGRADE_CASES = Number(process.env.FUZZ_UPGRADE_CASES ?? 1000);
 const ALLOWED_ORIGIN = "http://allowed.example";
 
 let gw: GatewayProcess;
@@ -25,7 +25,8 @@ const report: Record<string, number> = {};
 
 beforeAll(async () => {
   gw = await startGatewayProcess({
-    env: { CORS_ORIGINS: ALLOWED_ORIGIN, MAX_PAYLOAD_BYTES: "65536", CONNECT_TIMEOUT_MS: "3000", TRUST_PROXY_HOPS: "1", RATE_LIMIT_EVENTS_PER_S: "1000", RATE_LIMIT_BURST: "1000" },
+    // A 1 s heartbeat bounds how long a fuzzed long-poll GET on a live session may legitimately wait.
+    env: { CORS_ORIGINS: ALLOWED_ORIGIN, MAX_PAYLOAD_BYTES: "65536", PING_INTERVAL_MS: "1000", PING_TIMEOUT_MS: "2000", CONNECT_TIMEOUT_MS: "3000", TRUST_PROXY_HOPS: "1", RATE_LIMIT_EVENTS_PER_S: "1000", RATE_LIMIT_BURST: "1000" },
   });
   valid = await signToken("fuzz-user");
 });
@@ -228,7 +229,7 @@ describe("fuzz: Engine.IO handshake query strings and headers", () => {
     const statuses = new Map<number, number>();
     const serverErrors: string[] = [];
     await fc.assert(
-      fc.asyncProperty(query, headers, fc.constantFrom("GET", "POST", "OPTIONS", "PUT"), fc.string({ maxLength: 200 }), fc.boolean(), async (q, h, m, b, realSid) => {
+      fc.asyncProperty(query, headers, fc.constantFrom("GET", "POST", "OPTIONS", "PUT"), fc.string({ maxLength: 200 }), fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }), async (q, h, m, b, realSid) => {
         const params = new URLSearchParams(q as Record<string, string>);
         if (realSid) {
           const open = await pollingOpen(gw.url);

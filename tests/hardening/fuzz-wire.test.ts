@@ -10,8 +10,8 @@ import { metricValue, scrape } from "../support/metrics.js";
 import { signToken } from "../support/tokens.js";
 import { alive, assertNoLeak, badLogs, healthy, RawSocket, startBystanders } from "./support.js";
 
-const FRAME_CASES = Number(process.env.FUZZ_FRAME_CASES ?? 3000);
-const PAYLOAD_CASES = Number(process.env.FUZZ_PAYLOAD_CASES ?? 2000);
+const FRAME_CASES = Number(process.env.FUZZ_FRAME_CASES ?? 5000);
+const PAYLOAD_CASES = Number(process.env.FUZZ_PAYLOAD_CASES ?? 5000);
 const EVENTS = ["room:join", "room:leave", "message:send", "typing", "message:ack", "message:unacked", "presence:get"];
 
 let gw: GatewayProcess;
