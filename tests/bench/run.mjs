@@ -5,19 +5,35 @@
 //   npm run bench                 full run (3 repetitions of timed scenarios, medians)
 //   npm run bench -- --quick      one repetition, short windows (< 2 minutes)
 //   --only=raw-uws,socketgate     only these stacks    --scenarios=fanout,echo   only these scenarios
+//   --mem-levels=1000,5000        idle-memory levels    --cpu-prof=<dir>          node --cpu-prof on socketgate pods
 //   --no-write                    do not overwrite results/latest.*
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connRate, echo, fanoutSession, memory } from "./loadgen/scenarios.mjs";
-import { socketIoProtocol } from "./loadgen/protocols.mjs";
-import { freePort, hasTaskset, httpGet, killAll, pinSelf, startProcess } from "./lib/proc.mjs";
+import { pusherProtocol, socketIoProtocol } from "./loadgen/protocols.mjs";
+import { freePort, hasTaskset, httpGet, killAll, pinSelf, rssKiB, startProcess } from "./lib/proc.mjs";
 import { median, round } from "./lib/stats.mjs";
 import { renderMarkdown, renderSvg, goals } from "./report.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, "..", "..");
+// 10,000 idle connections need 10,000+ descriptors here and in each server: re-run this process under a
+// raised soft limit (the servers inherit it; startProcess raises theirs as well) when it is too low.
+const NOFILE = 65536;
+if (!process.env.BENCH_NOFILE_RAISED) {
+  const soft = Number(spawnSync("sh", ["-c", "ulimit -Sn"], { encoding: "utf8" }).stdout.trim());
+  if (Number.isFinite(soft) && soft < 25_000) {
+    const r = spawnSync("sh", ["-c", `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"`, process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+      stdio: "inherit",
+      env: { ...process.env, BENCH_NOFILE_RAISED: "1" },
+    });
+    process.exit(r.status ?? 1);
+  }
+}
+/** BENCH_ROOT: another checkout's built gateway (before/after comparisons); default this repository. */
+const ROOT = process.env.BENCH_ROOT ?? join(HERE, "..", "..");
 const args = new Map(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, "").split("="); return [k, v ?? "1"]; }));
 const QUICK = args.has("quick");
 const ONLY = args.get("only")?.split(",");
@@ -30,12 +46,19 @@ const BUDGET_MS = Number(args.get("budget-s") ?? (QUICK ? 100 : 25 * 60)) * 1000
 const HARD_LIMIT_MS = BUDGET_MS + (QUICK ? 90_000 : 10 * 60_000);
 
 const DRAIN = args.get("drain-ms");
+// Quick mode runs only what the goal table needs (goalOnly) with one short repetition: < 2 minutes.
 const P = QUICK
-  ? { reps: 1, fanMs: 1500, rates: [100, 1000], allRates: [1000], memLevels: [1000, 2000], memSettleMs: 1000, conns: 300, echoMs: 1500, overload: false, drainMs: 6000 }
-  : { reps: 3, fanMs: 5000, rates: [20, 100, 1000], allRates: [100, 1000], memLevels: [1000, 5000, 10000], memSettleMs: 1500, conns: 3000, echoMs: 5000, overload: true, drainMs: 10000 };
+  ? { reps: 1, fanMs: 1500, rates: [100, 1000], allRates: [], memLevels: [1000, 3000], memSettleMs: 1000, conns: 500, echoMs: 1500, overload: false, drainMs: 5000, goalOnly: true }
+  : { reps: 3, fanMs: 3000, rates: [20, 100, 1000], allRates: [1000], memLevels: [1000, 5000, 10000], memSettleMs: 1500, conns: 3000, echoMs: 3000, overload: true, drainMs: 8000, goalOnly: false };
 if (DRAIN) P.drainMs = Number(DRAIN);
 if (args.get("rates")) P.rates = args.get("rates").split(",").map(Number);
+if (args.get("mem-levels")) P.memLevels = args.get("mem-levels").split(",").map(Number);
+if (args.get("reps")) P.reps = Number(args.get("reps"));
+if (args.has("overload")) P.overload = true;
+const CPU_PROF = args.get("cpu-prof");
 const SUBS = 1000;
+/** Overload: 20 of the 1,000 subscribers stop reading; 256 B bodies, so a slow reader passes 1 MiB buffered within the window. */
+const OVERLOAD = { rate: Number(args.get("overload-rate") ?? 1000), durationMs: 6000, bodyBytes: 512, slow: 20, limitBytes: 256 * 1024, holdMs: 10_000 };
 
 const log = (...a) => console.error(`[bench +${((performance.now() - T0) / 1000).toFixed(1)}s]`, ...a);
 const T0 = performance.now();
@@ -82,14 +105,47 @@ async function startGateway(name, extraEnv = {}, nodeArgs = []) {
     LOG_LEVEL: "warn",
     ...extraEnv,
   };
+  if (CPU_PROF) nodeArgs = [...nodeArgs, "--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
   const proc = await startProcess({ name, cmd: nodeBin, args: [...nodeArgs, join(ROOT, "dist", "main.js")], env, core: SERVER_CORE, ready: healthReady(port) });
+  // --cpu-prof writes on a normal exit only: stop with SIGTERM (the gateway drains and exits 0).
+  if (CPU_PROF) proc.stop = stopGently(proc);
   return { proc, port, opsPort };
 }
+
+const stopGently = (proc) => async () => {
+  if (proc.exited) return;
+  try {
+    process.kill(proc.pid, "SIGTERM");
+  } catch {}
+  for (let i = 0; i < 300 && !proc.exited; i++) await new Promise((r) => setTimeout(r, 100));
+  if (!proc.exited) process.kill(proc.pid, "SIGKILL");
+};
+
+const SOKETI = { id: "bench-app", key: "bench-key", secret: "bench-secret" };
+async function startSoketi() {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const env = {
+    SOKETI_HOST: "127.0.0.1",
+    SOKETI_PORT: String(port),
+    SOKETI_METRICS_SERVER_PORT: String(metricsPort),
+    SOKETI_DEFAULT_APP_ID: SOKETI.id,
+    SOKETI_DEFAULT_APP_KEY: SOKETI.key,
+    SOKETI_DEFAULT_APP_SECRET: SOKETI.secret,
+    SOKETI_DEFAULT_APP_ENABLE_CLIENT_MESSAGES: "true",
+    SOKETI_DEFAULT_APP_MAX_CONNS: "-1",
+    SOKETI_DEFAULT_APP_MAX_CLIENT_EVENTS_PER_SEC: "-1",
+    NODE_ENV: "production",
+  };
+  const proc = await startProcess({ name: "soketi", cmd: nodeBin, args: [SOKETI_BIN, "start"], env, core: SERVER_CORE, ready: async () => (await httpGet(`http://127.0.0.1:${port}/`, 500)).body === "OK", cwd: join(HERE, "peers"), timeoutMs: 60_000 });
+  return { procs: [proc], endpoints: [{ port }] };
+}
+const SOKETI_BIN = join(HERE, "peers", "node_modules", "@soketi", "soketi", "bin", "server.js");
 
 async function gatewayCounters(opsPorts) {
   let delivered = 0, slowCuts = 0;
   for (const p of opsPorts) {
-    const { body } = await httpGet(`http://127.0.0.1:${p}/metrics`, 2000);
+    const { body } = await httpGet(`http://127.0.0.1:${p}/metrics`, 10_000);
     delivered += Number(/^socketgate_messages_delivered_total (\S+)/m.exec(body)?.[1] ?? NaN);
     slowCuts += Number(/^socketgate_slow_consumer_disconnects_total (\S+)/m.exec(body)?.[1] ?? NaN);
   }
@@ -103,37 +159,52 @@ function stacks(redisUrl) {
   const sio = socketIoProtocol();
   const sioAuth = socketIoProtocol({ jwtSecret: SECRET });
   const S = join(HERE, "servers");
-  // Until gateway.ts wires src/transport/native-broadcast.ts, the bench installs it with a preload
-  // (right after attachApp, as the wiring would) so both variants are measured side by side.
-  const wired = gwBuilt && readFileSync(join(ROOT, "dist", "gateway.js"), "utf8").includes("installNativeBroadcast");
-  const nativeBuilt = existsSync(join(ROOT, "dist", "transport", "native-broadcast.js"));
-  const preload = ["--import", join(HERE, "lib", "native-broadcast-preload.mjs")];
-  const gw = (pods, redis, nodeArgs = !wired && nativeBuilt ? preload : []) => async () => {
+  const gw = (pods, redis) => async (extra = {}) => {
     const started = [];
-    for (let i = 0; i < pods; i++) started.push(await startGateway(`socketgate-${i}`, redis ? { REDIS_URL: redisUrl } : {}, nodeArgs));
+    const env = { ...(redis ? { REDIS_URL: redisUrl } : {}), ...(extra.slowConsumerBytes ? { SLOW_CONSUMER_BUFFER_BYTES: String(extra.slowConsumerBytes) } : {}) };
+    for (let i = 0; i < pods; i++) started.push(await startGateway(`socketgate-${i}`, env));
     return { procs: started.map((s) => s.proc), endpoints: started.map((s) => ({ port: s.port })), counters: () => gatewayCounters(started.map((s) => s.opsPort)) };
   };
-  const node = (script, env = () => ({}), pods = 1) => async () => {
+  const node = (script, env = () => ({}), pods = 1) => async (extra = {}) => {
     const started = [];
-    for (let i = 0; i < pods; i++) started.push(await startNodeServer(script, join(S, script), env()));
+    const limit = extra.slowConsumerBytes ? { MAX_BACKPRESSURE: String(extra.slowConsumerBytes * 4) } : {};
+    for (let i = 0; i < pods; i++) started.push(await startNodeServer(script, join(S, script), { ...env(), ...limit }));
     return { procs: started.map((s) => s.proc), endpoints: started.map((s) => ({ port: s.port })) };
   };
+  const noGw = !gwBuilt ? "dist/main.js missing: run npm run build" : undefined;
+  const noCluster = noGw ?? (clusterBuilt ? undefined : "cluster mode not built (dist/cluster/redis/index.js missing)");
+  // scenarios: what each stack runs in a full run; goal: the subset the goal table needs (quick mode).
+  const ALL = ["memory", "connrate", "fanout", "overload", "echo"];
   return [
-    { id: "socketgate", label: "socketgate embedded", proto: sioAuth, kinds: ["except"], start: gw(1, false), auth: true, skip: gwBuilt ? undefined : "dist/main.js missing: run npm run build" },
-    { id: "socketgate-cluster-2", label: "socketgate cluster (Redis), 2 pods, cross-pod fan-out", proto: sioAuth, kinds: ["except"], start: gw(2, true), auth: true, needsRedis: true, fanoutOnly: true, skip: !gwBuilt ? "dist/main.js missing" : clusterBuilt ? undefined : "cluster mode not built yet (dist/cluster/redis/index.js missing)" },
-    { id: "raw-uws", label: "raw uWS native pub/sub (ceiling)", proto: sio, kinds: ["except", "all"], start: node("raw-uws.mjs"), auth: false },
-    { id: "sio-uws", label: "Socket.IO 4.8 on uWS (attachApp)", proto: sio, kinds: ["all", "except"], start: node("sio-uws.mjs"), auth: false },
-    { id: "sio-ws", label: "Socket.IO 4.8 on Node http + ws (default)", proto: sio, kinds: ["except", "all"], start: node("sio-ws.mjs"), auth: false },
-    { id: "sio-uws-redis", label: "Socket.IO on uWS + classic redis-adapter, 1 node", proto: sio, kinds: ["except", "all"], start: node("sio-uws.mjs", () => ({ REDIS_URL: redisUrl })), auth: false, needsRedis: true },
-    { id: "socketgate-no-native", label: "socketgate embedded, without the native sender-excluded path", proto: sioAuth, kinds: ["except"], start: gw(1, false, []), auth: true, fanoutOnly: true, skip: !gwBuilt ? "dist/main.js missing" : wired ? "native path wired in gateway.ts: no off switch" : undefined },
-    { id: "socketgate-cluster-1", label: "socketgate cluster (Redis), 1 pod", proto: sioAuth, kinds: ["except"], start: gw(1, true), auth: true, needsRedis: true, skip: !gwBuilt ? "dist/main.js missing" : clusterBuilt ? undefined : "cluster mode not built yet (dist/cluster/redis/index.js missing)" },
+    { id: "socketgate", label: "socketgate embedded", proto: sioAuth, kinds: ["except"], start: gw(1, false), auth: true, skip: noGw, scenarios: ALL, goal: ["memory", "connrate", "fanout", "echo"] },
+    { id: "socketgate-cluster-2", label: "socketgate cluster (Redis), 2 pods, cross-pod fan-out", proto: sioAuth, kinds: ["except"], start: gw(2, true), auth: true, needsRedis: true, skip: noCluster, scenarios: ["fanout"], goal: ["fanout"], goalRates: [1000] },
+    { id: "socketgate-cluster-1", label: "socketgate cluster (Redis), 1 pod", proto: sioAuth, kinds: ["except"], start: gw(1, true), auth: true, needsRedis: true, skip: noCluster, scenarios: ["fanout", "echo"], goal: ["fanout"] },
+    { id: "raw-uws", label: "raw uWS native pub/sub (ceiling)", proto: sio, kinds: ["except", "all"], start: node("raw-uws.mjs"), auth: false, scenarios: ALL, goal: ["fanout"], goalRates: [1000] },
+    { id: "raw-uws-deferred", label: "raw uWS, ws.publish deferred to setImmediate (out of the sender's corked callback): the better ceiling", proto: sio, kinds: ["except"], start: node("raw-uws.mjs", () => ({ RAW_DEFER: "1" })), auth: false, scenarios: ["fanout"], goal: ["fanout"], goalRates: [1000] },
+    { id: "raw-uws-unsub", label: "raw uWS, sender excluded by unsubscribe + app.publish + subscribe (experiment)", proto: sio, kinds: ["except"], start: node("raw-uws.mjs", () => ({ RAW_EXCEPT: "unsubscribe" })), auth: false, scenarios: ["fanout"], goal: [], experiment: true },
+    { id: "sio-uws", label: "Socket.IO 4.8 on uWS (attachApp)", proto: sio, kinds: ["except", "all"], start: node("sio-uws.mjs"), auth: false, scenarios: ["memory", "connrate", "fanout", "echo"], goal: ["echo"] },
+    { id: "sio-uws-redis", label: "Socket.IO on uWS + classic redis-adapter, 1 node", proto: sio, kinds: ["except", "all"], start: node("sio-uws.mjs", () => ({ REDIS_URL: redisUrl })), auth: false, needsRedis: true, scenarios: ["fanout", "echo"], goal: ["fanout"], goalRates: [1000] },
+    { id: "sio-ws", label: "Socket.IO 4.8 on Node http + ws (default)", proto: sio, kinds: ["except", "all"], start: node("sio-ws.mjs"), auth: false, scenarios: ALL, goal: ["connrate", "fanout"], goalRates: [1000] },
+    {
+      id: "soketi",
+      label: "Soketi 1.6 (Pusher protocol, private channel, client events)",
+      proto: pusherProtocol({ appKey: SOKETI.key, appSecret: SOKETI.secret }),
+      kinds: ["except"],
+      start: startSoketi,
+      auth: false,
+      skip: existsSync(SOKETI_BIN) ? undefined : "not installed: (cd tests/bench/peers && npm install)",
+      scenarios: ["memory", "connrate", "fanout", "overload"],
+      goal: ["fanout"],
+      goalRates: [1000],
+      note: "Pusher has no acks (no echo scenario); channel auth is an HMAC signed by the load generator",
+    },
   ];
 }
 
-const want = (s) => !SCEN || SCEN.includes(s);
-
 async function runStack(stack) {
-  const out = { id: stack.id, label: stack.label, auth: stack.auth, fanout: {}, notes: [] };
+  const want = (sc) => (!SCEN || SCEN.includes(sc)) && (P.goalOnly ? stack.goal : stack.scenarios).includes(sc);
+  const rates = P.goalOnly && stack.goalRates ? stack.goalRates : P.rates;
+  const out = { id: stack.id, label: stack.label, auth: stack.auth, fanout: {}, notes: stack.note ? [stack.note] : [] };
   log(`== ${stack.id}: starting`);
   const sut = await stack.start();
   const pids = sut.procs.map((p) => p.pid);
@@ -146,11 +217,11 @@ async function runStack(stack) {
   proto.prepare?.(300_000, Math.max(...P.memLevels));
   try {
     const singleEp = [sut.endpoints[0]];
-    if (!stack.fanoutOnly && want("memory")) {
+    if (want("memory")) {
       log(`${stack.id}: memory ${P.memLevels.join("/")}`);
       out.memory = await memory(proto, singleEp, { levels: P.memLevels, pid: pids[0], settleMs: P.memSettleMs });
     }
-    if (!stack.fanoutOnly && want("connrate")) {
+    if (want("connrate")) {
       log(`${stack.id}: connection rate x${P.conns}`);
       out.connrate = await connRate(proto, singleEp, { count: P.conns, pids: [pids[0]] });
     }
@@ -158,7 +229,7 @@ async function runStack(stack) {
       const session = await fanoutSession(proto, sut.endpoints, { subs: SUBS });
       try {
         for (const kind of stack.kinds) {
-          for (const rate of kind === "all" ? P.allRates : P.rates) {
+          for (const rate of kind === "all" ? P.allRates : rates) {
             const reps = [];
             for (let r = 0; r < P.reps; r++) {
               const before = sut.counters ? await sut.counters() : undefined;
@@ -178,23 +249,7 @@ async function runStack(stack) {
         await session.close();
       }
     }
-    if (P.overload && want("overload") && !stack.fanoutOnly) {
-      const session = await fanoutSession(proto, sut.endpoints, { subs: SUBS, slow: 20 });
-      try {
-        const before = sut.counters ? await sut.counters() : undefined;
-        const res = await session.run({ rate: 1000, durationMs: 5000, kind: "except", pids, drainMs: 8000, bodyPad: 1024 });
-        if (before) {
-          const after = await sut.counters();
-          res.serverCountedSlowCuts = after.slowCuts - before.slowCuts;
-          res.serverCountedDeliveries = after.delivered - before.delivered;
-        }
-        log(`${stack.id}: overload -> delivered ${res.delivered}/${res.expectedDeliveries}, slow subscribers disconnected ${res.subscribersDisconnected}, server-counted cuts ${res.serverCountedSlowCuts ?? "n/a"}`);
-        out.overload = res;
-      } finally {
-        await session.close();
-      }
-    }
-    if (!stack.fanoutOnly && want("echo")) {
+    if (want("echo") && proto.hasAcks) {
       const reps = [];
       for (let r = 0; r < P.reps; r++) reps.push(await echo(proto, singleEp, { clients: 100, durationMs: P.echoMs, pids: [pids[0]] }));
       out.echo = summarizeReps(reps, "opsPerS");
@@ -206,7 +261,46 @@ async function runStack(stack) {
       await p.stop();
     }
   }
+  if (P.overload && want("overload")) await overload(stack, out);
   return out;
+}
+
+/**
+ * Overload on a fresh instance with a smaller per-socket buffer (gateway: SLOW_CONSUMER_BUFFER_BYTES 256 KiB,
+ * so its hard limit is 1 MiB; baselines: maxBackpressure 1 MiB, Soketi's own fixed value): the kernel's socket
+ * buffers absorb a few MB per paused reader, and more bytes per reader would mean GB/s to the 980 others.
+ */
+async function overload(stack, out) {
+  log(`${stack.id}: overload (fresh instance)`);
+  const sut = await stack.start({ slowConsumerBytes: OVERLOAD.limitBytes });
+  const pids = sut.procs.map((p) => p.pid);
+  const proto = stack.proto;
+  try {
+    {
+      const session = await fanoutSession(proto, sut.endpoints, { subs: SUBS, slow: OVERLOAD.slow });
+      try {
+        const before = sut.counters ? await sut.counters() : undefined;
+        const rss0 = pids.map(rssKiB);
+        const res = await session.run({ rate: OVERLOAD.rate, durationMs: OVERLOAD.durationMs, kind: "except", pids, drainMs: 30_000, quietMs: 2000, bodyPad: OVERLOAD.bodyBytes, slowHoldMs: OVERLOAD.holdMs });
+        res.serverRssGrowthKiB = pids.map((p, i) => rssKiB(p) - rss0[i]);
+        if (before) {
+          const after = await sut.counters();
+          res.serverCountedSlowCuts = after.slowCuts - before.slowCuts;
+          res.serverCountedDeliveries = after.delivered - before.delivered;
+        }
+        const a = res.accounting;
+        log(`${stack.id}: overload -> sent ${res.sent}, acked ${res.acked}, offered ${a.offered}, delivered ${a.delivered}, missing at ${a.closedSubscribers} closed subscribers ${a.missingAtClosedSubscribers}, missing at open ones ${a.missingAtOpenSubscribers}, holes ${a.holes}, server-counted cuts ${res.serverCountedSlowCuts ?? "n/a"}`);
+        out.overload = res;
+      } finally {
+        await session.close();
+      }
+    }
+  } catch (err) {
+    out.notes.push(`overload failed: ${String(err.message ?? err).slice(0, 300)}`);
+    log(`!! ${stack.id} overload failed: ${err.stack ?? err}`);
+  } finally {
+    for (const p of sut.procs) await p.stop();
+  }
 }
 
 /** Median of each numeric headline over repetitions; keeps every repetition for the JSON. */
@@ -231,10 +325,11 @@ async function main() {
     taskset: hasTaskset(),
     pinning: pinnedSelf ? `servers + redis on core ${SERVER_CORE}, load generator on core ${LOADGEN_CORE}` : "not pinned (taskset unavailable)",
     loadavgAtStart: os.loadavg().map((x) => round(x, 2)),
+    nofile: Number(spawnSync("sh", ["-c", "ulimit -Sn"], { encoding: "utf8" }).stdout.trim()),
   };
   log(`mode ${QUICK ? "quick" : "full"}; ${machine.cores} cores; ${machine.pinning}`);
   let redis;
-  const results = { startedAt: new Date().toISOString(), mode: QUICK ? "quick" : "full", params: { ...P, subscribers: SUBS }, machine, stacks: [], skipped: [] };
+  const results = { startedAt: new Date().toISOString(), mode: QUICK ? "quick" : "full", params: { ...P, subscribers: SUBS, overload: OVERLOAD }, machine, stacks: [], skipped: [] };
   try {
     const all = stacks("redis://pending");
     const selected = all.filter((s) => !ONLY || ONLY.includes(s.id));
@@ -246,7 +341,7 @@ async function main() {
       }
     }
     for (const s of stacks(redis?.url ?? "")) {
-      if (ONLY && !ONLY.includes(s.id)) continue;
+      if (ONLY ? !ONLY.includes(s.id) : s.experiment) continue; // experiments run only when named
       const reason = s.skip ?? (s.needsRedis && !redis ? "redis-server not available" : performance.now() - T0 > BUDGET_MS ? `time budget (${BUDGET_MS / 1000} s) used up: run it with --only=${s.id}` : undefined);
       if (reason) {
         log(`-- ${s.id} skipped: ${reason}`);

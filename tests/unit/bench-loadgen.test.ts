@@ -92,7 +92,7 @@ describe("bench load generator wire formats", () => {
     expect(await c.request("room:join", { room: "lg-room-4" })).toMatchObject({ ok: true });
   });
 
-  it("runs the fan-out and echo scenarios end to end without loss", async () => {
+  it("runs the fan-out and echo scenarios end to end without loss, and accounts for every delivery", async () => {
     const proto = socketIoProtocol({ jwtSecret: TEST_SECRET });
     const f = await fanout(proto, [{ port: gw.port }], { subs: 20, rate: 50, durationMs: 400, kind: "except", drainMs: 3000 });
     expect(f.subscribers).toBe(20);
@@ -100,17 +100,17 @@ describe("bench load generator wire formats", () => {
     expect(f.acked).toBe(20);
     expect(f.delivered).toBe(f.sent * 20);
     expect(f.lost).toBe(0);
+    expect(f.accounting).toMatchObject({ offered: f.sent * 20, delivered: f.sent * 20, closedSubscribers: 0, missingAtOpenSubscribers: 0, holes: 0 });
     const e = await echo(proto, [{ port: gw.port }], { clients: 3, durationMs: 300 });
     expect(e.clients).toBe(3);
     expect(e.errors).toBe(0);
   });
 });
 
-describe("native sender-excluded broadcast (src/transport/native-broadcast.ts, installed by the bench preload)", () => {
+describe("native sender-excluded broadcast (src/transport/native-broadcast.ts, wired in gateway.ts)", () => {
   let native: GatewayProcess;
   beforeAll(async () => {
-    const preload = new URL("../bench/lib/native-broadcast-preload.mjs", import.meta.url).pathname;
-    native = await startGatewayProcess({ env: { NODE_OPTIONS: `--import=${preload}` } });
+    native = await startGatewayProcess({});
   });
   afterAll(async () => {
     closeAll();

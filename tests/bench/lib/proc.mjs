@@ -6,6 +6,7 @@ import http from "node:http";
 import net from "node:net";
 
 const children = new Set();
+const NOFILE = 65536;
 let tasksetOk;
 
 export function hasTaskset() {
@@ -61,7 +62,9 @@ export { httpGet };
  */
 export async function startProcess({ name, cmd, args, env, core, ready, timeoutMs = 20_000, cwd }) {
   const pinned = core !== undefined && hasTaskset();
-  const child = spawn(pinned ? "taskset" : cmd, pinned ? ["-c", String(core), cmd, ...args] : args, {
+  // Through sh to raise the descriptor limit (10,000 idle connections); exec keeps the pid.
+  const argv = pinned ? ["taskset", "-c", String(core), cmd, ...args] : [cmd, ...args];
+  const child = spawn("sh", ["-c", `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`, "sh", ...argv], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ["ignore", "pipe", "pipe"],
     cwd,

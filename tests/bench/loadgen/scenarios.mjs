@@ -35,18 +35,24 @@ export async function closeAll(proto, clients, settleMs = 300) {
   await sleep(settleMs);
 }
 
-/** Socket.IO payload '["message",...' (Pusher clients pass frames with the same check applied). */
-const isMessage = (buf, s) => buf[s + 2] === 0x6d; // 'm'
+/** Socket.IO payload '["message",...' unless the protocol says otherwise. */
+const isSioMessage = (buf, s) => buf[s + 2] === 0x6d; // 'm'
 
-/** Parses "~seq~sentUs~" out of a received frame (the body); returns sentUs or -1. */
-function sentAt(buf, s, e) {
-  let i = buf.indexOf(0x7e, s);
-  if (i < 0 || i >= e) return -1;
-  i++;
-  while (i < e && buf[i] !== 0x7e) i++; // skip seq
+/** Set by sentAt: the load generator's sequence number of the message just parsed. */
+let parsedSeq = -1;
+/** Parses "~<tag><seq>~<sentUs>~" at `m` (the first "~" of the body); sets parsedSeq, returns sentUs or -1. */
+function sentAt(buf, m, e) {
+  let i = m + 2;
+  let seq = 0;
+  let c;
+  while (i < e && (c = buf[i]) >= 0x30 && c <= 0x39) {
+    seq = seq * 10 + (c - 0x30);
+    i++;
+  }
+  parsedSeq = seq;
+  if (buf[i] !== 0x7e) return -1;
   i++;
   let v = 0;
-  let c;
   while (i < e && (c = buf[i]) >= 0x30 && c <= 0x39) {
     v = v * 10 + (c - 0x30);
     i++;
@@ -63,9 +69,12 @@ function sentAt(buf, s, e) {
  */
 export async function fanoutSession(proto, endpoints, { subs, slow = 0 }) {
   const room = `fan-${Math.random().toString(36).slice(2, 8)}`;
+  const isMessage = proto.isMessage ?? isSioMessage;
   let phase = null;
   let disconnects = 0;
   let lastAnyRecv = 0;
+  /** Per subscriber (connect index): closed by the server or the network. */
+  const closedIn = new Uint8Array(subs);
   const { clients, failed, firstError } = await connectMany(proto, endpoints, subs, {
     offset: 1,
     handlers: (i) => ({
@@ -79,10 +88,14 @@ export async function fanoutSession(proto, endpoints, { subs, slow = 0 }) {
         const now = nowUs();
         ph.received++;
         ph.perSub[i]++;
+        if (parsedSeq > ph.maxSeq[i]) ph.maxSeq[i] = parsedSeq;
         ph.lastRecvUs = now;
         if (t > 0) ph.hist.add(now - t);
       },
-      onClose: () => disconnects++,
+      onClose: () => {
+        disconnects++;
+        closedIn[i] = 1;
+      },
     }),
   });
   // Joins with bounded concurrency and a few retries: a burst of 1,000 joins is its own test, not this one's.
@@ -106,17 +119,18 @@ export async function fanoutSession(proto, endpoints, { subs, slow = 0 }) {
   await Promise.all(Array.from({ length: 50 }, joiner));
   const pub = await proto.connect(endpoints[0], 0, { onMessage: () => {}, onClose: () => {} });
   await proto.join(pub, room);
-  // Overload variant: some subscribers stop reading (slow consumers).
-  for (let i = 0; i < slow && i < clients.length; i++) proto.pause?.(clients[i]);
   await sleep(200);
   let tagCode = 0x41; // 'A'
 
-  async function run({ rate, durationMs, kind = "except", pids = [], drainMs = 3000, bodyPad = 0 }) {
+  async function run({ rate, durationMs, kind = "except", pids = [], drainMs = 3000, bodyPad = 0, slowHoldMs = 0, quietMs = 500 }) {
     // Start from a quiet room: an earlier phase's backlog must not steal this phase's window.
     const settleStart = performance.now();
     while (performance.now() - lastAnyRecv < 300 && performance.now() - settleStart < 15_000) await sleep(50);
     const settledMs = Math.round(performance.now() - settleStart);
-    const ph = { tag: tagCode++, received: 0, stale: 0, lastRecvUs: 0, hist: new Histogram(), perSub: new Uint32Array(clients.length) };
+    const ph = { tag: tagCode++, received: 0, stale: 0, lastRecvUs: 0, hist: new Histogram(), perSub: new Uint32Array(clients.length), maxSeq: new Int32Array(clients.length).fill(-1) };
+    // Overload variant: the first `slow` subscribers stop reading while the publisher sends, and read
+    // again afterwards (so what they did get, and the server closing them, becomes visible).
+    for (let i = 0; i < slow && i < clients.length; i++) proto.pause?.(clients[i]);
     const tag = String.fromCharCode(ph.tag);
     const disc0 = disconnects;
     const pad = bodyPad > 0 ? "x".repeat(bodyPad) : "";
@@ -145,13 +159,25 @@ export async function fanoutSession(proto, endpoints, { subs, slow = 0 }) {
       tick();
     });
     const sendDoneMs = performance.now() - start;
-    const expectedNow = () => sent * (clients.length - slow);
+    // Slow readers stay paused a while longer (so a server's slow-consumer grace period can run out), then read again.
+    if (slow > 0) {
+      await sleep(slowHoldMs);
+      for (let i = 0; i < slow && i < clients.length; i++) proto.resume?.(clients[i]);
+    }
+    if (!proto.hasAcks) acked = sent;
+    const expectedNow = () => sent * clients.length - lostToClosed();
+    /** Messages a closed subscriber will never get: what a cut costs it (it resyncs from history on reconnect). */
+    const lostToClosed = () => {
+      let n = 0;
+      for (let i = 0; i < clients.length; i++) if (closedIn[i]) n += sent - ph.perSub[i];
+      return n;
+    };
     // Drain: wait while messages still arrive (up to drainMs), so "lost" means dropped, not merely late.
     const drainDeadline = performance.now() + drainMs;
     while (
       performance.now() < drainDeadline &&
       (ph.received < expectedNow() || acked + ackErrors < sent) &&
-      (performance.now() - lastAnyRecv < 500 || performance.now() - sendDoneMs - start < 500)
+      (performance.now() - lastAnyRecv < quietMs || performance.now() - sendDoneMs - start < quietMs + slowHoldMs)
     )
       await sleep(20);
     const usage = cpu();
@@ -183,6 +209,19 @@ export async function fanoutSession(proto, endpoints, { subs, slow = 0 }) {
       firstJoinError: joinErrors[0],
       ...usage,
     };
+    // Where every offered delivery went (offered = delivered + missing at closed subscribers + missing at open ones).
+    // Holes = messages missing before the last one a subscriber received: invisible to a client that resumes
+    // from its last seq (a silent drop), unlike a cut, which the client sees and the server counts.
+    let closedSubs = 0, missingAtClosed = 0, missingAtOpen = 0, holes = 0, subsWithHoles = 0;
+    for (let i = 0; i < clients.length; i++) {
+      const missing = sent - ph.perSub[i];
+      const h = Math.max(0, ph.maxSeq[i] + 1 - ph.perSub[i]);
+      holes += h;
+      if (h > 0) subsWithHoles++;
+      if (closedIn[i]) (closedSubs++, (missingAtClosed += missing));
+      else missingAtOpen += missing;
+    }
+    result.accounting = { offered: expected, delivered: ph.received, closedSubscribers: closedSubs, missingAtClosedSubscribers: missingAtClosed, missingAtOpenSubscribers: missingAtOpen, holes, subscribersWithHoles: subsWithHoles };
     if (slow > 0) {
       let fastGot = 0;
       for (let i = slow; i < clients.length; i++) fastGot += ph.perSub[i];

@@ -6,6 +6,7 @@ import { HOST, MAX_BACKPRESSURE, PORT, makeMessage, ready } from "./common.mjs";
 
 const app = uws.App();
 const EXCEPT_BY_UNSUBSCRIBE = process.env.RAW_EXCEPT === "unsubscribe";
+const DEFER = process.env.RAW_DEFER === "1";
 let nextId = 0;
 const OPEN = (sid) => `0{"sid":"${sid}","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`;
 
@@ -47,6 +48,13 @@ app.ws("/socket.io/", {
         ws.unsubscribe(topic);
         app.publish(topic, frame);
         ws.subscribe(topic);
+      } else if (DEFER) {
+        // Experiment: publish from outside the message callback (where the sender is corked).
+        setImmediate(() => {
+          try {
+            ws.publish(topic, frame);
+          } catch {}
+        });
       } else ws.publish(topic, frame); // uWS excludes the publisher
       return ack({ ok: true, id: msg.id, ts: msg.ts, seq: msg.seq });
     }
