@@ -4,15 +4,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { TemplatedApp } from "uWebSockets.js";
 
-/** dist/demo/demo.html when a build step copies it, else the source file beside this module's source. */
-const CANDIDATES = [new URL("./demo.html", import.meta.url), new URL("../../src/demo/demo.html", import.meta.url)];
+/** Beside this module: src/demo/ in tests, dist/demo/ once built (`npm run build` copies it). */
+const PAGE = new URL("./demo.html", import.meta.url);
 
 export function loadDemoPage(): string {
-  for (const url of CANDIDATES) {
-    const path = fileURLToPath(url);
-    if (existsSync(path)) return readFileSync(path, "utf8");
-  }
-  throw new Error("DEMO=1 but demo.html was not found next to dist/demo/ or in src/demo/");
+  const path = fileURLToPath(PAGE);
+  if (!existsSync(path)) throw new Error(`DEMO=1 but ${path} is missing: run \`npm run build\` (it copies the page into dist/)`);
+  return readFileSync(path, "utf8");
 }
 
 export function registerDemo(app: TemplatedApp): void {

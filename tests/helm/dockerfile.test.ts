@@ -17,12 +17,19 @@ const only = (stage: Instr[], op: string) => stage.filter((i) => i.op === op);
 const argDefault = (name: string) => instrs.find((i) => i.op === "ARG" && i.args.startsWith(`${name}=`))?.args.split("=")[1];
 const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8"));
 
-// .dockerignore semantics for the patterns used there: exact path, directory prefix, `*` globs.
+// .dockerignore semantics for the patterns used there: exact path, directory prefix, `*` globs,
+// `!` exceptions; as in Docker, the last pattern that matches decides.
 const ignorePatterns = readFileSync(join(repoRoot, ".dockerignore"), "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
-const ignored = (path: string) => ignorePatterns.some((p) => {
-  const re = new RegExp("^" + p.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*") + "(/.*)?$");
-  return re.test(path);
-});
+const ignored = (path: string) => {
+  let result = false;
+  for (const line of ignorePatterns) {
+    const negated = line.startsWith("!");
+    const p = negated ? line.slice(1) : line;
+    const re = new RegExp("^" + p.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*") + "(/.*)?$");
+    if (re.test(path)) result = !negated;
+  }
+  return result;
+};
 
 describe("Dockerfile", () => {
   it("is multi-stage on glibc Node 20 slim, never Alpine", () => {
