@@ -4,7 +4,7 @@
 // window without a connect error, spread out; no acknowledged message is lost; presence never shows
 // a still-connected user offline; the process exits 0 inside its deadline.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { clusterModeBuilt, startCluster, type Cluster } from "../support/cluster-fixture.js";
+import { startCluster, type Cluster } from "../support/cluster-fixture.js";
 import { keepFigures, summarizeDrain } from "./lib/drain-summary.js";
 import { expectCleanDrain, expectNoUserVisibleDamage, expectOnlyDrainedPodsWentDown } from "./lib/expectations.js";
 import { Load } from "./lib/load.js";
@@ -12,7 +12,7 @@ import { CLIENTS, DRAIN, DRAIN_ENV, sleep } from "./lib/settings.js";
 
 const D = DRAIN;
 
-describe.skipIf(!clusterModeBuilt())("SIGTERM one gateway of three under load (cluster mode)", () => {
+describe("SIGTERM one gateway of three under load (cluster mode)", () => {
   let cluster: Cluster;
   let load: Load;
 

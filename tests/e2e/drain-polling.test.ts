@@ -3,7 +3,7 @@
 // A drained pod's polling clients must move like WebSocket ones: the pod's cookie is ignored once the
 // balancer marks it DOWN, the new handshake lands on a remaining pod, nothing acknowledged is lost.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { clusterModeBuilt, startCluster, type Cluster } from "../support/cluster-fixture.js";
+import { startCluster, type Cluster } from "../support/cluster-fixture.js";
 import { keepFigures, summarizeDrain } from "./lib/drain-summary.js";
 import { expectOnlyDrainedPodsWentDown } from "./lib/expectations.js";
 import { Load } from "./lib/load.js";
@@ -11,7 +11,7 @@ import { DRAIN as D, DRAIN_ENV, sleep } from "./lib/settings.js";
 
 const CLIENTS = Number(process.env.E2E_POLLING_CLIENTS ?? 90);
 
-describe.skipIf(!clusterModeBuilt())("drain with HTTP long-polling clients and cookie stickiness (cluster mode)", () => {
+describe("drain with HTTP long-polling clients and cookie stickiness (cluster mode)", () => {
   let cluster: Cluster;
   let load: Load;
 

@@ -4,13 +4,13 @@
 // as a single drain, for every step: nobody gets a connect error, nothing acknowledged is lost,
 // presence stays truthful, every old process exits 0 inside its deadline.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { clusterModeBuilt, startCluster, type Cluster, type DrainRecord } from "../support/cluster-fixture.js";
+import { startCluster, type Cluster, type DrainRecord } from "../support/cluster-fixture.js";
 import { keepFigures, summarizeDrain, type DrainSummary } from "./lib/drain-summary.js";
 import { expectCleanDrain, expectNoUserVisibleDamage, expectOnlyDrainedPodsWentDown } from "./lib/expectations.js";
 import { gapSummary, Load } from "./lib/load.js";
 import { CLIENTS, DRAIN as D, DRAIN_ENV, sleep } from "./lib/settings.js";
 
-describe.skipIf(!clusterModeBuilt())("rolling restart of three gateways under load (cluster mode)", () => {
+describe("rolling restart of three gateways under load (cluster mode)", () => {
   let cluster: Cluster;
   let load: Load;
 
