@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startCluster, type Cluster } from "../support/cluster-fixture.js";
 import { keepFigures, summarizeDrain } from "./lib/drain-summary.js";
 import { expectCleanDrain, expectNoUserVisibleDamage, expectOnlyDrainedPodsWentDown } from "./lib/expectations.js";
-import { Load } from "./lib/load.js";
-import { CLIENTS, DRAIN, DRAIN_ENV, sleep } from "./lib/settings.js";
+import type { Load } from "./lib/load.js";
+import { standardLoad } from "./lib/standard-load.js";
+import { DRAIN, DRAIN_ENV, sleep } from "./lib/settings.js";
 
 const D = DRAIN;
 
@@ -21,21 +22,7 @@ describe("SIGTERM one gateway of three under load (cluster mode)", () => {
     const [, a, b] = cluster.gateways;
     // ~10 % of the users have a second device, connected straight to a pod that survives: those users
     // are connected throughout and must never be shown offline.
-    const rooms = Math.round(CLIENTS / 12);
-    const secondDevices = Math.round(CLIENTS / 12);
-    const users = CLIENTS - rooms - secondDevices;
-    load = new Load({
-      url: cluster.url,
-      users,
-      roomSize: Math.ceil(users / rooms),
-      secondDevices,
-      secondDeviceUrl: (i) => (i % 2 === 0 ? a! : b!).url,
-      runId: `dc${process.pid}`,
-      roomSendEveryMs: 1500,
-      directSendEveryMs: 3000,
-      reconnectionDelayMs: 200,
-      reconnectionDelayMaxMs: D.reconnectMaxMs,
-    });
+    load = standardLoad(cluster.url, `dc${process.pid}`, { secondDeviceUrl: (i) => (i % 2 === 0 ? a! : b!).url });
     await load.connect();
   }, 120_000);
 

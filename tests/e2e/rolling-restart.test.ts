@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startCluster, type Cluster, type DrainRecord } from "../support/cluster-fixture.js";
 import { keepFigures, summarizeDrain, type DrainSummary } from "./lib/drain-summary.js";
 import { expectCleanDrain, expectNoUserVisibleDamage, expectOnlyDrainedPodsWentDown } from "./lib/expectations.js";
-import { gapSummary, Load } from "./lib/load.js";
-import { CLIENTS, DRAIN as D, DRAIN_ENV, sleep } from "./lib/settings.js";
+import { gapSummary, type Load } from "./lib/load.js";
+import { standardLoad } from "./lib/standard-load.js";
+import { DRAIN as D, DRAIN_ENV, sleep } from "./lib/settings.js";
 
 describe("rolling restart of three gateways under load (cluster mode)", () => {
   let cluster: Cluster;
@@ -16,20 +17,7 @@ describe("rolling restart of three gateways under load (cluster mode)", () => {
 
   beforeAll(async () => {
     cluster = await startCluster({ env: DRAIN_ENV });
-    const rooms = Math.round(CLIENTS / 12);
-    const secondDevices = Math.round(CLIENTS / 12);
-    const users = CLIENTS - rooms - secondDevices;
-    load = new Load({
-      url: cluster.url,
-      users,
-      roomSize: Math.ceil(users / rooms),
-      secondDevices,
-      runId: `rr${process.pid}`,
-      roomSendEveryMs: 1500,
-      directSendEveryMs: 3000,
-      reconnectionDelayMs: 200,
-      reconnectionDelayMaxMs: D.reconnectMaxMs,
-    });
+    load = standardLoad(cluster.url, `rr${process.pid}`);
     await load.connect();
   }, 120_000);
 
