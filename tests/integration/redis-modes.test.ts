@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RedisConfig } from "../../src/config.js";
 import {
+  adapterDelivers,
   gaugeValue,
   startRedis,
   startRedisCluster,
@@ -40,21 +41,6 @@ async function pair(redis: RedisConfig): Promise<[ServicesUnderTest, ServicesUnd
   const both = await Promise.all([startServices(redis, env), startServices(redis, env)]);
   opened.push(...both);
   return both;
-}
-
-async function adapterDelivers(from: ServicesUnderTest, to: ServicesUnderTest, tag: string): Promise<void> {
-  let got = false;
-  const on = (v: string) => void (v === tag && (got = true));
-  to.io.on("probe", on);
-  try {
-    await waitFor(`adapter delivery ${tag}`, async () => {
-      from.io.serverSideEmit("probe", tag);
-      await new Promise((r) => setTimeout(r, 50));
-      return got;
-    }, 10_000, 10);
-  } finally {
-    to.io.off("probe", on);
-  }
 }
 
 /** The same checks for every mode: many rooms and users, so on a cluster keys land on every master. */

@@ -1,7 +1,7 @@
 // Redis dies mid-operation and comes back: fast UNAVAILABLE answers, health, no unhandled rejection, recovery.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GatewayError } from "../../src/errors.js";
-import { gaugeValue, startRedis, startServices, stopAllRedis, waitFor, type RedisNode, type ServicesUnderTest } from "../support/redis-harness.js";
+import { adapterDelivers, gaugeValue, startRedis, startServices, stopAllRedis, waitFor, type RedisNode, type ServicesUnderTest } from "../support/redis-harness.js";
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => void unhandled.push(reason);
@@ -32,22 +32,6 @@ async function outcome(op: () => Promise<unknown>): Promise<{ ok: boolean; code?
     return { ok: true, ms: Date.now() - t0 };
   } catch (err) {
     return { ok: false, code: err instanceof GatewayError ? err.code : String(err), message: err instanceof Error ? err.message : "", ms: Date.now() - t0 };
-  }
-}
-
-/** Receives a server-side event on `to` that `from` emits through the adapter (retried until subscribed). */
-async function adapterDelivers(from: ServicesUnderTest, to: ServicesUnderTest, tag: string): Promise<void> {
-  let got = false;
-  const on = (v: string) => void (v === tag && (got = true));
-  to.io.on("probe", on);
-  try {
-    await waitFor(`adapter delivery ${tag}`, async () => {
-      from.io.serverSideEmit("probe", tag);
-      await new Promise((r) => setTimeout(r, 50));
-      return got;
-    }, 10_000, 10);
-  } finally {
-    to.io.off("probe", on);
   }
 }
 

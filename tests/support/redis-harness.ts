@@ -269,3 +269,19 @@ export async function gaugeValue(metrics: GatewayMetrics, name: string): Promise
 process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
+
+/** Receives a server-side event on `to` that `from` emits through the adapter (retried until subscribed). */
+export async function adapterDelivers(from: ServicesUnderTest, to: ServicesUnderTest, tag: string): Promise<void> {
+  let got = false;
+  const on = (v: string) => void (v === tag && (got = true));
+  to.io.on("probe", on);
+  try {
+    await waitFor(`adapter delivery ${tag}`, async () => {
+      from.io.serverSideEmit("probe", tag);
+      await new Promise((r) => setTimeout(r, 50));
+      return got;
+    }, 10_000, 10);
+  } finally {
+    to.io.off("probe", on);
+  }
+}
