@@ -4,6 +4,7 @@
 // can check that each intended recipient got each acknowledged message exactly once after dedupe.
 import { io, type Socket } from "socket.io-client";
 import { signToken } from "../../support/tokens.js";
+import type { StoredMessage } from "../../../src/cluster/types.js";
 
 export interface LoadOptions {
   url: string;
@@ -55,17 +56,6 @@ interface Ack {
   ok: boolean;
   error?: { code: string; message: string };
   [k: string]: unknown;
-}
-
-interface StoredMessage {
-  id: string;
-  seq?: number;
-  room?: string;
-  to?: string;
-  from: string;
-  body: unknown;
-  ts: number;
-  clientMsgId?: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
