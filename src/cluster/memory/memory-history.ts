@@ -18,7 +18,9 @@ export class MemoryHistory implements RoomHistory {
     const stored: StoredMessage = { ...message, id: `${room}:${seq}`, seq, room };
     if (this.maxLength > 0) {
       log.messages.push(stored);
-      if (log.messages.length > this.maxLength) log.messages.splice(0, log.messages.length - this.maxLength);
+      // Trim in batches (amortised O(1) per append): splicing one entry off a full history on every
+      // append copied the whole array each time. Reads look only at the newest maxLength entries.
+      if (log.messages.length >= this.maxLength * 2) log.messages.splice(0, log.messages.length - this.maxLength);
     }
     return stored;
   }
@@ -26,9 +28,11 @@ export class MemoryHistory implements RoomHistory {
   async since(room: string, seq: number, limit: number): Promise<HistorySince> {
     const log = this.rooms.get(room);
     if (!log || seq >= log.lastSeq) return { ok: true, messages: [] };
-    const oldestSeq = log.messages[0]?.seq ?? log.lastSeq + 1;
+    const retained = log.messages.length > this.maxLength ? log.messages.slice(-this.maxLength) : log.messages;
+    const oldestSeq = retained[0]?.seq ?? log.lastSeq + 1;
     if (seq + 1 < oldestSeq) return { ok: false, oldestSeq };
-    const newer = log.messages.filter((m) => m.seq! > seq);
+    // Sequence numbers are contiguous in the log: the newer messages are a suffix.
+    const newer = retained.slice(retained.length - (log.lastSeq - seq));
     if (newer.length > limit) return { ok: false, oldestSeq: newer[newer.length - limit]!.seq! };
     return { ok: true, messages: newer };
   }
