@@ -25,7 +25,7 @@ import { installDeliveryCounter } from "./transport/delivery-counter.js";
 import { installNativeBroadcast } from "./transport/native-broadcast.js";
 import { installTraceInjection } from "./ops/broadcast-tracing.js";
 import { flushTracing } from "./ops/tracing.js";
-import { createPublicServer } from "./transport/public-server.js";
+import { createPublicServer, MAX_BACKPRESSURE_FACTOR } from "./transport/public-server.js";
 import { SlowConsumerWatcher } from "./transport/slow-consumer-watcher.js";
 import { loadUws } from "./transport/uws-loader.js";
 
@@ -116,7 +116,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     else res.end(JSON.stringify({ error: { code: "NOT_FOUND", message: "not found" } }));
   });
 
-  const watcher = new SlowConsumerWatcher(io, config.slowConsumerBufferBytes, config.slowConsumerGraceMs, metrics, logger);
+  const hardLimit = config.slowConsumerBufferBytes * MAX_BACKPRESSURE_FACTOR;
+  const watcher = new SlowConsumerWatcher(io, config.slowConsumerBufferBytes, config.slowConsumerGraceMs, metrics, logger, hardLimit / 2);
   watcher.start();
 
   const readiness = (): Readiness => {

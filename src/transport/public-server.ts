@@ -4,12 +4,13 @@ import type { GatewayConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Uws } from "./uws-loader.js";
+import { slowTransports } from "./slow-consumer-watcher.js";
 
 type App = ReturnType<Uws["App"]>;
 type ListenSocket = Parameters<Uws["us_listen_socket_close"]>[0];
 
 /** uWS send buffer past which it drops (publish) or refuses (send): set on purpose, watched by the slow-consumer watcher. */
-export const MAX_BACKPRESSURE_FACTOR = 4;
+export const MAX_BACKPRESSURE_FACTOR = 16;
 
 export interface PublicServer {
   app: App;
@@ -132,6 +133,8 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
 }
 
 const WS_MESSAGE_TOO_BIG = 1009;
+/** What uWS reports when it closes a socket itself (backpressure hard limit) or the peer vanished. */
+const WS_ABNORMAL = 1006;
 const UWS_TOO_BIG_TEXT = "Received too big message";
 const ENGINE_FORBIDDEN = 4;
 

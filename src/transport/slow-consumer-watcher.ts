@@ -9,6 +9,13 @@ interface UwsSocketLike {
   getBufferedAmount(): number;
 }
 
+/**
+ * Transports the watcher has seen over the limit and not cut yet. If uWS closes one of them at its
+ * hard limit (close code 1006, indistinguishable from a vanished client otherwise), that close is a
+ * slow-consumer cut too and is counted as one (see public-server.ts).
+ */
+export const slowTransports = new WeakSet<object>();
+
 /** Bytes (WebSocket) or packets x 1 KiB (polling) waiting to be sent to this socket. */
 export function bufferedBytes(socket: Socket): number {
   const conn = socket.conn as unknown as { transport: { name: string; socket?: UwsSocketLike }; writeBuffer: unknown[] };
@@ -33,9 +40,16 @@ export class SlowConsumerWatcher {
     private readonly graceMs: number,
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
+    /**
+     * Past this many buffered bytes a socket is cut at the next check, without grace: uWS closes it
+     * by itself at its hard limit (twice this), and that close cannot be told apart from a vanished
+     * client, so it would go uncounted. Half the hard limit leaves a whole check interval of room.
+     */
+    private readonly urgentBytes: number = Number.POSITIVE_INFINITY,
   ) {}
 
-  start(intervalMs = 250): void {
+  /** 100 ms: a burst must outrun the watcher from the urgent mark to uWS's hard limit within one check to beat it. */
+  start(intervalMs = 100): void {
     this.timer = setInterval(() => this.check(), intervalMs);
     this.timer.unref();
   }
@@ -48,13 +62,15 @@ export class SlowConsumerWatcher {
     for (const socket of this.io.of("/").sockets.values()) {
       const bytes = bufferedBytes(socket);
       if (bytes < this.limitBytes) {
-        this.since.delete(socket);
+        if (this.since.delete(socket)) slowTransports.delete(socket.conn.transport);
         continue;
       }
       const first = this.since.get(socket) ?? now;
       this.since.set(socket, first);
-      if (now - first < this.graceMs) continue;
+      slowTransports.add(socket.conn.transport);
+      if (now - first < this.graceMs && bytes < this.urgentBytes) continue;
       this.since.delete(socket);
+      slowTransports.delete(socket.conn.transport);
       this.metrics.slowConsumerDisconnects.inc();
       sessionOf(socket).closing = "slow_consumer";
       this.logger.warn({ socketId: socket.id, userId: sessionOf(socket).identity?.userId, bufferedBytes: bytes }, "slow consumer cut");
