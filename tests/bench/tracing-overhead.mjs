@@ -7,10 +7,10 @@
 import { spawn } from "node:child_process";
 import { cpSync, rmSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { SignJWT } from "jose";
 import { io } from "socket.io-client";
+import { freePort } from "./lib/proc.mjs";
 
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -40,17 +40,6 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** A do-nothing OTLP/HTTP receiver: the exporter does its real work (serialise + POST), spans are counted. */
 async function startReceiver() {
