@@ -56,8 +56,15 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
         behavior.upgrade?.(res, req, context);
       },
       close: (socket, code, message) => {
-        if (code === WS_MESSAGE_TOO_BIG || (code === 1006 && Buffer.from(message).toString() === UWS_TOO_BIG_TEXT))
-          metrics.connectionFailures.inc({ reason: "payload_too_large" });
+        const tooBig = code === WS_MESSAGE_TOO_BIG || (code === WS_ABNORMAL && Buffer.from(message).toString() === UWS_TOO_BIG_TEXT);
+        if (tooBig) metrics.connectionFailures.inc({ reason: "payload_too_large" });
+        const transport = (socket.getUserData() as { transport?: object } | undefined)?.transport;
+        if (!tooBig && code === WS_ABNORMAL && transport && slowTransports.has(transport)) {
+          // uWS hit its hard limit before the watcher's grace ran out: still a slow-consumer cut.
+          slowTransports.delete(transport);
+          metrics.slowConsumerDisconnects.inc();
+          logger.warn({ maxBackpressure }, "slow consumer cut by the uWS hard limit");
+        }
         behavior.close?.(socket, code, message);
       },
     } as Parameters<App["ws"]>[1])) as App["ws"];
