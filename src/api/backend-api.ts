@@ -7,7 +7,7 @@ import type { StoredMessage } from "../cluster/types.js";
 import { GatewayError, toErrorBody } from "../errors.js";
 import { inSpan, startApiSpan, type ActiveSpan } from "../ops/tracing.js";
 import type { GatewayContext } from "../protocol/context.js";
-import { roomName, userId } from "../protocol/schemas.js";
+import { describeIssues, roomName, userId } from "../protocol/schemas.js";
 import type { ApiKeys } from "./api-keys.js";
 import { readBody, sendError, sendJson, trackResponse, type ResponseState } from "./http-io.js";
 
@@ -155,9 +155,7 @@ function duplicateAware({ value, duplicate }: { value: Record<string, unknown>; 
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  const path = issue?.path.map(String).join(".");
-  throw new GatewayError("BAD_REQUEST", issue ? (path ? `${path}: ${issue.message}` : issue.message) : "invalid request");
+  throw new GatewayError("BAD_REQUEST", describeIssues(r.error.issues, "invalid request"));
 }
 
 function safeDecode(s: string): string {

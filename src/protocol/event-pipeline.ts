@@ -7,6 +7,7 @@ import { inSpan, splitTraceEnvelope, startEventSpan, type ActiveSpan } from "../
 import type { EventDefinition, GatewayContext } from "./context.js";
 import { eventLabel } from "./event-names.js";
 import { sessionOf } from "./session.js";
+import { describeIssues } from "./schemas.js";
 
 type Ack = (answer: unknown) => void;
 
@@ -29,13 +30,6 @@ export class InflightHandlers {
 
 /** Codes that mean the gateway (not the client) failed: they count as outcome "error". */
 const SERVER_SIDE: ReadonlySet<string> = new Set(["UNAVAILABLE", "INTERNAL"]);
-
-function zodMessage(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
-  const first = issues[0];
-  if (!first) return "invalid payload";
-  const path = first.path.map(String).join(".");
-  return path ? `${path}: ${first.message}` : first.message;
-}
 
 export function bindEvents(socket: Socket, events: ReadonlyMap<string, EventDefinition>, ctx: GatewayContext, inflight: InflightHandlers): void {
   socket.onAny(eventListener(events, ctx, inflight));
@@ -78,7 +72,7 @@ export function eventListener(events: ReadonlyMap<string, EventDefinition>, ctx:
     const def = events.get(name);
     if (!def) return refuse("rejected", { code: "UNKNOWN_EVENT", message: `unknown event ${JSON.stringify(name.slice(0, 64))}` });
     const input = def.schema.safeParse(payload ?? {});
-    if (!input.success) return refuse("rejected", { code: "BAD_REQUEST", message: zodMessage(input.error.issues) });
+    if (!input.success) return refuse("rejected", { code: "BAD_REQUEST", message: describeIssues(input.error.issues, "invalid payload") });
 
     const work = inSpan(span, () => (async () => def.handle({ ctx, socket, session }, input.data))());
     inflight.track(work);

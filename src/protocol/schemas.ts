@@ -7,3 +7,11 @@ export const userId = z.string().regex(ID_PATTERN, "user id must be 1-128 charac
 export const clientMsgId = z.string().min(1).max(128);
 /** Any JSON value; the packet size limit (MAX_PAYLOAD_BYTES) already bounds it. */
 export const messageBody = z.unknown().refine((v) => v !== undefined && typeof v !== "function", "body is required");
+
+/** The first schema problem as a client-safe sentence: "room: room must be ...". */
+export function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>, fallback: string): string {
+  const first = issues[0];
+  if (!first) return fallback;
+  const path = first.path.map(String).join(".");
+  return path ? `${path}: ${first.message}` : first.message;
+}
