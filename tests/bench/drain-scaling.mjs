@@ -35,8 +35,8 @@ hardLimit.unref();
 
 const load = async (path) => (await runnerImport(join(ROOT, path), { configFile: false, logLevel: "error", root: ROOT })).module;
 const { startCluster, clusterModeBuilt } = await load("tests/support/cluster-fixture.ts");
-const { Load, gapSummary } = await load("tests/e2e/lib/load.ts");
-const { summarizeDrain } = await load("tests/e2e/lib/drain-summary.ts");
+const { Load, gapSummary } = await load("tests/support/system/load.ts");
+const { summarizeDrain } = await load("tests/support/system/drain-summary.ts");
 if (!clusterModeBuilt()) {
   console.error("drain-scaling: dist/cluster/redis is missing: run `npm run build` with cluster mode in src/");
   process.exit(1);

@@ -6,7 +6,7 @@ import { ask, client, closeAll, connected } from "../support/clients.js";
 import { startGatewayProcess, type GatewayProcess } from "../support/gateway-process.js";
 import { metricValue, scrape } from "../support/metrics.js";
 import { signToken, TEST_API_KEY } from "../support/tokens.js";
-import { badLogs, healthy, http, metricsSnapshot, pollingOpen, pollUrl, RawSocket, sleep, startBystanders, tcp, tcpClosed } from "./support.js";
+import { badLogs, healthy, http, metricsSnapshot, pollingOpen, pollUrl, RawSocket, sleep, startBystanders, tcp, tcpClosed } from "../support/hardening.js";
 
 const MAX_PAYLOAD = 65536;
 /** About 1 GB: the largest Content-Length uWS parses (it drops longer ones without an answer). */

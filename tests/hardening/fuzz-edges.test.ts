@@ -11,7 +11,7 @@ import { closeAll } from "../support/clients.js";
 import { startGatewayProcess, type GatewayProcess } from "../support/gateway-process.js";
 import { metricValue, scrape } from "../support/metrics.js";
 import { signToken, TEST_API_KEY } from "../support/tokens.js";
-import { assertNoLeak, badLogs, healthy, http, pollingOpen, RawSocket, startBystanders } from "./support.js";
+import { assertNoLeak, badLogs, healthy, http, pollingOpen, RawSocket, startBystanders } from "../support/hardening.js";
 
 const AUTH_CASES = Number(process.env.FUZZ_AUTH_CASES ?? 2000);
 const API_CASES = Number(process.env.FUZZ_API_CASES ?? 3000);

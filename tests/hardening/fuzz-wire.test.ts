@@ -8,7 +8,7 @@ import { ask, client, closeAll, connected } from "../support/clients.js";
 import { startGatewayProcess, type GatewayProcess } from "../support/gateway-process.js";
 import { metricValue, scrape } from "../support/metrics.js";
 import { signToken } from "../support/tokens.js";
-import { alive, assertNoLeak, badLogs, healthy, RawSocket, startBystanders } from "./support.js";
+import { alive, assertNoLeak, badLogs, healthy, RawSocket, startBystanders } from "../support/hardening.js";
 
 const FRAME_CASES = Number(process.env.FUZZ_FRAME_CASES ?? 5000);
 const PAYLOAD_CASES = Number(process.env.FUZZ_PAYLOAD_CASES ?? 5000);

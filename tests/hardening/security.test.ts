@@ -12,7 +12,7 @@ import { ApiKeys } from "../../src/api/api-keys.js";
 import { ask, client, closeAll, connected } from "../support/clients.js";
 import { startGatewayProcess, TEST_SECRET, type GatewayProcess } from "../support/gateway-process.js";
 import { signToken, TEST_API_KEY } from "../support/tokens.js";
-import { assertNoLeak, badLogs, http, metricsSnapshot, pollingOpen, RawSocket } from "./support.js";
+import { assertNoLeak, badLogs, http, metricsSnapshot, pollingOpen, RawSocket } from "../support/hardening.js";
 
 const ALLOWED = "http://allowed.example";
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");

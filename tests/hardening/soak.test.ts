@@ -1,4 +1,4 @@
-// One-minute soak (the 10-minute version is `node tests/soak/soak.mjs`): churning connections, joins,
+// One-minute soak (the 10-minute version is `node tests/hardening/soak.mjs`): churning connections, joins,
 // messages and disconnects against a real gateway process; heap and RSS sampled after a forced GC.
 // After warm-up there is no growth trend, and once every client is gone the file descriptors,
 // timers, shared-emitter listeners, sockets and rooms are back to the baseline.

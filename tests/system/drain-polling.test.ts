@@ -4,10 +4,10 @@
 // balancer marks it DOWN, the new handshake lands on a remaining pod, nothing acknowledged is lost.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startCluster, type Cluster } from "../support/cluster-fixture.js";
-import { keepFigures, summarizeDrain } from "./lib/drain-summary.js";
-import { expectOnlyDrainedPodsWentDown } from "./lib/expectations.js";
-import { Load } from "./lib/load.js";
-import { DRAIN as D, DRAIN_ENV, sleep } from "./lib/settings.js";
+import { keepFigures, summarizeDrain } from "../support/system/drain-summary.js";
+import { expectOnlyDrainedPodsWentDown } from "../support/system/expectations.js";
+import { Load } from "../support/system/load.js";
+import { DRAIN as D, DRAIN_ENV, sleep } from "../support/system/settings.js";
 
 const CLIENTS = Number(process.env.E2E_POLLING_CLIENTS ?? 90);
 

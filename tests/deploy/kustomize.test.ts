@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { findOne, loadThresholds, loadYamlDocs, renderChart, repoRoot, requireTool, runOk, validateObjects, type K8sObject } from "../helm/lib.js";
+import { findOne, loadThresholds, loadYamlDocs, renderChart, repoRoot, requireTool, runOk, validateObjects, type K8sObject } from "./lib.js";
 // @ts-expect-error plain ESM script without type declarations
 import { renderFromChart, target } from "./sync-from-chart.mjs";
 
@@ -76,7 +76,7 @@ describe("prod overlay", () => {
   const docs = kustomize("k8s/overlays/prod");
 
   it("carries the chart's HPA, PDB, NetworkPolicy, ServiceMonitor and PrometheusRule unchanged", () => {
-    expect(readFileSync(target, "utf8"), "k8s/overlays/prod/from-chart.yaml is stale: run `node tests/k8s/sync-from-chart.mjs`").toBe(renderFromChart());
+    expect(readFileSync(target, "utf8"), "k8s/overlays/prod/from-chart.yaml is stale: run `node tests/deploy/sync-from-chart.mjs`").toBe(renderFromChart());
     for (const kind of ["HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"]) findOne(docs, kind);
     expect(docs.some((d) => d.kind === "Secret"), "prod secrets are created out of band").toBe(false);
   });

@@ -78,7 +78,7 @@ describe("docs/operations.md", () => {
 
 describe("README.md", () => {
   it("contains exactly the table printed from thresholds.yaml", () => {
-    const fix = "run `node tests/helm/print-thresholds-table.mjs` and paste its output into README.md";
+    const fix = "run `node tests/deploy/print-thresholds-table.mjs` and paste its output into README.md";
     const readme = join(repoRoot, "README.md");
     if (!existsSync(readme)) throw new Error(`README.md is missing: ${fix}`);
     const m = /<!-- thresholds:begin -->\n([\s\S]*?)\n<!-- thresholds:end -->/.exec(readFileSync(readme, "utf8"));

@@ -5,11 +5,11 @@
 // presence stays truthful, every old process exits 0 inside its deadline.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startCluster, type Cluster, type DrainRecord } from "../support/cluster-fixture.js";
-import { keepFigures, summarizeDrain, type DrainSummary } from "./lib/drain-summary.js";
-import { expectCleanDrain, expectNoUserVisibleDamage, expectOnlyDrainedPodsWentDown } from "./lib/expectations.js";
-import { gapSummary, type Load } from "./lib/load.js";
-import { standardLoad } from "./lib/standard-load.js";
-import { DRAIN as D, DRAIN_ENV, sleep } from "./lib/settings.js";
+import { keepFigures, summarizeDrain, type DrainSummary } from "../support/system/drain-summary.js";
+import { expectCleanDrain, expectNoUserVisibleDamage, expectOnlyDrainedPodsWentDown } from "../support/system/expectations.js";
+import { gapSummary, type Load } from "../support/system/load.js";
+import { standardLoad } from "../support/system/standard-load.js";
+import { DRAIN as D, DRAIN_ENV, sleep } from "../support/system/settings.js";
 
 describe("rolling restart of three gateways under load (cluster mode)", () => {
   let cluster: Cluster;

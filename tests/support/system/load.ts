@@ -3,7 +3,7 @@
 // fetch `message:unacked`, deduping by id. Every acknowledged send goes into a ledger, so the suite
 // can check that each intended recipient got each acknowledged message exactly once after dedupe.
 import { io, type Socket } from "socket.io-client";
-import { signToken } from "../../support/tokens.js";
+import { signToken } from "../tokens.js";
 import type { StoredMessage } from "../../../src/cluster/types.js";
 
 export interface LoadOptions {

@@ -1,7 +1,7 @@
 // Turns one drain (the gateway's record) and the crowd's view of it into figures and checkable facts.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { DrainRecord } from "../../support/cluster-fixture.js";
+import type { DrainRecord } from "../cluster-fixture.js";
 import { gapSummary, histogram, percentile, type Load } from "./load.js";
 
 export interface DrainSummary {

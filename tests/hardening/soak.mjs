@@ -5,7 +5,7 @@
 // listener counts on shared emitters over IPC. Result: growth slopes after warm-up, and what was
 // left once every client is gone, against the baseline taken before the first client.
 //
-//   npm run build && node tests/soak/soak.mjs --minutes 10 [--clients 50] [--json out.json]
+//   npm run build && node tests/hardening/soak.mjs --minutes 10 [--clients 50] [--json out.json]
 //
 // tests/hardening/soak.test.ts runs the same code for one minute.
 import { fork } from "node:child_process";

@@ -5,11 +5,11 @@
 // a still-connected user offline; the process exits 0 inside its deadline.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startCluster, type Cluster } from "../support/cluster-fixture.js";
-import { keepFigures, summarizeDrain } from "./lib/drain-summary.js";
-import { expectCleanDrain, expectNoUserVisibleDamage, expectOnlyDrainedPodsWentDown } from "./lib/expectations.js";
-import type { Load } from "./lib/load.js";
-import { standardLoad } from "./lib/standard-load.js";
-import { DRAIN, DRAIN_ENV, sleep } from "./lib/settings.js";
+import { keepFigures, summarizeDrain } from "../support/system/drain-summary.js";
+import { expectCleanDrain, expectNoUserVisibleDamage, expectOnlyDrainedPodsWentDown } from "../support/system/expectations.js";
+import type { Load } from "../support/system/load.js";
+import { standardLoad } from "../support/system/standard-load.js";
+import { DRAIN, DRAIN_ENV, sleep } from "../support/system/settings.js";
 
 const D = DRAIN;
 

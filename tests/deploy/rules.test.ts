@@ -85,7 +85,7 @@ function expand(text: string, labels: Record<string, string>, value: number): st
   return text.replace(/\{\{\s*(\$labels\.(\w+)|\$value(?:\s*\|\s*(\w+))?)\s*\}\}/g, (_m, _all, label, fn) => {
     if (label) return labels[label] ?? "";
     const h = fn ? humanizers[fn] : g4;
-    if (!h) throw new Error(`annotation uses ${fn}: teach tests/helm/rules.test.ts how it formats`);
+    if (!h) throw new Error(`annotation uses ${fn}: teach tests/deploy/rules.test.ts how it formats`);
     return h(value);
   });
 }

@@ -1,7 +1,7 @@
 // The promises of issue 6, as assertions shared by the drain scenarios. Counts and orderings only:
 // time bounds are the drain settings plus generous margins (2 shared cores).
 import { expect } from "vitest";
-import type { DrainRecord } from "../../support/cluster-fixture.js";
+import type { DrainRecord } from "../cluster-fixture.js";
 import type { DrainSummary } from "./drain-summary.js";
 import type { LoadReport } from "./load.js";
 

@@ -37,7 +37,7 @@ export function requireTool(tool: string, pkg: string): string {
 
 let rendererPath: string | undefined;
 
-/** Builds tests/helm/render (Go text/template + sprig, Helm's semantics) once per test process. */
+/** Builds tests/deploy/render (Go text/template + sprig, Helm's semantics) once per test process. */
 export function renderer(): string {
   if (rendererPath) return rendererPath;
   requireTool("go", "golang-go");
@@ -48,7 +48,7 @@ export function renderer(): string {
   }
   const out = join(scratch("render"), "render");
   execFileSync("go", ["build", "-o", out, "."], {
-    cwd: join(repoRoot, "tests/helm/render"),
+    cwd: join(repoRoot, "tests/deploy/render"),
     env: { ...process.env, GO111MODULE: "off", GOPATH: "/usr/share/gocode", GOCACHE: join(repoRoot, "tests/.tmp/gocache"), GOFLAGS: "" },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -8,8 +8,8 @@ import { client, connected } from "../support/clients.js";
 import { startCluster, type Cluster } from "../support/cluster-fixture.js";
 import { metricValue, scrape } from "../support/metrics.js";
 import { signToken } from "../support/tokens.js";
-import { keepFigures, summarizeDrain } from "./lib/drain-summary.js";
-import { Load } from "./lib/load.js";
+import { keepFigures, summarizeDrain } from "../support/system/drain-summary.js";
+import { Load } from "../support/system/load.js";
 
 const DELAY = 500;
 const WINDOW = 3000;

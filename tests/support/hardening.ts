@@ -3,10 +3,10 @@
 import { request } from "node:http";
 import { connect as tcpConnect, type Socket as TcpSocket } from "node:net";
 import WebSocket from "ws";
-import type { GatewayProcess } from "../support/gateway-process.js";
-import { ask, client, connected, type Client } from "../support/clients.js";
-import { metricValue, scrape } from "../support/metrics.js";
-import { signToken } from "../support/tokens.js";
+import type { GatewayProcess } from "./gateway-process.js";
+import { ask, client, connected, type Client } from "./clients.js";
+import { metricValue, scrape } from "./metrics.js";
+import { signToken } from "./tokens.js";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

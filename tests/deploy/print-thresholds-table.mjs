@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Prints README.md's alert threshold table from helm/socketgate/thresholds.yaml, the one file that
 // holds the numbers. Paste the output between <!-- thresholds:begin --> and <!-- thresholds:end -->
-// in README.md; tests/helm/thresholds.test.ts fails while the two differ.
-//   node tests/helm/print-thresholds-table.mjs
+// in README.md; tests/deploy/thresholds.test.ts fails while the two differ.
+//   node tests/deploy/print-thresholds-table.mjs
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
