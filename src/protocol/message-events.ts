@@ -2,7 +2,8 @@
 import { z } from "zod";
 import { userRoom } from "../auth/room-access.js";
 import { GatewayError } from "../errors.js";
-import type { StoredMessage } from "../cluster/types.js";
+import type { AppendResult } from "../cluster/types.js";
+import { chargeAnswer, pageLimits, unackedCursor } from "./catch-up.js";
 import { defineEvent } from "./context.js";
 import { clientMsgId, messageBody, roomName, userId } from "./schemas.js";
 
@@ -17,22 +18,21 @@ export const messageSend = defineEvent({
   async handle({ ctx, socket, session }, input) {
     const from = session.identity.userId;
     if ("room" in input && !session.rooms.has(input.room)) throw new GatewayError("FORBIDDEN", `join room ${input.room} before sending to it`);
-    const store = async (): Promise<StoredMessage> => {
-      const base = { from, body: input.body, ts: Date.now(), ...(input.clientMsgId ? { clientMsgId: input.clientMsgId } : {}) };
-      if ("room" in input) {
-        const stored = await ctx.cluster.history.append(input.room, base);
-        socket.to(input.room).emit("message", stored);
-        return stored;
-      }
-      const stored = await ctx.cluster.inbox.append(input.to, { ...base, to: input.to });
-      ctx.io.to(userRoom(input.to)).emit("message", stored);
-      return stored;
-    };
-    // A retried send (same clientMsgId) answers the first result and is not stored or delivered twice.
-    const { value, duplicate } = input.clientMsgId
-      ? await ctx.cluster.idempotency.once(`msg:${from}:${input.clientMsgId}`, store)
-      : { value: await store(), duplicate: false };
-    return { id: value.id, ts: value.ts, ...(value.seq !== undefined ? { seq: value.seq } : {}), ...(duplicate ? { duplicate: true } : {}) };
+    const base = { from, body: input.body, ts: Date.now(), ...(input.clientMsgId ? { clientMsgId: input.clientMsgId } : {}) };
+    // The clientMsgId record is written in the same atomic step as the message: a retry, whatever failed
+    // before, stores nothing and answers the first id. Duplicates are fanned out again (clients dedupe by
+    // id): the first attempt may have stored the message and then failed before anyone received it.
+    const options = input.clientMsgId ? { idempotencyKey: `msg:${from}:${input.clientMsgId}` } : undefined;
+    let result: AppendResult;
+    if ("room" in input) {
+      result = await ctx.cluster.history.append(input.room, base, options);
+      socket.to(input.room).emit("message", result.message);
+    } else {
+      result = await ctx.cluster.inbox.append(input.to, { ...base, to: input.to }, options);
+      ctx.io.to(userRoom(input.to)).emit("message", result.message);
+    }
+    const { message, duplicate } = result;
+    return { id: message.id, ts: message.ts, seq: message.seq, epoch: message.epoch, ...(duplicate ? { duplicate: true } : {}) };
   },
 });
 
@@ -47,9 +47,11 @@ export const messageAck = defineEvent({
 
 export const messageUnacked = defineEvent({
   name: "message:unacked",
-  schema: z.strictObject({ limit: z.number().int().min(1).max(1000).optional() }),
-  async handle({ ctx, session }, { limit }) {
-    const messages = await ctx.cluster.inbox.unacked(session.identity.userId, session.deviceId, limit ?? 1000);
-    return { messages };
+  schema: z.strictObject({ limit: z.number().int().min(1).max(1000).optional(), cursor: unackedCursor.optional() }),
+  async handle({ ctx, session }, { limit, cursor }) {
+    // One page of at most `limit` messages and MAX_ANSWER_BYTES; `nextCursor` continues it.
+    const page = await ctx.cluster.inbox.unacked(session.identity.userId, session.deviceId, { ...pageLimits(ctx.config, limit), ...(cursor ? { cursor } : {}) });
+    chargeAnswer(session, page.messages);
+    return page.more ? { messages: page.messages, more: true, nextCursor: page.nextCursor } : { messages: page.messages };
   },
 });

@@ -10,6 +10,7 @@ import { RedisIdempotency } from "./redis-idempotency.js";
 import { RedisInbox } from "./redis-inbox.js";
 import { RedisOps, type RedisClient } from "./redis-ops.js";
 import { RedisPresence, type PresenceEntry } from "./redis-presence.js";
+import { ReplicaAck } from "./replica-ack.js";
 
 /** Any one store operation fails with UNAVAILABLE after this, whatever the connection does. */
 const OP_TIMEOUT_MS = 2500;
@@ -40,8 +41,16 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
 
   const ops = new RedisOps(clients.command, { opTimeoutMs: OP_TIMEOUT_MS });
   const presence = new RedisPresence(ops, { podId, ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs });
-  const inbox = new RedisInbox(ops, { maxLength: config.inboxMaxLength, maxAgeMs: config.inboxMaxAgeMs, onTrim: (n) => metrics.inboxTrimmed.inc(n) });
-  const history = new RedisHistory(ops, config.historyMaxLength);
+  // REDIS_ACK_REPLICAS: appends resolve only once that many replicas have them (see replica-ack.ts).
+  const replicaAck = config.redisAckReplicas > 0 ? new ReplicaAck(ops, config.redisAckReplicas) : undefined;
+  const inbox = new RedisInbox(ops, {
+    maxLength: config.inboxMaxLength,
+    maxAgeMs: config.inboxMaxAgeMs,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    replicaAck,
+    onTrim: (n) => metrics.inboxTrimmed.inc(n),
+  });
+  const history = new RedisHistory(ops, { maxLength: config.historyMaxLength, ttlMs: config.historyTtlMs, idempotencyTtlMs: config.idempotencyTtlMs, replicaAck });
   const idempotency = new RedisIdempotency(ops, { ttlMs: config.idempotencyTtlMs });
 
   // After an outage Redis may have restarted empty: this pod's connected sockets are the truth for its
