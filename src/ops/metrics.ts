@@ -43,6 +43,7 @@ export class GatewayMetrics {
   readonly processErrors = new client.Counter({ name: "socketgate_process_errors_total", help: "uncaughtException / unhandledRejection reaching the process", labelNames: ["kind"], registers: [this.registry] });
   readonly messagesDelivered = new client.Counter({ name: "socketgate_messages_delivered_total", help: "Messages emitted to clients by this pod (one per recipient socket for targeted sends, one per broadcast)", registers: [this.registry] });
   readonly slowConsumerDisconnects = new client.Counter({ name: "socketgate_slow_consumer_disconnects_total", help: "Sockets cut because their send buffer stayed over the limit", registers: [this.registry] });
+  readonly rebalanceDisconnects = new client.Counter({ name: "socketgate_rebalance_disconnects_total", help: "Client transports this pod closed to shed load above the fleet mean (the clients reconnect through the Service)", registers: [this.registry] });
   readonly fanoutHealthy = new client.Gauge({ name: "socketgate_fanout_healthy", help: "1 while live cross-pod fan-out is proven end to end by the pub/sub canary (always 1 in embedded mode)", registers: [this.registry] });
   readonly fanoutInterruptions = new client.Counter({ name: "socketgate_fanout_interruptions_total", help: "Times the pub/sub canary found live fan-out interrupted (subscription dropped or wedged); each is followed by a resync", registers: [this.registry] });
   readonly fanoutErrors = new client.Counter({ name: "socketgate_fanout_errors_total", help: "Fan-outs that failed after the message was stored (the send still answered ok; readers catch up from history / inbox)", registers: [this.registry] });
@@ -69,6 +70,7 @@ export class GatewayMetrics {
     this.connectionAttempts.inc(0);
     this.messagesDelivered.inc(0);
     this.slowConsumerDisconnects.inc(0);
+    this.rebalanceDisconnects.inc(0);
     this.inboxTrimmed.inc(0);
     this.draining.set(0);
     this.redisUp.set(1);

@@ -53,6 +53,7 @@ describe("metrics: connections and refusals", () => {
       "socketgate_handler_errors_total",
       "socketgate_messages_delivered_total",
       "socketgate_slow_consumer_disconnects_total",
+      "socketgate_rebalance_disconnects_total",
       "socketgate_redis_up",
       "socketgate_fanout_healthy",
       "socketgate_fanout_interruptions_total",
