@@ -3,7 +3,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import { z } from "zod";
 import { userRoom } from "../auth/room-access.js";
-import type { AppendResult } from "../cluster/types.js";
+import type { Sent } from "../delivery/message-delivery.js";
 import { GatewayError, toErrorBody } from "../errors.js";
 import { inSpan, startApiSpan, type ActiveSpan } from "../ops/tracing.js";
 import type { GatewayContext } from "../protocol/context.js";
@@ -91,8 +91,8 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
   app.post("/v1/publish", (res, req) =>
     withJsonBody(res, req, async (body) => {
       const input = parse(publishSchema, body);
-      // Durable messages carry their idempotency key into the append itself (per room / per recipient);
-      // ephemeral events only suppress a repeated emit.
+      // Durable messages carry their idempotency key into each append (per room / per recipient, recorded
+      // atomically with it); ephemeral events only suppress a repeated emit.
       if (input.event === "message" || !input.idempotencyKey) return publish(ctx, input);
       return duplicateAware(await ctx.cluster.idempotency.once(`api:${input.idempotencyKey}`, () => publish(ctx, input)));
     }),
@@ -132,21 +132,16 @@ async function publish(ctx: GatewayContext, input: Publish): Promise<Record<stri
   const users = input.userIds ?? (input.userId ? [input.userId] : []);
   // `message` is the durable event: stored in room history or each user's inbox, like message:send.
   if (input.event === "message") {
-    // The key is recorded atomically with each append: a retry after a failure at recipient k stores
-    // nothing again for recipients 1..k and answers their first ids.
-    const options = input.idempotencyKey ? { idempotencyKey: `api:${input.idempotencyKey}` } : undefined;
+    const message = { from: "server", body: input.data, ts };
+    // A retry after a failure at recipient k stores nothing again for recipients 1..k: their first ids.
+    const options = input.idempotencyKey ? { idempotencyKey: `api:${input.idempotencyKey}` } : {};
     if (input.room) {
-      const { message, duplicate } = await ctx.cluster.history.append(input.room, { from: "server", body: input.data, ts }, options);
-      ctx.io.to(input.room).emit("message", message);
-      return { ids: [message.id], seq: message.seq, epoch: message.epoch, ...(duplicate ? { duplicate: true } : {}) };
+      const { message: stored, duplicate } = await ctx.delivery.toRoom(input.room, message, options);
+      return { ids: [stored.id], seq: stored.seq, epoch: stored.epoch, ...(duplicate ? { duplicate: true } : {}) };
     }
-    const stored: AppendResult[] = [];
-    for (const u of users) {
-      const result = await ctx.cluster.inbox.append(u, { from: "server", to: u, body: input.data, ts }, options);
-      ctx.io.to(userRoom(u)).emit("message", result.message);
-      stored.push(result);
-    }
-    return { ids: stored.map((r) => r.message.id), ...(stored.every((r) => r.duplicate) ? { duplicate: true } : {}) };
+    const sent: Sent[] = [];
+    for (const u of users) sent.push(await ctx.delivery.toUser(u, message, options));
+    return { ids: sent.map((r) => r.message.id), ...(sent.every((r) => r.duplicate) ? { duplicate: true } : {}) };
   }
   const rooms = input.room ? [input.room] : users.map(userRoom);
   ctx.io.to(rooms).emit(input.event, input.data);

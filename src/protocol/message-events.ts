@@ -1,8 +1,6 @@
 // message:send (room or direct), message:ack and message:unacked: stored first, then fanned out.
 import { z } from "zod";
-import { userRoom } from "../auth/room-access.js";
 import { GatewayError } from "../errors.js";
-import type { AppendResult } from "../cluster/types.js";
 import { chargeAnswer, pageLimits, unackedCursor } from "./catch-up.js";
 import { defineEvent } from "./context.js";
 import { clientMsgId, messageBody, roomName, userId } from "./schemas.js";
@@ -18,21 +16,14 @@ export const messageSend = defineEvent({
   async handle({ ctx, socket, session }, input) {
     const from = session.identity.userId;
     if ("room" in input && !session.rooms.has(input.room)) throw new GatewayError("FORBIDDEN", `join room ${input.room} before sending to it`);
-    const base = { from, body: input.body, ts: Date.now(), ...(input.clientMsgId ? { clientMsgId: input.clientMsgId } : {}) };
-    // The clientMsgId record is written in the same atomic step as the message: a retry, whatever failed
-    // before, stores nothing and answers the first id. Duplicates are fanned out again (clients dedupe by
-    // id): the first attempt may have stored the message and then failed before anyone received it.
-    const options = input.clientMsgId ? { idempotencyKey: `msg:${from}:${input.clientMsgId}` } : undefined;
-    let result: AppendResult;
-    if ("room" in input) {
-      result = await ctx.cluster.history.append(input.room, base, options);
-      socket.to(input.room).emit("message", result.message);
-    } else {
-      result = await ctx.cluster.inbox.append(input.to, { ...base, to: input.to }, options);
-      ctx.io.to(userRoom(input.to)).emit("message", result.message);
-    }
-    const { message, duplicate } = result;
-    return { id: message.id, ts: message.ts, seq: message.seq, epoch: message.epoch, ...(duplicate ? { duplicate: true } : {}) };
+    const message = { from, body: input.body, ts: Date.now(), ...(input.clientMsgId ? { clientMsgId: input.clientMsgId } : {}) };
+    // A retried send (same clientMsgId) answers the first result: the key is recorded atomically with the append.
+    const idempotencyKey = input.clientMsgId ? `msg:${from}:${input.clientMsgId}` : undefined;
+    const { message: stored, duplicate } =
+      "room" in input
+        ? await ctx.delivery.toRoom(input.room, message, { idempotencyKey, exceptSocketId: socket.id })
+        : await ctx.delivery.toUser(input.to, message, { idempotencyKey });
+    return { id: stored.id, ts: stored.ts, seq: stored.seq, epoch: stored.epoch, ...(duplicate ? { duplicate: true } : {}) };
   },
 });
 
