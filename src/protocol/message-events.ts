@@ -3,6 +3,7 @@ import { z } from "zod";
 import { userRoom } from "../auth/room-access.js";
 import { GatewayError } from "../errors.js";
 import type { StoredMessage } from "../cluster/types.js";
+import { assertBodyWithinBounds } from "./body-bounds.js";
 import { defineEvent } from "./context.js";
 import { clientMsgId, messageBody, roomName, userId } from "./schemas.js";
 
@@ -16,6 +17,8 @@ export const messageSend = defineEvent({
   schema: sendSchema,
   async handle({ ctx, socket, session }, input) {
     const from = session.identity.userId;
+    // Before anything is stored or fanned out: every later step (hasBinary, encoders) recurses over the body.
+    assertBodyWithinBounds(input.body, { maxBodyBytes: ctx.config.maxBodyBytes });
     if ("room" in input && !session.rooms.has(input.room)) throw new GatewayError("FORBIDDEN", `join room ${input.room} before sending to it`);
     const store = async (): Promise<StoredMessage> => {
       const base = { from, body: input.body, ts: Date.now(), ...(input.clientMsgId ? { clientMsgId: input.clientMsgId } : {}) };

@@ -5,6 +5,7 @@ import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Uws } from "./uws-loader.js";
 import { slowTransports } from "./slow-consumer-watcher.js";
+import { boundedParser } from "./bounded-parser.js";
 
 type App = ReturnType<Uws["App"]>;
 type ListenSocket = Parameters<Uws["us_listen_socket_close"]>[0];
@@ -77,6 +78,13 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     pingTimeout: config.pingTimeoutMs,
     connectTimeout: config.connectTimeoutMs,
     maxHttpBufferSize: config.maxPayloadBytes,
+    // maxHttpBufferSize bounds each Engine.IO message, and every binary attachment is its own message:
+    // the parser bounds their total per packet, and allows one CONNECT per Engine.IO session.
+    parser: boundedParser({
+      maxAttachmentBytes: config.maxBodyBytes,
+      maxAttachments: MAX_ATTACHMENTS,
+      onViolation: (reason) => metrics.connectionFailures.inc({ reason: reason === "attachments_too_large" ? "payload_too_large" : "bad_request" }),
+    }),
     allowEIO3: false,
     cleanupEmptyChildNamespaces: true,
     allowRequest: (req, callback) => {
@@ -139,6 +147,8 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   };
 }
 
+/** Binary attachments one packet may carry (socket.io-parser's default); their total is bounded by MAX_BODY_BYTES. */
+const MAX_ATTACHMENTS = 10;
 const WS_MESSAGE_TOO_BIG = 1009;
 /** What uWS reports when it closes a socket itself (backpressure hard limit) or the peer vanished. */
 const WS_ABNORMAL = 1006;
