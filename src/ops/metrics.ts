@@ -43,6 +43,9 @@ export class GatewayMetrics {
   readonly processErrors = new client.Counter({ name: "socketgate_process_errors_total", help: "uncaughtException / unhandledRejection reaching the process", labelNames: ["kind"], registers: [this.registry] });
   readonly messagesDelivered = new client.Counter({ name: "socketgate_messages_delivered_total", help: "Messages emitted to clients by this pod (one per recipient socket for targeted sends, one per broadcast)", registers: [this.registry] });
   readonly slowConsumerDisconnects = new client.Counter({ name: "socketgate_slow_consumer_disconnects_total", help: "Sockets cut because their send buffer stayed over the limit", registers: [this.registry] });
+  readonly rebalanceDisconnects = new client.Counter({ name: "socketgate_rebalance_disconnects_total", help: "Client transports this pod closed to shed load above the fleet mean (the clients reconnect through the Service)", registers: [this.registry] });
+  readonly fanoutHealthy = new client.Gauge({ name: "socketgate_fanout_healthy", help: "1 while live cross-pod fan-out is proven end to end by the pub/sub canary (always 1 in embedded mode)", registers: [this.registry] });
+  readonly fanoutInterruptions = new client.Counter({ name: "socketgate_fanout_interruptions_total", help: "Times the pub/sub canary found live fan-out interrupted (subscription dropped or wedged); each is followed by a resync", registers: [this.registry] });
   readonly redisUp = new client.Gauge({ name: "socketgate_redis_up", help: "1 while Redis answers (always 1 in embedded mode)", registers: [this.registry] });
   readonly draining = new client.Gauge({ name: "socketgate_draining", help: "1 while this pod drains after SIGTERM", registers: [this.registry] });
   readonly memoryLimit = new client.Gauge({ name: "socketgate_memory_limit_bytes", help: "Memory limit from the cgroup (0 when unlimited)", registers: [this.registry], collect() {
@@ -66,9 +69,12 @@ export class GatewayMetrics {
     this.connectionAttempts.inc(0);
     this.messagesDelivered.inc(0);
     this.slowConsumerDisconnects.inc(0);
+    this.rebalanceDisconnects.inc(0);
     this.inboxTrimmed.inc(0);
     this.draining.set(0);
     this.redisUp.set(1);
+    this.fanoutHealthy.set(1);
+    this.fanoutInterruptions.inc(0);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {
