@@ -57,6 +57,7 @@ const SETTINGS = {
   REDIS_ACK_REPLICAS: { def: "0", schema: int(0, 16), help: "acknowledge a stored message only once this many replicas have it (WAIT, 1 s); too few: UNAVAILABLE (retryable)" },
   MAX_CONNECTIONS: { def: "1000", schema: int(1, 1_000_000), help: "connections per pod" },
   MAX_PAYLOAD_BYTES: { def: "1048576", schema: int(1024, 64 * 1024 * 1024), help: "largest packet or API body" },
+  MAX_BODY_BYTES: { def: "65536", schema: int(64, 64 * 1024 * 1024), help: "largest message body or API data, serialised, binary attachments included; nested at most 32 levels" },
   PING_INTERVAL_MS: { def: "25000", schema: int(1000, 600_000), help: "heartbeat interval" },
   PING_TIMEOUT_MS: { def: "20000", schema: int(1000, 600_000), help: "heartbeat timeout" },
   CONNECT_TIMEOUT_MS: { def: "60000", schema: int(1000, 600_000), help: "time to complete the Socket.IO handshake" },
@@ -119,6 +120,7 @@ export interface GatewayConfig {
   redisStartupWaitMs: number;
   maxConnections: number;
   maxPayloadBytes: number;
+  maxBodyBytes: number;
   pingIntervalMs: number;
   pingTimeoutMs: number;
   connectTimeoutMs: number;
@@ -231,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     redisStartupWaitMs: p.REDIS_STARTUP_WAIT_MS,
     maxConnections: p.MAX_CONNECTIONS,
     maxPayloadBytes: p.MAX_PAYLOAD_BYTES,
+    maxBodyBytes: p.MAX_BODY_BYTES,
     pingIntervalMs: p.PING_INTERVAL_MS,
     pingTimeoutMs: p.PING_TIMEOUT_MS,
     connectTimeoutMs: p.CONNECT_TIMEOUT_MS,

@@ -6,6 +6,7 @@ import { userRoom } from "../auth/room-access.js";
 import type { Sent } from "../delivery/message-delivery.js";
 import { GatewayError, toErrorBody } from "../errors.js";
 import { inSpan, startApiSpan, type ActiveSpan } from "../ops/tracing.js";
+import { assertBodyWithinBounds } from "../protocol/body-bounds.js";
 import type { GatewayContext } from "../protocol/context.js";
 import { describeIssues, roomName, userId } from "../protocol/schemas.js";
 import type { ApiKeys } from "./api-keys.js";
@@ -91,6 +92,8 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
   app.post("/v1/publish", (res, req) =>
     withJsonBody(res, req, async (body) => {
       const input = parse(publishSchema, body);
+      // Same bounds as a client's message body, before anything is stored or emitted.
+      assertBodyWithinBounds(input.data, { maxBodyBytes: ctx.config.maxBodyBytes }, "data");
       // Durable messages carry their idempotency key into each append (per room / per recipient, recorded
       // atomically with it); ephemeral events only suppress a repeated emit.
       if (input.event === "message" || !input.idempotencyKey) return publish(ctx, input);
