@@ -17,8 +17,8 @@ import type { EventDefinition, GatewayContext } from "./protocol/context.js";
 import { connectionHandler } from "./protocol/connection.js";
 import { InflightHandlers } from "./protocol/event-pipeline.js";
 import { clientEvents } from "./protocol/index.js";
-import { PresenceTracker } from "./protocol/presence-tracker.js";
 import { registerDemo } from "./demo/demo-route.js";
+import { PresenceService, presenceServiceOptions } from "./presence/presence-service.js";
 import { AddressRateLimit } from "./transport/address-rate-limit.js";
 import { createAdmission } from "./transport/admission.js";
 import { installDeliveryCounter } from "./transport/delivery-counter.js";
@@ -67,8 +67,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const io = server.io;
   const podId = `${process.env.HOSTNAME ?? "pod"}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const cluster = await createClusterServices(config, { io, metrics, logger, podId });
-  const presence = new PresenceTracker(cluster.presence, io, config.presenceGraceMs, logger);
-  if (cluster.mode === "redis") presence.startHeartbeat(Math.max(250, Math.floor(config.presenceTtlMs / 3)));
+  const presence = new PresenceService(cluster.presence, io, presenceServiceOptions(config), logger);
+  presence.start();
 
   let draining = false;
   // New handshakes are refused (DRAINING) only once the listener is closed: during DRAIN_DELAY_MS the

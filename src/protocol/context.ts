@@ -5,7 +5,7 @@ import type { ClusterServices } from "../cluster/types.js";
 import type { GatewayConfig } from "../config.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Logger } from "../ops/logger.js";
-import type { PresenceTracker } from "./presence-tracker.js";
+import type { PresenceService } from "../presence/presence-service.js";
 import type { Session } from "./session.js";
 
 export interface GatewayContext {
@@ -14,7 +14,7 @@ export interface GatewayContext {
   cluster: ClusterServices;
   metrics: GatewayMetrics;
   logger: Logger;
-  presence: PresenceTracker;
+  presence: PresenceService;
 }
 
 export interface HandlerCall {
