@@ -108,7 +108,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     res.writeHeader("content-type", "text/plain").end("OK");
   });
   registerBackendApi(server.app, ctx, new ApiKeys(config.apiKeys));
-  if (config.demo) registerDemo(server.app);
+  // The demo's one-click dev tokens: dev mode only (no key material), never under NODE_ENV=production.
+  if (config.demo) registerDemo(server.app, config.nodeEnv !== "production" ? verifier.issueDevToken : undefined);
   server.app.any("/*", (res, req) => {
     res.writeStatus("404 Not Found").writeHeader("content-type", "application/json");
     // A HEAD answer has no body: uWS would send one and desynchronise keep-alive clients and proxies.
