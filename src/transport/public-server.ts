@@ -42,7 +42,7 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     ws(pattern, {
       ...behavior,
       maxBackpressure,
-      closeOnBackpressureLimit: 1,
+      closeOnBackpressureLimit: CLOSE_ON_BACKPRESSURE_LIMIT,
       // engine.io's uWS upgrade handler does not check the transport: an Upgrade request with
       // transport=polling starts a polling session, answers 200, then writes "101" on the ended response
       // and rejects (an unhandled rejection per request, for anyone who asks). Refuse it here instead.
@@ -139,6 +139,11 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   };
 }
 
+/**
+ * uWS v20.30 typings declare closeOnBackpressureLimit a number, v20.5x a boolean; both native builds
+ * read it as a truth value, so `true` compiles against either typing and means the same to both.
+ */
+const CLOSE_ON_BACKPRESSURE_LIMIT = true as boolean | number as NonNullable<Parameters<App["ws"]>[1]["closeOnBackpressureLimit"]>;
 const WS_MESSAGE_TOO_BIG = 1009;
 /** What uWS reports when it closes a socket itself (backpressure hard limit) or the peer vanished. */
 const WS_ABNORMAL = 1006;
