@@ -5,6 +5,8 @@ import { ApiKeys } from "./api/api-keys.js";
 import { registerBackendApi } from "./api/backend-api.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
 import { createClusterServices } from "./cluster/index.js";
+import { LocalDelivery } from "./delivery/local-delivery.js";
+import { StoreThenFanOut, type FanOutFaults } from "./delivery/message-delivery.js";
 import type { ClusterServices } from "./cluster/types.js";
 import type { GatewayConfig } from "./config.js";
 import { drain } from "./lifecycle/drain.js";
@@ -21,18 +23,16 @@ import { registerDemo } from "./demo/demo-route.js";
 import { PresenceService, presenceServiceOptions } from "./presence/presence-service.js";
 import { AddressRateLimit } from "./transport/address-rate-limit.js";
 import { createAdmission } from "./transport/admission.js";
-import { installDeliveryCounter } from "./transport/delivery-counter.js";
-import { installNativeBroadcast } from "./transport/native-broadcast.js";
-import { installTraceInjection } from "./ops/broadcast-tracing.js";
 import { flushTracing } from "./ops/tracing.js";
-import { createPublicServer, MAX_BACKPRESSURE_FACTOR } from "./transport/public-server.js";
-import { SlowConsumerWatcher } from "./transport/slow-consumer-watcher.js";
+import { createPublicServer } from "./transport/public-server.js";
 import { loadUws } from "./transport/uws-loader.js";
 
 export interface GatewayOptions {
   logger: Logger;
   /** Extra client events (tests inject faulty handlers through this; production passes none). */
   extraEvents?: EventDefinition[];
+  /** Test suites only (SOCKETGATE_TEST_FAULTS): fan-out failures to inject after a store. */
+  fanOutFaults?: FanOutFaults;
 }
 
 export interface Gateway {
@@ -68,6 +68,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const io = server.io;
   const podId = `${process.env.HOSTNAME ?? "pod"}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const cluster = await createClusterServices(config, { io, metrics, logger, podId });
+  // After createClusterServices: in cluster mode it replaces the namespace adapter with the Redis one.
+  const localDelivery = new LocalDelivery({ app: server.app, metrics });
+  localDelivery.attach(io.of("/").adapter);
+  const delivery = new StoreThenFanOut(io, cluster, metrics, logger, options.fanOutFaults);
   const presence = new PresenceService(cluster.presence, io, presenceServiceOptions(config), logger);
   presence.start();
 
@@ -79,7 +83,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     listenerClosed = true;
     server.closeListener();
   };
-  const ctx: GatewayContext = { config, io, cluster, metrics, logger, presence };
+  const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence };
   const inflight = new InflightHandlers();
   const events = clientEvents(options.extraEvents);
   const admission = createAdmission({
@@ -100,11 +104,6 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     admission.connected(socket);
     onConnection(socket);
   });
-  // Order matters: the native sender-excluded path wraps socket.io's uWS patch, the counter wraps both.
-  const restoreNativeBroadcast = installNativeBroadcast(server.app);
-  const restoreBroadcast = installDeliveryCounter(metrics);
-  const restoreTraceInjection = installTraceInjection(io.of("/").adapter);
-
   server.app.get("/health", (res) => {
     res.writeHeader("content-type", "text/plain").end("OK");
   });
@@ -118,9 +117,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     else res.end(JSON.stringify({ error: { code: "NOT_FOUND", message: "not found" } }));
   });
 
-  const hardLimit = config.slowConsumerBufferBytes * MAX_BACKPRESSURE_FACTOR;
-  const watcher = new SlowConsumerWatcher(io, config.slowConsumerBufferBytes, config.slowConsumerGraceMs, metrics, logger, hardLimit / 2);
-  watcher.start();
+  server.backpressure.start();
 
   const readiness = (): Readiness => {
     if (draining) return { ready: false, reason: "draining" };
@@ -141,12 +138,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   let closing: Promise<void> | undefined;
   const closeResources = async () => {
-    watcher.stop();
+    server.backpressure.stop();
     presence.stop();
     io.close();
-    restoreTraceInjection();
-    restoreBroadcast();
-    restoreNativeBroadcast();
+    localDelivery.close();
     await cluster.close();
     await flushTracing();
     await ops.close();

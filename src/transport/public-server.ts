@@ -4,7 +4,7 @@ import type { GatewayConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Uws } from "./uws-loader.js";
-import { slowTransports } from "./slow-consumer-watcher.js";
+import { Backpressure } from "./slow-consumer-watcher.js";
 
 type App = ReturnType<Uws["App"]>;
 type ListenSocket = Parameters<Uws["us_listen_socket_close"]>[0];
@@ -15,6 +15,8 @@ export const MAX_BACKPRESSURE_FACTOR = 16;
 export interface PublicServer {
   app: App;
   io: Server;
+  /** Slow-consumer cuts of this server (start it once the gateway is wired). */
+  backpressure: Backpressure;
   listen(): Promise<number>;
   /** Closes the listen socket only: established connections stay (the drain closes them in batches). */
   closeListener(): void;
@@ -59,12 +61,8 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
         const tooBig = code === WS_MESSAGE_TOO_BIG || (code === WS_ABNORMAL && Buffer.from(message).toString() === UWS_TOO_BIG_TEXT);
         if (tooBig) metrics.connectionFailures.inc({ reason: "payload_too_large" });
         const transport = (socket.getUserData() as { transport?: object } | undefined)?.transport;
-        if (!tooBig && code === WS_ABNORMAL && transport && slowTransports.has(transport)) {
-          // uWS hit its hard limit before the watcher's grace ran out: still a slow-consumer cut.
-          slowTransports.delete(transport);
-          metrics.slowConsumerDisconnects.inc();
-          logger.warn({ maxBackpressure }, "slow consumer cut by the uWS hard limit");
-        }
+        // uWS hit its hard limit before the watcher's grace ran out: still a slow-consumer cut.
+        if (!tooBig && code === WS_ABNORMAL && transport) backpressure.closedByUws(transport);
         behavior.close?.(socket, code, message);
       },
     } as Parameters<App["ws"]>[1])) as App["ws"];
@@ -96,6 +94,7 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins.includes("*") ? true : config.corsOrigins, credentials: true } : undefined,
   });
   io.attachApp(app, { maxBackpressure } as Parameters<Server["attachApp"]>[1]);
+  const backpressure = new Backpressure(io, { limitBytes: config.slowConsumerBufferBytes, graceMs: config.slowConsumerGraceMs, hardLimitBytes: maxBackpressure }, metrics, logger);
   // engine.io answers other methods on a live polling session with a bare 500 (and HEAD with a body):
   // a client error, so answer it as one. Method routes take priority over engine.io's app.any.
   for (const method of ["put", "del", "patch", "head"] as const) {
@@ -120,6 +119,7 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   return {
     app,
     io,
+    backpressure,
     listen: () =>
       new Promise((resolve, reject) => {
         app.listen(config.host, config.port, (token) => {
