@@ -56,6 +56,7 @@ const SETTINGS = {
   REDIS_STARTUP_WAIT_MS: { def: "10000", schema: int(0, 600_000), help: "start-up waits this long for Redis, then starts unready (readiness 503) until it answers" },
   MAX_CONNECTIONS: { def: "1000", schema: int(1, 1_000_000), help: "connections per pod" },
   MAX_PAYLOAD_BYTES: { def: "1048576", schema: int(1024, 64 * 1024 * 1024), help: "largest packet or API body" },
+  MAX_BODY_BYTES: { def: "65536", schema: int(64, 64 * 1024 * 1024), help: "largest message body or API data, serialised, binary attachments included; nested at most 32 levels" },
   PING_INTERVAL_MS: { def: "25000", schema: int(1000, 600_000), help: "heartbeat interval" },
   PING_TIMEOUT_MS: { def: "20000", schema: int(1000, 600_000), help: "heartbeat timeout" },
   CONNECT_TIMEOUT_MS: { def: "60000", schema: int(1000, 600_000), help: "time to complete the Socket.IO handshake" },
@@ -118,6 +119,7 @@ export interface GatewayConfig {
   redisStartupWaitMs: number;
   maxConnections: number;
   maxPayloadBytes: number;
+  maxBodyBytes: number;
   pingIntervalMs: number;
   pingTimeoutMs: number;
   connectTimeoutMs: number;
@@ -229,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     redisStartupWaitMs: p.REDIS_STARTUP_WAIT_MS,
     maxConnections: p.MAX_CONNECTIONS,
     maxPayloadBytes: p.MAX_PAYLOAD_BYTES,
+    maxBodyBytes: p.MAX_BODY_BYTES,
     pingIntervalMs: p.PING_INTERVAL_MS,
     pingTimeoutMs: p.PING_TIMEOUT_MS,
     connectTimeoutMs: p.CONNECT_TIMEOUT_MS,

@@ -6,6 +6,7 @@ import { userRoom } from "../auth/room-access.js";
 import type { StoredMessage } from "../cluster/types.js";
 import { GatewayError, toErrorBody } from "../errors.js";
 import { inSpan, startApiSpan, type ActiveSpan } from "../ops/tracing.js";
+import { assertBodyWithinBounds } from "../protocol/body-bounds.js";
 import type { GatewayContext } from "../protocol/context.js";
 import { describeIssues, presenceCursor, roomName, userId } from "../protocol/schemas.js";
 import type { ApiKeys } from "./api-keys.js";
@@ -101,6 +102,8 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
   app.post("/v1/publish", (res, req) =>
     withJsonBody(res, req, async (body) => {
       const input = parse(publishSchema, body);
+      // Same bounds as a client's message body, before anything is stored or emitted.
+      assertBodyWithinBounds(input.data, { maxBodyBytes: ctx.config.maxBodyBytes }, "data");
       const run = () => publish(ctx, input);
       return input.idempotencyKey ? duplicateAware(await ctx.cluster.idempotency.once(`api:${input.idempotencyKey}`, run)) : await run();
     }),
