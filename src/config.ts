@@ -71,6 +71,8 @@ const SETTINGS = {
   SLOW_CONSUMER_GRACE_MS: { def: "3000", schema: int(0, 600_000), help: "how long a socket may stay slow before it is cut" },
   PRESENCE_GRACE_MS: { def: "2000", schema: int(0, 600_000), help: "how long a user stays online after their last device leaves" },
   PRESENCE_TTL_MS: { def: "15000", schema: int(1000, 600_000), help: "cluster mode: a crashed pod's presence entries expire after this" },
+  PRESENCE_FULL_MAX_USERS: { def: "200", schema: int(1, 10_000), help: "rooms above this many users get occupancy counts instead of per-user presence; also the user-list page size" },
+  OCCUPANCY_INTERVAL_MS: { def: "2000", schema: int(100, 600_000), help: "big rooms: at most one presence:occupancy per room this often while the count changes" },
   INBOX_MAX_LENGTH: { def: "1000", schema: int(1, 1_000_000), help: "direct messages kept per user" },
   INBOX_MAX_AGE_MS: { def: "604800000", schema: int(1000, 365 * 24 * 3600 * 1000), help: "direct messages older than this are trimmed" },
   HISTORY_MAX_LENGTH: { def: "500", schema: int(0, 1_000_000), help: "room messages kept for catch-up" },
@@ -134,6 +136,8 @@ export interface GatewayConfig {
   slowConsumerGraceMs: number;
   presenceGraceMs: number;
   presenceTtlMs: number;
+  presenceFullMaxUsers: number;
+  occupancyIntervalMs: number;
   inboxMaxLength: number;
   inboxMaxAgeMs: number;
   historyMaxLength: number;
@@ -247,6 +251,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     slowConsumerGraceMs: p.SLOW_CONSUMER_GRACE_MS,
     presenceGraceMs: p.PRESENCE_GRACE_MS,
     presenceTtlMs: p.PRESENCE_TTL_MS,
+    presenceFullMaxUsers: p.PRESENCE_FULL_MAX_USERS,
+    occupancyIntervalMs: p.OCCUPANCY_INTERVAL_MS,
     inboxMaxLength: p.INBOX_MAX_LENGTH,
     inboxMaxAgeMs: p.INBOX_MAX_AGE_MS,
     historyMaxLength: p.HISTORY_MAX_LENGTH,

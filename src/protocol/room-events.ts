@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { assertRoomAllowed } from "../auth/room-access.js";
 import { GatewayError } from "../errors.js";
+import type { PresenceAnswer } from "../presence/presence-service.js";
 import { defineEvent } from "./context.js";
 import { chargeAnswer, gapAnswer, pageLimits, readFrom, sinceSchema } from "./catch-up.js";
 import { roomName } from "./schemas.js";
@@ -16,16 +17,23 @@ export const roomJoin = defineEvent({
     // Join first, read history second: nothing sent in between is missed (the client dedupes by id).
     session.rooms.add(room);
     await socket.join(room);
-    await ctx.presence.join(room, session.identity.userId, socket.id);
-    const users = await ctx.cluster.presence.list(room);
-    if (since === undefined) return { room, users };
+    const presence = joinAnswer(await ctx.presence.join(room, session.identity.userId, socket.id));
+    if (since === undefined) return { room, ...presence };
     // Catch-up: one page of at most MAX_ANSWER_BYTES; `nextSince` continues it (the client re-sends room:join).
     const read = await ctx.cluster.history.since(room, readFrom(since), pageLimits(ctx.config));
-    if (!read.ok) return { room, users, messages: [], gap: gapAnswer(read.gap) };
+    if (!read.ok) return { room, ...presence, messages: [], gap: gapAnswer(read.gap) };
     chargeAnswer(session, read.messages);
-    return { room, users, messages: read.messages, position: read.next, ...(read.more ? { messagesMore: true, nextSince: read.next } : {}) };
+    return { room, ...presence, messages: read.messages, position: read.next, ...(read.more ? { messagesMore: true, nextSince: read.next } : {}) };
   },
 });
+
+/**
+ * The presence part of a room:join answer: exact counts always, the first page of users (`more` and
+ * `nextCursor` when presence:get has the rest), and `presenceMode` so a client knows which events to expect.
+ */
+function joinAnswer({ occupancy, mode, users, more, nextCursor }: PresenceAnswer): Record<string, unknown> {
+  return { occupancy, presenceMode: mode, users, ...(more ? { more, nextCursor } : {}) };
+}
 
 export const roomLeave = defineEvent({
   name: "room:leave",

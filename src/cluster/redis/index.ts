@@ -2,6 +2,7 @@
 import type { GatewayConfig, RedisConfig } from "../../config.js";
 import { sessionOf } from "../../protocol/session.js";
 import type { ClusterDeps } from "../index.js";
+import { presenceModeLimits } from "../../presence/limits.js";
 import type { ClusterServices } from "../types.js";
 import { adapterFor, catchFireAndForget, createRedisClients, DEFAULT_TUNING, describeRedisFailure, redisFailureCause, type RedisFailureCause } from "./redis-clients.js";
 import { probeFor, RedisHealth } from "./redis-health.js";
@@ -45,7 +46,12 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   deps.io.adapter(adapter.factory);
 
   const ops = new RedisOps(clients.command, { opTimeoutMs: config.redisOpTimeoutMs });
-  const presence = new RedisPresence(ops, { podId, ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs });
+  const presence = new RedisPresence(ops, {
+    podId,
+    ttlMs: config.presenceTtlMs,
+    graceMs: config.presenceGraceMs,
+    limits: presenceModeLimits(config.presenceFullMaxUsers),
+  });
   // REDIS_ACK_REPLICAS: appends resolve only once that many replicas have them (see replica-ack.ts).
   const replicaAck = config.redisAckReplicas > 0 ? new ReplicaAck(ops, config.redisAckReplicas, Math.min(ACK_WAIT_MS, Math.max(10, config.redisOpTimeoutMs - 100))) : undefined;
   const inbox = new RedisInbox(ops, {
