@@ -139,7 +139,7 @@ async function startNode(
   const dir = tempDir(`${label}-${port}`);
   const build = () => {
     const { args, configFile } = extra(port, dir);
-    const base = ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no", "--logfile", join(dir, "redis.log")];
+    const base = ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no", "--logfile", join(dir, "redis.log"), "--enable-debug-command", "local"];
     return configFile ? [configFile, ...base, ...args] : [...base, ...args];
   };
   let child = spawnNode(build(), dir, port);
