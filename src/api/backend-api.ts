@@ -7,6 +7,7 @@ import type { StoredMessage } from "../cluster/types.js";
 import { GatewayError, toErrorBody } from "../errors.js";
 import { inSpan, startApiSpan, type ActiveSpan } from "../ops/tracing.js";
 import type { GatewayContext } from "../protocol/context.js";
+import { emitBackendEvent } from "../protocol/session.js";
 import { describeIssues, roomName, userId } from "../protocol/schemas.js";
 import type { ApiKeys } from "./api-keys.js";
 import { readBody, sendError, sendJson, trackResponse, type ResponseState } from "./http-io.js";
@@ -144,7 +145,7 @@ async function publish(ctx: GatewayContext, input: Publish): Promise<Record<stri
     return { ids: stored.map((m) => m.id) };
   }
   const rooms = input.room ? [input.room] : users.map(userRoom);
-  ctx.io.to(rooms).emit(input.event, input.data);
+  emitBackendEvent(ctx.io.to(rooms), input.event, input.data);
   return {};
 }
 

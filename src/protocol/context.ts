@@ -1,5 +1,5 @@
 // What a client-event handler may touch: the shared services of one gateway, nothing else.
-import type { Server, Socket } from "socket.io";
+import type { GatewayServer, GatewaySocket } from "./session.js";
 import type { z } from "zod";
 import type { ClusterServices } from "../cluster/types.js";
 import type { GatewayConfig } from "../config.js";
@@ -10,7 +10,7 @@ import type { Session } from "./session.js";
 
 export interface GatewayContext {
   config: GatewayConfig;
-  io: Server;
+  io: GatewayServer;
   cluster: ClusterServices;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -19,7 +19,7 @@ export interface GatewayContext {
 
 export interface HandlerCall {
   ctx: GatewayContext;
-  socket: Socket;
+  socket: GatewaySocket;
   session: Session;
 }
 

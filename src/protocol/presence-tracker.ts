@@ -1,6 +1,6 @@
 // Turns socket joins and leaves into `presence` events, once per transition cluster-wide:
 // the store decides who saw the transition, this pod only emits it and runs the grace timers.
-import type { Server } from "socket.io";
+import type { GatewayServer } from "./session.js";
 import type { PresenceStore } from "../cluster/types.js";
 import type { Logger } from "../ops/logger.js";
 
@@ -17,7 +17,7 @@ export class PresenceTracker {
 
   constructor(
     private readonly store: PresenceStore,
-    private readonly io: Server,
+    private readonly io: GatewayServer,
     private readonly graceMs: number,
     private readonly logger: Logger,
   ) {}

@@ -1,9 +1,8 @@
 // Cuts sockets whose send buffer stays over the limit, so uWS never drops their messages unnoticed.
 // A cut closes the transport only: socket.io-client reconnects and catches up through room history.
-import type { Server, Socket } from "socket.io";
+import type { GatewayServer, GatewaySocket } from "../protocol/session.js";
 import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
-import { sessionOf } from "../protocol/session.js";
 
 interface UwsSocketLike {
   getBufferedAmount(): number;
@@ -17,7 +16,7 @@ interface UwsSocketLike {
 export const slowTransports = new WeakSet<object>();
 
 /** Bytes (WebSocket) or packets x 1 KiB (polling) waiting to be sent to this socket. */
-export function bufferedBytes(socket: Socket): number {
+export function bufferedBytes(socket: GatewaySocket): number {
   const conn = socket.conn as unknown as { transport: { name: string; socket?: UwsSocketLike }; writeBuffer: unknown[] };
   let bytes = conn.writeBuffer.length * 1024;
   if (conn.transport.name === "websocket" && conn.transport.socket) {
@@ -31,11 +30,11 @@ export function bufferedBytes(socket: Socket): number {
 }
 
 export class SlowConsumerWatcher {
-  private readonly since = new WeakMap<Socket, number>();
+  private readonly since = new WeakMap<GatewaySocket, number>();
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly io: Server,
+    private readonly io: GatewayServer,
     private readonly limitBytes: number,
     private readonly graceMs: number,
     private readonly metrics: GatewayMetrics,
@@ -72,8 +71,8 @@ export class SlowConsumerWatcher {
       this.since.delete(socket);
       slowTransports.delete(socket.conn.transport);
       this.metrics.slowConsumerDisconnects.inc();
-      sessionOf(socket).closing = "slow_consumer";
-      this.logger.warn({ socketId: socket.id, userId: sessionOf(socket).identity?.userId, bufferedBytes: bytes }, "slow consumer cut");
+      socket.data.closing = "slow_consumer";
+      this.logger.warn({ socketId: socket.id, userId: socket.data.identity?.userId, bufferedBytes: bytes }, "slow consumer cut");
       socket.conn.close();
     }
   }
