@@ -4,6 +4,11 @@ import type { GatewayMetrics } from "../ops/metrics.js";
 import type { App } from "./public-server.js";
 import { slowTransports } from "./slow-consumer-watcher.js";
 
+/**
+ * uWS v20.30 typings declare closeOnBackpressureLimit a number, v20.5x a boolean; both native builds
+ * read it as a truth value, so `true` compiles against either typing and means the same to both.
+ */
+const CLOSE_ON_BACKPRESSURE_LIMIT = true as boolean | number as NonNullable<Parameters<App["ws"]>[1]["closeOnBackpressureLimit"]>;
 const WS_MESSAGE_TOO_BIG = 1009;
 /** What uWS reports when it closes a socket itself (backpressure hard limit) or the peer vanished. */
 const WS_ABNORMAL = 1006;
@@ -21,7 +26,7 @@ export function applyWsLimits(app: App, maxBackpressure: number, metrics: Gatewa
     ws(pattern, {
       ...behavior,
       maxBackpressure,
-      closeOnBackpressureLimit: 1,
+      closeOnBackpressureLimit: CLOSE_ON_BACKPRESSURE_LIMIT,
       // engine.io's uWS upgrade handler does not check the transport: an Upgrade request with
       // transport=polling starts a polling session, answers 200, then writes "101" on the ended response
       // and rejects (an unhandled rejection per request, for anyone who asks). Refuse it here instead.

@@ -53,7 +53,10 @@ describe("metrics: connections and refusals", () => {
       "socketgate_handler_errors_total",
       "socketgate_messages_delivered_total",
       "socketgate_slow_consumer_disconnects_total",
+      "socketgate_rebalance_disconnects_total",
       "socketgate_redis_up",
+      "socketgate_fanout_healthy",
+      "socketgate_fanout_interruptions_total",
       "socketgate_draining",
       "socketgate_memory_limit_bytes",
       "socketgate_uws_native",
@@ -65,6 +68,8 @@ describe("metrics: connections and refusals", () => {
     expect(metricValue(text, "socketgate_connections_max")).toBe(3);
     expect(metricValue(text, "socketgate_uws_native")).toBe(1);
     expect(metricValue(text, "socketgate_redis_up")).toBe(1);
+    expect(metricValue(text, "socketgate_fanout_healthy")).toBe(1);
+    expect(metricValue(text, "socketgate_fanout_interruptions_total")).toBe(0);
     expect(metricValue(text, "socketgate_draining")).toBe(0);
     expect(metricValue(text, "socketgate_memory_limit_bytes")).toBeGreaterThanOrEqual(0);
     expect(metricValue(text, "socketgate_connections", { transport: "websocket" })).toBe(0);
