@@ -81,7 +81,7 @@ const SETTINGS = {
   LOG_LEVEL: { def: "info", schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), help: "pino level" },
   ALLOW_UWS_FALLBACK: { def: "0", schema: bool, help: "start even on uWS's slow JavaScript fallback" },
   DEMO: { def: "0", schema: bool, help: "serve the demo page at /demo" },
-  SOCKETGATE_TEST_FAULTS: { def: "0", schema: bool, help: "test suites only (refused unless NODE_ENV=test): adds the fault events test:throw, test:reject, test:slow" },
+  SOCKETGATE_TEST_FAULTS: { def: "0", schema: bool, help: "test suites only (refused unless NODE_ENV=test): adds the fault events test:throw, test:reject, test:slow, test:fail-fanout" },
 } as const;
 
 type Settings = typeof SETTINGS;

@@ -2,6 +2,8 @@
 import { randomUUID } from "node:crypto";
 import { createTokenVerifier } from "./auth/token-verifier.js";
 import { createClusterServices } from "./cluster/index.js";
+import { LocalDelivery } from "./delivery/local-delivery.js";
+import { StoreThenFanOut, type FanOutFaults } from "./delivery/message-delivery.js";
 import type { ClusterServices } from "./cluster/types.js";
 import type { GatewayConfig } from "./config.js";
 import { drain } from "./lifecycle/drain.js";
@@ -11,7 +13,6 @@ import type { Logger } from "./ops/logger.js";
 import { GatewayMetrics } from "./ops/metrics.js";
 import { createOpsServer, type Readiness } from "./ops/ops-server.js";
 import { readinessCheck } from "./ops/readiness.js";
-import { installTraceInjection } from "./ops/broadcast-tracing.js";
 import { flushTracing } from "./ops/tracing.js";
 import { acceptConnections, connectionHandler, localPresenceEntries } from "./protocol/connection.js";
 import type { EventDefinition, GatewayContext } from "./protocol/context.js";
@@ -21,17 +22,16 @@ import { PresenceTracker } from "./protocol/presence-tracker.js";
 import type { GatewayServer } from "./protocol/session.js";
 import { AddressRateLimit } from "./transport/address-rate-limit.js";
 import { createAdmission } from "./transport/admission.js";
-import { installDeliveryCounter } from "./transport/delivery-counter.js";
-import { installNativeBroadcast } from "./transport/native-broadcast.js";
 import { registerPublicRoutes } from "./transport/public-routes.js";
-import { createPublicServer, MAX_BACKPRESSURE_FACTOR } from "./transport/public-server.js";
-import { SlowConsumerWatcher } from "./transport/slow-consumer-watcher.js";
+import { createPublicServer } from "./transport/public-server.js";
 import { loadUws } from "./transport/uws-loader.js";
 
 export interface GatewayOptions {
   logger: Logger;
   /** Extra client events (tests inject faulty handlers through this; production passes none). */
   extraEvents?: EventDefinition[];
+  /** Test suites only (SOCKETGATE_TEST_FAULTS): fan-out failures to inject after a store. */
+  fanOutFaults?: FanOutFaults;
 }
 
 export interface Gateway {
@@ -68,6 +68,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const podId = `${process.env.HOSTNAME ?? "pod"}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const cluster = await createClusterServices(config, { metrics, logger, podId, localPresence: () => localPresenceEntries(io) });
   io.adapter(cluster.adapter);
+  // After io.adapter(): local delivery wraps the adapter this namespace actually uses.
+  const localDelivery = new LocalDelivery({ app: server.app, metrics });
+  localDelivery.attach(io.of("/").adapter);
+  const delivery = new StoreThenFanOut(io, cluster, metrics, logger, options.fanOutFaults);
   const presence = new PresenceTracker(cluster.presence, io, config.presenceGraceMs, logger);
   if (cluster.mode === "redis") presence.startHeartbeat(Math.max(250, Math.floor(config.presenceTtlMs / 3)));
 
@@ -75,7 +79,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   // during DRAIN_DELAY_MS the balancer may still send new clients here, and a refused socket.io-client
   // does not retry on its own.
   const state = { draining: false, listenerClosed: false };
-  const ctx: GatewayContext = { config, io, cluster, metrics, logger, presence };
+  const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence };
   const inflight = new InflightHandlers();
   const admission = createAdmission({
     verifier,
@@ -90,15 +94,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     connectedCount: () => io.of("/").sockets.size,
   });
   acceptConnections(io, admission, connectionHandler(clientEvents(options.extraEvents), ctx, inflight));
-  // Order matters: the native sender-excluded path wraps socket.io's uWS patch, the counter wraps both.
-  const restoreNativeBroadcast = installNativeBroadcast(server.app);
-  const restoreBroadcast = installDeliveryCounter(metrics);
-  const restoreTraceInjection = installTraceInjection(io.of("/").adapter);
   registerPublicRoutes(server.app, ctx);
 
-  const hardLimit = config.slowConsumerBufferBytes * MAX_BACKPRESSURE_FACTOR;
-  const watcher = new SlowConsumerWatcher(io, config.slowConsumerBufferBytes, config.slowConsumerGraceMs, metrics, logger, hardLimit / 2);
-  watcher.start();
+  server.backpressure.start();
 
   const readiness = readinessCheck({
     isDraining: () => state.draining,
@@ -124,12 +122,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     server.closeListener();
   };
   const closeResources = async () => {
-    watcher.stop();
+    server.backpressure.stop();
     presence.stop();
     io.close();
-    restoreTraceInjection();
-    restoreBroadcast();
-    restoreNativeBroadcast();
+    localDelivery.close();
     await cluster.close();
     await flushTracing();
     await ops.close();

@@ -131,17 +131,13 @@ async function publish(ctx: GatewayContext, input: Publish): Promise<Record<stri
   const users = input.userIds ?? (input.userId ? [input.userId] : []);
   // `message` is the durable event: stored in room history or each user's inbox, like message:send.
   if (input.event === "message") {
+    const message = { from: "server", body: input.data, ts };
     if (input.room) {
-      const stored = await ctx.cluster.history.append(input.room, { from: "server", body: input.data, ts });
-      ctx.io.to(input.room).emit("message", stored);
+      const { message: stored } = await ctx.delivery.toRoom(input.room, message);
       return { ids: [stored.id], seq: stored.seq };
     }
     const stored: StoredMessage[] = [];
-    for (const u of users) {
-      const m = await ctx.cluster.inbox.append(u, { from: "server", to: u, body: input.data, ts });
-      ctx.io.to(userRoom(u)).emit("message", m);
-      stored.push(m);
-    }
+    for (const u of users) stored.push((await ctx.delivery.toUser(u, message)).message);
     return { ids: stored.map((m) => m.id) };
   }
   const rooms = input.room ? [input.room] : users.map(userRoom);

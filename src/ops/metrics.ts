@@ -51,6 +51,7 @@ export class GatewayMetrics {
   readonly rebalanceDisconnects = new client.Counter({ name: "socketgate_rebalance_disconnects_total", help: "Client transports this pod closed to shed load above the fleet mean (the clients reconnect through the Service)", registers: [this.registry] });
   readonly fanoutHealthy = new client.Gauge({ name: "socketgate_fanout_healthy", help: "1 while live cross-pod fan-out is proven end to end by the pub/sub canary (always 1 in embedded mode)", registers: [this.registry] });
   readonly fanoutInterruptions = new client.Counter({ name: "socketgate_fanout_interruptions_total", help: "Times the pub/sub canary found live fan-out interrupted (subscription dropped or wedged); each is followed by a resync", registers: [this.registry] });
+  readonly fanoutErrors = new client.Counter({ name: "socketgate_fanout_errors_total", help: "Fan-outs that failed after the message was stored (the send still answered ok; readers catch up from history / inbox)", registers: [this.registry] });
   readonly redisUp = new client.Gauge({ name: "socketgate_redis_up", help: "1 while Redis answers (always 1 in embedded mode)", registers: [this.registry] });
   readonly draining = new client.Gauge({ name: "socketgate_draining", help: "1 while this pod drains after SIGTERM", registers: [this.registry] });
   readonly memoryLimit = new client.Gauge({ name: "socketgate_memory_limit_bytes", help: "Memory limit from the cgroup (0 when unlimited)", registers: [this.registry], collect() {
@@ -81,6 +82,7 @@ export class GatewayMetrics {
     this.redisUp.set(1);
     this.fanoutHealthy.set(1);
     this.fanoutInterruptions.inc(0);
+    this.fanoutErrors.inc(0);
   }
 
   /** One series per declared uWS build (a closed set, created at 0); the build in use reads 1. */

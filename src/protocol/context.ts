@@ -2,6 +2,7 @@
 import type { GatewayServer, GatewaySocket } from "./session.js";
 import type { z } from "zod";
 import type { ClusterServices } from "../cluster/types.js";
+import type { MessageDelivery } from "../delivery/message-delivery.js";
 import type { GatewayConfig } from "../config.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Logger } from "../ops/logger.js";
@@ -12,6 +13,8 @@ export interface GatewayContext {
   config: GatewayConfig;
   io: GatewayServer;
   cluster: ClusterServices;
+  /** Store, then fan out: the only way handlers and the API send durable messages. */
+  delivery: MessageDelivery;
   metrics: GatewayMetrics;
   logger: Logger;
   presence: PresenceTracker;

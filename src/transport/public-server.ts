@@ -6,6 +6,7 @@ import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Uws } from "./uws-loader.js";
 import { countEngineRefusals } from "./engine-accounting.js";
+import { Backpressure } from "./slow-consumer-watcher.js";
 import { applyWsLimits } from "./ws-limits.js";
 
 export type App = ReturnType<Uws["App"]>;
@@ -17,6 +18,8 @@ export const MAX_BACKPRESSURE_FACTOR = 16;
 export interface PublicServer {
   app: App;
   io: GatewayServer;
+  /** Slow-consumer cuts of this server (start it once the gateway is wired). */
+  backpressure: Backpressure;
   listen(): Promise<number>;
   /** Closes the listen socket only: established connections stay (the drain closes them in batches). */
   closeListener(): void;
@@ -34,7 +37,9 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   const maxBackpressure = config.slowConsumerBufferBytes * MAX_BACKPRESSURE_FACTOR;
   let refusing = false;
 
-  applyWsLimits(app, maxBackpressure, metrics, logger);
+  // Created below, after the server it watches; uWS only closes sockets once they exist.
+  let backpressure: Backpressure | undefined;
+  applyWsLimits(app, maxBackpressure, metrics, (transport) => backpressure?.closedByUws(transport));
 
   const io: GatewayServer = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, Session>({
     path: "/socket.io",
@@ -63,6 +68,7 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins.includes("*") ? true : config.corsOrigins, credentials: true } : undefined,
   });
   io.attachApp(app, { maxBackpressure } as Parameters<Server["attachApp"]>[1]);
+  backpressure = new Backpressure(io, { limitBytes: config.slowConsumerBufferBytes, graceMs: config.slowConsumerGraceMs, hardLimitBytes: maxBackpressure }, metrics, logger);
   // engine.io answers other methods on a live polling session with a bare 500 (and HEAD with a body):
   // a client error, so answer it as one. Method routes take priority over engine.io's app.any.
   for (const method of ["put", "del", "patch", "head"] as const) {
@@ -78,6 +84,7 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   return {
     app,
     io,
+    backpressure,
     listen: () =>
       new Promise((resolve, reject) => {
         app.listen(config.host, config.port, (token) => {

@@ -1,8 +1,6 @@
 // uWS WebSocket behaviour around engine.io's: backpressure hard limit, transport check on upgrade, close accounting.
-import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 import type { App } from "./public-server.js";
-import { slowTransports } from "./slow-consumer-watcher.js";
 
 /**
  * uWS v20.30 typings declare closeOnBackpressureLimit a number, v20.5x a boolean; both native builds
@@ -15,7 +13,7 @@ const WS_ABNORMAL = 1006;
 const UWS_TOO_BIG_TEXT = "Received too big message";
 
 /** Wraps app.ws so that every WebSocket route engine.io registers gets these limits and this accounting. */
-export function applyWsLimits(app: App, maxBackpressure: number, metrics: GatewayMetrics, logger: Logger): void {
+export function applyWsLimits(app: App, maxBackpressure: number, metrics: GatewayMetrics, onAbnormalClose: (transport: object) => void): void {
   // engine.io passes only some uWS options through; close sockets that hit the hard limit instead of
   // letting uWS drop their messages silently (the watcher normally cuts them well before that).
   const ws = app.ws.bind(app);
@@ -43,12 +41,8 @@ export function applyWsLimits(app: App, maxBackpressure: number, metrics: Gatewa
         const tooBig = code === WS_MESSAGE_TOO_BIG || (code === WS_ABNORMAL && Buffer.from(message).toString() === UWS_TOO_BIG_TEXT);
         if (tooBig) metrics.connectionFailures.inc({ reason: "payload_too_large" });
         const transport = (socket.getUserData() as { transport?: object } | undefined)?.transport;
-        if (!tooBig && code === WS_ABNORMAL && transport && slowTransports.has(transport)) {
-          // uWS hit its hard limit before the watcher's grace ran out: still a slow-consumer cut.
-          slowTransports.delete(transport);
-          metrics.slowConsumerDisconnects.inc();
-          logger.warn({ maxBackpressure }, "slow consumer cut by the uWS hard limit");
-        }
+        // uWS hit its hard limit before the watcher's grace ran out: still a slow-consumer cut.
+        if (!tooBig && code === WS_ABNORMAL && transport) onAbnormalClose(transport);
         behavior.close?.(socket, code, message);
       },
     } as Parameters<App["ws"]>[1])) as App["ws"];
