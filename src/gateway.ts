@@ -18,7 +18,7 @@ import { acceptConnections, connectionHandler, localPresenceEntries } from "./pr
 import type { EventDefinition, GatewayContext } from "./protocol/context.js";
 import { InflightHandlers } from "./protocol/event-pipeline.js";
 import { clientEvents } from "./protocol/index.js";
-import { PresenceTracker } from "./protocol/presence-tracker.js";
+import { PresenceService, presenceServiceOptions } from "./presence/presence-service.js";
 import type { GatewayServer } from "./protocol/session.js";
 import { AddressRateLimit } from "./transport/address-rate-limit.js";
 import { createAdmission } from "./transport/admission.js";
@@ -72,8 +72,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const localDelivery = new LocalDelivery({ app: server.app, metrics });
   localDelivery.attach(io.of("/").adapter);
   const delivery = new StoreThenFanOut(io, cluster, metrics, logger, options.fanOutFaults);
-  const presence = new PresenceTracker(cluster.presence, io, config.presenceGraceMs, logger);
-  if (cluster.mode === "redis") presence.startHeartbeat(Math.max(250, Math.floor(config.presenceTtlMs / 3)));
+  const presence = new PresenceService(cluster.presence, io, presenceServiceOptions(config), logger);
+  presence.start();
 
   // Readiness flips at SIGTERM; new handshakes are refused (DRAINING) only once the listener is closed:
   // during DRAIN_DELAY_MS the balancer may still send new clients here, and a refused socket.io-client
@@ -94,7 +94,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     connectedCount: () => io.of("/").sockets.size,
   });
   acceptConnections(io, admission, connectionHandler(clientEvents(options.extraEvents), ctx, inflight));
-  registerPublicRoutes(server.app, ctx);
+  // The demo's one-click dev tokens: dev mode only (no key material), never under NODE_ENV=production.
+  registerPublicRoutes(server.app, ctx, config.nodeEnv !== "production" ? verifier.issueDevToken : undefined);
 
   server.backpressure.start();
 

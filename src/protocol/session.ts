@@ -45,7 +45,8 @@ export interface ServerToClientEvents {
   message(message: StoredMessage): void;
   typing(event: { room: string; userId: string; isTyping: boolean }): void;
   presence(event: { room: string; userId: string; status: "online" | "offline" }): void;
-  "presence:occupancy"(event: { room: string; users: number; devices: number }): void;
+  /** mode "full" once a big room shrinks back to full presence: members then get per-user events again. */
+  "presence:occupancy"(event: { room: string; users: number; devices: number; mode: "full" | "occupancy" }): void;
   "gateway:draining"(event: { reconnectInMs: number }): void;
   "gateway:rebalance"(event: { reconnectInMs: number }): void;
   "gateway:error"(error: ErrorBody): void;

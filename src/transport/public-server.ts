@@ -7,6 +7,7 @@ import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Uws } from "./uws-loader.js";
 import { countEngineRefusals } from "./engine-accounting.js";
 import { Backpressure } from "./slow-consumer-watcher.js";
+import { boundedParser } from "./bounded-parser.js";
 import { applyWsLimits } from "./ws-limits.js";
 
 export type App = ReturnType<Uws["App"]>;
@@ -49,6 +50,13 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     pingTimeout: config.pingTimeoutMs,
     connectTimeout: config.connectTimeoutMs,
     maxHttpBufferSize: config.maxPayloadBytes,
+    // maxHttpBufferSize bounds each Engine.IO message, and every binary attachment is its own message:
+    // the parser bounds their total per packet, and allows one CONNECT per Engine.IO session.
+    parser: boundedParser({
+      maxAttachmentBytes: config.maxBodyBytes,
+      maxAttachments: MAX_ATTACHMENTS,
+      onViolation: (reason) => metrics.connectionFailures.inc({ reason: reason === "attachments_too_large" ? "payload_too_large" : "bad_request" }),
+    }),
     allowEIO3: false,
     cleanupEmptyChildNamespaces: true,
     allowRequest: (req, callback) => {
@@ -113,3 +121,6 @@ export function originAllowed(origin: string, host: string | undefined, allowed:
     return false;
   }
 }
+
+/** Binary attachments one packet may carry (socket.io-parser's default); their total is bounded by MAX_BODY_BYTES. */
+const MAX_ATTACHMENTS = 10;
