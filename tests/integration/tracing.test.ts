@@ -161,7 +161,9 @@ describe("tracing on one pod", () => {
     const s = await connected(client(gw.url, { token: await signToken("e3") }));
     const before = rx.spans.filter((x) => x.name === "event presence:get").length;
     expect((await ask(s, "presence:get", { room: "nobody-here" })).ok).toBe(true);
-    await rx.waitFor((x) => x.name === "event presence:get" && rx.spans.filter((y) => y.name === "event presence:get").length > before, "root event span");
+    const span = await rx.waitFor((x) => x.name === "event presence:get" && rx.spans.filter((y) => y.name === "event presence:get").length > before, "root event span");
+    // Its own trace: a root span (no parent), not a child of the connection's or anyone else's span.
+    expect(span.parentSpanId ?? "").toBe("");
   });
 
   it("an API call is a span continuing the traceparent header; a refused one is an error span", async () => {
