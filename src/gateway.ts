@@ -5,6 +5,8 @@ import { ApiKeys } from "./api/api-keys.js";
 import { registerBackendApi } from "./api/backend-api.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
 import { createClusterServices } from "./cluster/index.js";
+import { LocalDelivery } from "./delivery/local-delivery.js";
+import { StoreThenFanOut, type FanOutFaults } from "./delivery/message-delivery.js";
 import type { ClusterServices } from "./cluster/types.js";
 import type { GatewayConfig } from "./config.js";
 import { drain } from "./lifecycle/drain.js";
@@ -17,22 +19,20 @@ import type { EventDefinition, GatewayContext } from "./protocol/context.js";
 import { connectionHandler } from "./protocol/connection.js";
 import { InflightHandlers } from "./protocol/event-pipeline.js";
 import { clientEvents } from "./protocol/index.js";
-import { PresenceTracker } from "./protocol/presence-tracker.js";
 import { registerDemo } from "./demo/demo-route.js";
+import { PresenceService, presenceServiceOptions } from "./presence/presence-service.js";
 import { AddressRateLimit } from "./transport/address-rate-limit.js";
 import { createAdmission } from "./transport/admission.js";
-import { installDeliveryCounter } from "./transport/delivery-counter.js";
-import { installNativeBroadcast } from "./transport/native-broadcast.js";
-import { installTraceInjection } from "./ops/broadcast-tracing.js";
 import { flushTracing } from "./ops/tracing.js";
-import { createPublicServer, MAX_BACKPRESSURE_FACTOR } from "./transport/public-server.js";
-import { SlowConsumerWatcher } from "./transport/slow-consumer-watcher.js";
+import { createPublicServer } from "./transport/public-server.js";
 import { loadUws } from "./transport/uws-loader.js";
 
 export interface GatewayOptions {
   logger: Logger;
   /** Extra client events (tests inject faulty handlers through this; production passes none). */
   extraEvents?: EventDefinition[];
+  /** Test suites only (SOCKETGATE_TEST_FAULTS): fan-out failures to inject after a store. */
+  fanOutFaults?: FanOutFaults;
 }
 
 export interface Gateway {
@@ -59,6 +59,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const metrics = new GatewayMetrics();
   metrics.uwsNative.set(loaded.native ? 1 : 0);
+  metrics.setUwsBuild(loaded.declared, loaded);
   metrics.connectionsMax.set(config.maxConnections);
   metrics.memoryLimit.set(readMemoryLimit());
 
@@ -67,8 +68,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const io = server.io;
   const podId = `${process.env.HOSTNAME ?? "pod"}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const cluster = await createClusterServices(config, { io, metrics, logger, podId });
-  const presence = new PresenceTracker(cluster.presence, io, config.presenceGraceMs, logger);
-  if (cluster.mode === "redis") presence.startHeartbeat(Math.max(250, Math.floor(config.presenceTtlMs / 3)));
+  // After createClusterServices: in cluster mode it replaces the namespace adapter with the Redis one.
+  const localDelivery = new LocalDelivery({ app: server.app, metrics });
+  localDelivery.attach(io.of("/").adapter);
+  const delivery = new StoreThenFanOut(io, cluster, metrics, logger, options.fanOutFaults);
+  const presence = new PresenceService(cluster.presence, io, presenceServiceOptions(config), logger);
+  presence.start();
 
   let draining = false;
   // New handshakes are refused (DRAINING) only once the listener is closed: during DRAIN_DELAY_MS the
@@ -78,7 +83,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     listenerClosed = true;
     server.closeListener();
   };
-  const ctx: GatewayContext = { config, io, cluster, metrics, logger, presence };
+  const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence };
   const inflight = new InflightHandlers();
   const events = clientEvents(options.extraEvents);
   const admission = createAdmission({
@@ -99,16 +104,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     admission.connected(socket);
     onConnection(socket);
   });
-  // Order matters: the native sender-excluded path wraps socket.io's uWS patch, the counter wraps both.
-  const restoreNativeBroadcast = installNativeBroadcast(server.app);
-  const restoreBroadcast = installDeliveryCounter(metrics);
-  const restoreTraceInjection = installTraceInjection(io.of("/").adapter);
-
   server.app.get("/health", (res) => {
     res.writeHeader("content-type", "text/plain").end("OK");
   });
   registerBackendApi(server.app, ctx, new ApiKeys(config.apiKeys));
-  if (config.demo) registerDemo(server.app);
+  // The demo's one-click dev tokens: dev mode only (no key material), never under NODE_ENV=production.
+  if (config.demo) registerDemo(server.app, config.nodeEnv !== "production" ? verifier.issueDevToken : undefined);
   server.app.any("/*", (res, req) => {
     res.writeStatus("404 Not Found").writeHeader("content-type", "application/json");
     // A HEAD answer has no body: uWS would send one and desynchronise keep-alive clients and proxies.
@@ -116,9 +117,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     else res.end(JSON.stringify({ error: { code: "NOT_FOUND", message: "not found" } }));
   });
 
-  const hardLimit = config.slowConsumerBufferBytes * MAX_BACKPRESSURE_FACTOR;
-  const watcher = new SlowConsumerWatcher(io, config.slowConsumerBufferBytes, config.slowConsumerGraceMs, metrics, logger, hardLimit / 2);
-  watcher.start();
+  server.backpressure.start();
 
   const readiness = (): Readiness => {
     if (draining) return { ready: false, reason: "draining" };
@@ -135,16 +134,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     devToken = await verifier.issueDevToken("dev-user");
     logger.warn({ devToken, userId: "dev-user" }, "DEV MODE: no JWT key configured; tokens are signed with a random secret of this process. Use this token as auth.token.");
   }
-  logger.info({ port, opsPort, mode: cluster.mode, uws: loaded.detail, auth: verifier.mode, maxConnections: config.maxConnections }, "socketgate listening");
+  logger.info({ port, opsPort, mode: cluster.mode, uws: { build: loaded.build, version: loaded.version, native: loaded.native, detail: loaded.detail }, node: process.version, auth: verifier.mode, maxConnections: config.maxConnections }, "socketgate listening");
 
   let closing: Promise<void> | undefined;
   const closeResources = async () => {
-    watcher.stop();
+    server.backpressure.stop();
     presence.stop();
     io.close();
-    restoreTraceInjection();
-    restoreBroadcast();
-    restoreNativeBroadcast();
+    localDelivery.close();
     await cluster.close();
     await flushTracing();
     await ops.close();

@@ -1,8 +1,7 @@
 // message:send (room or direct), message:ack and message:unacked: stored first, then fanned out.
 import { z } from "zod";
-import { userRoom } from "../auth/room-access.js";
 import { GatewayError } from "../errors.js";
-import type { StoredMessage } from "../cluster/types.js";
+import { assertBodyWithinBounds } from "./body-bounds.js";
 import { defineEvent } from "./context.js";
 import { clientMsgId, messageBody, roomName, userId } from "./schemas.js";
 
@@ -16,23 +15,17 @@ export const messageSend = defineEvent({
   schema: sendSchema,
   async handle({ ctx, socket, session }, input) {
     const from = session.identity.userId;
+    // Before anything is stored or fanned out: every later step (hasBinary, encoders) recurses over the body.
+    assertBodyWithinBounds(input.body, { maxBodyBytes: ctx.config.maxBodyBytes });
     if ("room" in input && !session.rooms.has(input.room)) throw new GatewayError("FORBIDDEN", `join room ${input.room} before sending to it`);
-    const store = async (): Promise<StoredMessage> => {
-      const base = { from, body: input.body, ts: Date.now(), ...(input.clientMsgId ? { clientMsgId: input.clientMsgId } : {}) };
-      if ("room" in input) {
-        const stored = await ctx.cluster.history.append(input.room, base);
-        socket.to(input.room).emit("message", stored);
-        return stored;
-      }
-      const stored = await ctx.cluster.inbox.append(input.to, { ...base, to: input.to });
-      ctx.io.to(userRoom(input.to)).emit("message", stored);
-      return stored;
-    };
+    const message = { from, body: input.body, ts: Date.now(), ...(input.clientMsgId ? { clientMsgId: input.clientMsgId } : {}) };
     // A retried send (same clientMsgId) answers the first result and is not stored or delivered twice.
-    const { value, duplicate } = input.clientMsgId
-      ? await ctx.cluster.idempotency.once(`msg:${from}:${input.clientMsgId}`, store)
-      : { value: await store(), duplicate: false };
-    return { id: value.id, ts: value.ts, ...(value.seq !== undefined ? { seq: value.seq } : {}), ...(duplicate ? { duplicate: true } : {}) };
+    const idempotencyKey = input.clientMsgId ? `msg:${from}:${input.clientMsgId}` : undefined;
+    const { message: stored, duplicate } =
+      "room" in input
+        ? await ctx.delivery.toRoom(input.room, message, { idempotencyKey, exceptSocketId: socket.id })
+        : await ctx.delivery.toUser(input.to, message, { idempotencyKey });
+    return { id: stored.id, ts: stored.ts, ...(stored.seq !== undefined ? { seq: stored.seq } : {}), ...(duplicate ? { duplicate: true } : {}) };
   },
 });
 

@@ -4,7 +4,8 @@ import type { GatewayConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Uws } from "./uws-loader.js";
-import { slowTransports } from "./slow-consumer-watcher.js";
+import { Backpressure } from "./slow-consumer-watcher.js";
+import { boundedParser } from "./bounded-parser.js";
 
 type App = ReturnType<Uws["App"]>;
 type ListenSocket = Parameters<Uws["us_listen_socket_close"]>[0];
@@ -15,6 +16,8 @@ export const MAX_BACKPRESSURE_FACTOR = 16;
 export interface PublicServer {
   app: App;
   io: Server;
+  /** Slow-consumer cuts of this server (start it once the gateway is wired). */
+  backpressure: Backpressure;
   listen(): Promise<number>;
   /** Closes the listen socket only: established connections stay (the drain closes them in batches). */
   closeListener(): void;
@@ -42,7 +45,7 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     ws(pattern, {
       ...behavior,
       maxBackpressure,
-      closeOnBackpressureLimit: 1,
+      closeOnBackpressureLimit: CLOSE_ON_BACKPRESSURE_LIMIT,
       // engine.io's uWS upgrade handler does not check the transport: an Upgrade request with
       // transport=polling starts a polling session, answers 200, then writes "101" on the ended response
       // and rejects (an unhandled rejection per request, for anyone who asks). Refuse it here instead.
@@ -59,12 +62,8 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
         const tooBig = code === WS_MESSAGE_TOO_BIG || (code === WS_ABNORMAL && Buffer.from(message).toString() === UWS_TOO_BIG_TEXT);
         if (tooBig) metrics.connectionFailures.inc({ reason: "payload_too_large" });
         const transport = (socket.getUserData() as { transport?: object } | undefined)?.transport;
-        if (!tooBig && code === WS_ABNORMAL && transport && slowTransports.has(transport)) {
-          // uWS hit its hard limit before the watcher's grace ran out: still a slow-consumer cut.
-          slowTransports.delete(transport);
-          metrics.slowConsumerDisconnects.inc();
-          logger.warn({ maxBackpressure }, "slow consumer cut by the uWS hard limit");
-        }
+        // uWS hit its hard limit before the watcher's grace ran out: still a slow-consumer cut.
+        if (!tooBig && code === WS_ABNORMAL && transport) backpressure.closedByUws(transport);
         behavior.close?.(socket, code, message);
       },
     } as Parameters<App["ws"]>[1])) as App["ws"];
@@ -77,6 +76,13 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     pingTimeout: config.pingTimeoutMs,
     connectTimeout: config.connectTimeoutMs,
     maxHttpBufferSize: config.maxPayloadBytes,
+    // maxHttpBufferSize bounds each Engine.IO message, and every binary attachment is its own message:
+    // the parser bounds their total per packet, and allows one CONNECT per Engine.IO session.
+    parser: boundedParser({
+      maxAttachmentBytes: config.maxBodyBytes,
+      maxAttachments: MAX_ATTACHMENTS,
+      onViolation: (reason) => metrics.connectionFailures.inc({ reason: reason === "attachments_too_large" ? "payload_too_large" : "bad_request" }),
+    }),
     allowEIO3: false,
     cleanupEmptyChildNamespaces: true,
     allowRequest: (req, callback) => {
@@ -96,6 +102,7 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins.includes("*") ? true : config.corsOrigins, credentials: true } : undefined,
   });
   io.attachApp(app, { maxBackpressure } as Parameters<Server["attachApp"]>[1]);
+  const backpressure = new Backpressure(io, { limitBytes: config.slowConsumerBufferBytes, graceMs: config.slowConsumerGraceMs, hardLimitBytes: maxBackpressure }, metrics, logger);
   // engine.io answers other methods on a live polling session with a bare 500 (and HEAD with a body):
   // a client error, so answer it as one. Method routes take priority over engine.io's app.any.
   for (const method of ["put", "del", "patch", "head"] as const) {
@@ -120,6 +127,7 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   return {
     app,
     io,
+    backpressure,
     listen: () =>
       new Promise((resolve, reject) => {
         app.listen(config.host, config.port, (token) => {
@@ -139,6 +147,13 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   };
 }
 
+/** Binary attachments one packet may carry (socket.io-parser's default); their total is bounded by MAX_BODY_BYTES. */
+const MAX_ATTACHMENTS = 10;
+/**
+ * uWS v20.30 typings declare closeOnBackpressureLimit a number, v20.5x a boolean; both native builds
+ * read it as a truth value, so `true` compiles against either typing and means the same to both.
+ */
+const CLOSE_ON_BACKPRESSURE_LIMIT = true as boolean | number as NonNullable<Parameters<App["ws"]>[1]["closeOnBackpressureLimit"]>;
 const WS_MESSAGE_TOO_BIG = 1009;
 /** What uWS reports when it closes a socket itself (backpressure hard limit) or the peer vanished. */
 const WS_ABNORMAL = 1006;

@@ -115,3 +115,30 @@ describe("config", () => {
     }
   });
 });
+
+describe("managed Redis settings (issue 16)", () => {
+  it("carry credentials and TLS into every mode; rediss:// turns TLS on", () => {
+    expect(loadConfig({ REDIS_URL: "rediss://r:6380", REDIS_USERNAME: "app", REDIS_PASSWORD: "pw" }).redis).toEqual({ kind: "standalone", url: "rediss://r:6380", username: "app", password: "pw", tls: {} });
+    expect(loadConfig({ REDIS_SENTINELS: "s:26379", REDIS_SENTINEL_NAME: "m", REDIS_PASSWORD: "pw", REDIS_SENTINEL_PASSWORD: "spw", REDIS_TLS: "1", REDIS_TLS_CA_FILE: "/ca.pem" }).redis)
+      .toMatchObject({ kind: "sentinel", password: "pw", sentinelPassword: "spw", tls: { caFile: "/ca.pem" } });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "a:7000", REDIS_PASSWORD: "pw", REDIS_TLS: "true" }).redis).toMatchObject({ kind: "cluster", password: "pw", tls: {} });
+    expect(loadConfig({ REDIS_URL: "redis://r:6379" }).redis).not.toHaveProperty("tls");
+  });
+
+  it("make the operation deadline and the start-up wait settings with today's defaults", () => {
+    expect(loadConfig({})).toMatchObject({ redisOpTimeoutMs: 2500, redisStartupWaitMs: 10000 });
+    expect(loadConfig({ REDIS_OP_TIMEOUT_MS: "800", REDIS_STARTUP_WAIT_MS: "0" })).toMatchObject({ redisOpTimeoutMs: 800, redisStartupWaitMs: 0 });
+    expect(errorOf({ REDIS_OP_TIMEOUT_MS: "5" })).toContain("REDIS_OP_TIMEOUT_MS");
+  });
+
+  it("refuse combinations that would silently do nothing or go plaintext", () => {
+    expect(errorOf({ REDIS_PASSWORD: "pw" })).toContain("embedded mode has no Redis");
+    expect(errorOf({ REDIS_URL: "redis://r:1", REDIS_TLS_CA_FILE: "/ca.pem" })).toContain("TLS is off");
+    expect(errorOf({ REDIS_URL: "rediss://r:1", REDIS_TLS_CERT_FILE: "/c.pem" })).toContain("REDIS_TLS_KEY_FILE");
+    expect(errorOf({ REDIS_URL: "redis://r:1", REDIS_SENTINEL_PASSWORD: "x" })).toContain("only applies with REDIS_SENTINELS");
+  });
+
+  it("never print a Redis password in an error", () => {
+    expect(errorOf({ REDIS_URL: "redis://r:1", REDIS_PASSWORD: "p".repeat(5000) })).not.toContain("ppppp");
+  });
+});

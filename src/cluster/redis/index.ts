@@ -2,8 +2,9 @@
 import type { GatewayConfig, RedisConfig } from "../../config.js";
 import { sessionOf } from "../../protocol/session.js";
 import type { ClusterDeps } from "../index.js";
+import { presenceModeLimits } from "../../presence/limits.js";
 import type { ClusterServices } from "../types.js";
-import { adapterFor, catchFireAndForget, createRedisClients, DEFAULT_TUNING } from "./redis-clients.js";
+import { adapterFor, catchFireAndForget, createRedisClients, DEFAULT_TUNING, describeRedisFailure, redisFailureCause, type RedisFailureCause } from "./redis-clients.js";
 import { probeFor, RedisHealth } from "./redis-health.js";
 import { RedisHistory } from "./redis-history.js";
 import { RedisIdempotency } from "./redis-idempotency.js";
@@ -11,10 +12,8 @@ import { RedisInbox } from "./redis-inbox.js";
 import { RedisOps, type RedisClient } from "./redis-ops.js";
 import { RedisPresence, type PresenceEntry } from "./redis-presence.js";
 
-/** Any one store operation fails with UNAVAILABLE after this, whatever the connection does. */
-const OP_TIMEOUT_MS = 2500;
-/** Start-up waits this long for Redis, then goes on unready (readiness 503) until it answers. */
-const STARTUP_WAIT_MS = 10_000;
+// REDIS_OP_TIMEOUT_MS: any one store operation fails with UNAVAILABLE after it, whatever the connection does.
+// REDIS_STARTUP_WAIT_MS: start-up waits this long for Redis, then goes on unready (readiness 503) until it answers.
 const ERROR_LOG_EVERY_MS = 30_000;
 
 export async function createRedisServices(config: GatewayConfig, redis: RedisConfig, deps: ClusterDeps): Promise<ClusterServices> {
@@ -23,12 +22,19 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   const clients = createRedisClients(redis, podId, DEFAULT_TUNING);
 
   // Connection errors arrive on every retry; one line per outage (and a reminder now and then) is enough.
+  // A refused password or certificate never heals by itself: it is logged at error level with the
+  // settings to check, at once on the first occurrence of each cause (then with the same throttle).
   let lastErrorLog = 0;
+  let lastCause: RedisFailureCause | undefined;
   const reportError = (err: unknown) => {
     const now = Date.now();
-    if (now - lastErrorLog < ERROR_LOG_EVERY_MS) return;
+    const cause = redisFailureCause(err);
+    if (now - lastErrorLog < ERROR_LOG_EVERY_MS && cause === lastCause) return;
     lastErrorLog = now;
-    log.warn({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err) }, "redis error");
+    lastCause = cause;
+    const detail = err instanceof Error ? { name: err.name, message: err.message, code: (err as NodeJS.ErrnoException).code } : String(err);
+    if (cause) log.error({ err: detail, cause: cause === "auth" ? "REDIS_AUTH_REFUSED" : "REDIS_TLS_FAILED" }, describeRedisFailure(cause, redis));
+    else log.warn({ err: detail }, "redis error");
   };
   for (const c of [clients.command, clients.sub]) {
     c.on("error", reportError);
@@ -38,8 +44,13 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   const adapter = adapterFor(clients);
   deps.io.adapter(adapter.factory);
 
-  const ops = new RedisOps(clients.command, { opTimeoutMs: OP_TIMEOUT_MS });
-  const presence = new RedisPresence(ops, { podId, ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs });
+  const ops = new RedisOps(clients.command, { opTimeoutMs: config.redisOpTimeoutMs });
+  const presence = new RedisPresence(ops, {
+    podId,
+    ttlMs: config.presenceTtlMs,
+    graceMs: config.presenceGraceMs,
+    limits: presenceModeLimits(config.presenceFullMaxUsers),
+  });
   const inbox = new RedisInbox(ops, { maxLength: config.inboxMaxLength, maxAgeMs: config.inboxMaxAgeMs, onTrim: (n) => metrics.inboxTrimmed.inc(n) });
   const history = new RedisHistory(ops, config.historyMaxLength);
   const idempotency = new RedisIdempotency(ops, { ttlMs: config.idempotencyTtlMs });
@@ -67,6 +78,7 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
     }
     log.info({ adapter: adapter.kind, recovered: everUp }, "redis reachable");
     lastErrorLog = 0;
+    lastCause = undefined;
     if (everUp && !rebuilding) {
       rebuilding = rebuildPresence()
         .catch((err: unknown) => log.warn({ err }, "presence rebuild failed; heartbeats keep restoring entries"))
@@ -76,7 +88,8 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   });
   metrics.redisUp.set(health.isUp() ? 1 : 0);
 
-  if (!(await health.waitUntilUp(STARTUP_WAIT_MS))) log.error({ waitedMs: STARTUP_WAIT_MS }, "redis not reachable at start-up; starting unready");
+  if (!(await health.waitUntilUp(config.redisStartupWaitMs)))
+    log.error({ waitedMs: config.redisStartupWaitMs, cause: lastCause }, "redis not reachable at start-up; starting unready");
 
   let closing: Promise<void> | undefined;
   return {
