@@ -8,6 +8,7 @@ import { GatewayError, toErrorBody } from "../errors.js";
 import { inSpan, startApiSpan, type ActiveSpan } from "../ops/tracing.js";
 import { assertBodyWithinBounds } from "../protocol/body-bounds.js";
 import type { GatewayContext } from "../protocol/context.js";
+import { emitBackendEvent } from "../protocol/session.js";
 import { describeIssues, presenceCursor, roomName, userId } from "../protocol/schemas.js";
 import type { ApiKeys } from "./api-keys.js";
 import { readBody, sendError, sendJson, trackResponse, type ResponseState } from "./http-io.js";
@@ -160,7 +161,7 @@ async function publish(ctx: GatewayContext, input: Publish): Promise<Record<stri
     return { ids: sent.map((r) => r.message.id), ...(sent.every((r) => r.duplicate) ? { duplicate: true } : {}) };
   }
   const rooms = input.room ? [input.room] : users.map(userRoom);
-  ctx.io.to(rooms).emit(input.event, input.data);
+  emitBackendEvent(ctx.io.to(rooms), input.event, input.data);
   return {};
 }
 
