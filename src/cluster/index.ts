@@ -28,8 +28,13 @@ export async function createClusterServices(config: GatewayConfig, deps: Cluster
 
 export function createMemoryServices(config: GatewayConfig, deps: Pick<ClusterDeps, "metrics">): ClusterServices {
   const presence = new MemoryPresence(presenceModeLimits(config.presenceFullMaxUsers));
-  const inbox = new MemoryInbox({ maxLength: config.inboxMaxLength, maxAgeMs: config.inboxMaxAgeMs, onTrim: (n) => deps.metrics.inboxTrimmed.inc(n) });
-  const history = new MemoryHistory(config.historyMaxLength);
+  const inbox = new MemoryInbox({
+    maxLength: config.inboxMaxLength,
+    maxAgeMs: config.inboxMaxAgeMs,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    onTrim: (n) => deps.metrics.inboxTrimmed.inc(n),
+  });
+  const history = new MemoryHistory({ maxLength: config.historyMaxLength, ttlMs: config.historyTtlMs, idempotencyTtlMs: config.idempotencyTtlMs });
   const idempotency = new MemoryIdempotency(config.idempotencyTtlMs);
   return {
     mode: "embedded",

@@ -11,6 +11,7 @@ import { RedisIdempotency } from "./redis-idempotency.js";
 import { RedisInbox } from "./redis-inbox.js";
 import { RedisOps, type RedisClient } from "./redis-ops.js";
 import { RedisPresence, type PresenceEntry } from "./redis-presence.js";
+import { ACK_WAIT_MS, ReplicaAck } from "./replica-ack.js";
 
 // REDIS_OP_TIMEOUT_MS: any one store operation fails with UNAVAILABLE after it, whatever the connection does.
 // REDIS_STARTUP_WAIT_MS: start-up waits this long for Redis, then goes on unready (readiness 503) until it answers.
@@ -51,8 +52,16 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
     graceMs: config.presenceGraceMs,
     limits: presenceModeLimits(config.presenceFullMaxUsers),
   });
-  const inbox = new RedisInbox(ops, { maxLength: config.inboxMaxLength, maxAgeMs: config.inboxMaxAgeMs, onTrim: (n) => metrics.inboxTrimmed.inc(n) });
-  const history = new RedisHistory(ops, config.historyMaxLength);
+  // REDIS_ACK_REPLICAS: appends resolve only once that many replicas have them (see replica-ack.ts).
+  const replicaAck = config.redisAckReplicas > 0 ? new ReplicaAck(ops, config.redisAckReplicas, Math.min(ACK_WAIT_MS, Math.max(10, config.redisOpTimeoutMs - 100))) : undefined;
+  const inbox = new RedisInbox(ops, {
+    maxLength: config.inboxMaxLength,
+    maxAgeMs: config.inboxMaxAgeMs,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    replicaAck,
+    onTrim: (n) => metrics.inboxTrimmed.inc(n),
+  });
+  const history = new RedisHistory(ops, { maxLength: config.historyMaxLength, ttlMs: config.historyTtlMs, idempotencyTtlMs: config.idempotencyTtlMs, replicaAck });
   const idempotency = new RedisIdempotency(ops, { ttlMs: config.idempotencyTtlMs });
 
   // After an outage Redis may have restarted empty: this pod's connected sockets are the truth for its
