@@ -1,6 +1,8 @@
 // The seams between a pod and what pods share. Each interface has a memory implementation
 // (embedded mode) and a Redis one (cluster mode); tests/contract runs one suite against both.
 
+import type { Server } from "socket.io";
+
 /** A message as stored and as delivered to clients by the `message` event. */
 export interface StoredMessage {
   /**
@@ -127,6 +129,13 @@ export interface PresenceModeLimits {
   fullResumeUsers: number;
 }
 
+/** One socket of a user in a room, as this pod knows it. */
+export interface PresenceEntry {
+  room: string;
+  userId: string;
+  socketKey: string;
+}
+
 /**
  * Who is in which room, cluster-wide.
  * Guarantees: join/settleOffline report each online/offline transition of a (room, user) to exactly one
@@ -224,9 +233,14 @@ export interface IdempotencyStore {
   close(): Promise<void>;
 }
 
+/** Socket.IO's seam for cross-pod fan-out: what `io.adapter()` takes (socket.io-adapter's in-memory one in embedded mode). */
+export type AdapterFactory = NonNullable<Parameters<Server["adapter"]>[0]>;
+
 /** Everything shared between pods, built once by cluster/index.ts from the config. */
 export interface ClusterServices {
   mode: "embedded" | "redis";
+  /** Fan-out between pods: the gateway installs it with io.adapter() before it listens. */
+  adapter: AdapterFactory;
   presence: PresenceStore;
   inbox: Inbox;
   history: RoomHistory;

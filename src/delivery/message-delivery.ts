@@ -1,6 +1,6 @@
 // "Store, then fan out" for durable messages, written once: the client event message:send and the
 // backend API's publish both go through here.
-import type { Server } from "socket.io";
+import type { GatewayServer } from "../protocol/session.js";
 import { userRoom } from "../auth/room-access.js";
 import type { AppendResult, ClusterServices, StoredMessage } from "../cluster/types.js";
 import type { Logger } from "../ops/logger.js";
@@ -42,7 +42,7 @@ export interface FanOutFaults {
 
 export class StoreThenFanOut implements MessageDelivery {
   constructor(
-    private readonly io: Server,
+    private readonly io: GatewayServer,
     private readonly cluster: Pick<ClusterServices, "history" | "inbox">,
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,

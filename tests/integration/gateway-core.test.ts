@@ -134,9 +134,15 @@ describe("messages", () => {
     const b = await as("tom");
     await ask(a, "room:join", { room: "t" });
     await ask(b, "room:join", { room: "t" });
+    const senderSaw: unknown[] = [];
+    a.on("typing", (e) => senderSaw.push(e));
     const got = nextEvent(b, "typing");
     expect(await ask(a, "typing", { room: "t", isTyping: true })).toMatchObject({ ok: true });
     expect(await got).toEqual({ room: "t", userId: "tina", isTyping: true });
+    // The sender is excluded: a round trip on the sender's own connection, ordered after the relay,
+    // proves anything sent to it has arrived by now.
+    expect(await ask(a, "presence:get", { room: "t" })).toMatchObject({ ok: true });
+    expect(senderSaw).toEqual([]);
     expect(await ask(a, "typing", { room: "nope", isTyping: true })).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
     expect(await ask(a, "typing", { room: "t", isTyping: "yes" })).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
   });

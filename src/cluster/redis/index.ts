@@ -1,6 +1,5 @@
 // Cluster mode's Redis side: clients, the Socket.IO adapter, the four stores, health and recovery.
 import type { GatewayConfig, RedisConfig } from "../../config.js";
-import { sessionOf } from "../../protocol/session.js";
 import type { ClusterDeps } from "../index.js";
 import { presenceModeLimits } from "../../presence/limits.js";
 import type { ClusterServices } from "../types.js";
@@ -10,7 +9,7 @@ import { RedisHistory } from "./redis-history.js";
 import { RedisIdempotency } from "./redis-idempotency.js";
 import { RedisInbox } from "./redis-inbox.js";
 import { RedisOps, type RedisClient } from "./redis-ops.js";
-import { RedisPresence, type PresenceEntry } from "./redis-presence.js";
+import { RedisPresence } from "./redis-presence.js";
 import { ACK_WAIT_MS, ReplicaAck } from "./replica-ack.js";
 
 // REDIS_OP_TIMEOUT_MS: any one store operation fails with UNAVAILABLE after it, whatever the connection does.
@@ -43,7 +42,6 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   }
 
   const adapter = adapterFor(clients);
-  deps.io.adapter(adapter.factory);
 
   const ops = new RedisOps(clients.command, { opTimeoutMs: config.redisOpTimeoutMs });
   const presence = new RedisPresence(ops, {
@@ -67,14 +65,9 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   // After an outage Redis may have restarted empty: this pod's connected sockets are the truth for its
   // share of presence. Written without transitions (see RedisPresence.rebuild).
   const rebuildPresence = async () => {
-    const entries: PresenceEntry[] = [];
-    for (const socket of deps.io.of("/").sockets.values()) {
-      const session = sessionOf(socket);
-      if (!session?.identity || !session.rooms) continue;
-      for (const room of session.rooms) entries.push({ room, userId: session.identity.userId, socketKey: socket.id });
-    }
+    const entries = [...deps.localPresence()];
     await presence.rebuild(entries);
-    log.info({ sockets: deps.io.of("/").sockets.size, entries: entries.length }, "presence rebuilt from this pod's sockets");
+    log.info({ entries: entries.length }, "presence rebuilt from this pod's sockets");
   };
 
   let everUp = false;
@@ -103,6 +96,7 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   let closing: Promise<void> | undefined;
   return {
     mode: "redis",
+    adapter: adapter.factory,
     presence,
     inbox,
     history,
