@@ -8,6 +8,7 @@ import { createClusterServices } from "./cluster/index.js";
 import type { ClusterServices } from "./cluster/types.js";
 import type { GatewayConfig } from "./config.js";
 import { drain } from "./lifecycle/drain.js";
+import { Rebalancer } from "./rebalance/rebalancer.js";
 import { checkUws } from "./lifecycle/startup-checks.js";
 import { readMemoryLimit } from "./ops/cgroup-memory.js";
 import type { Logger } from "./ops/logger.js";
@@ -126,9 +127,29 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     if (io.of("/").sockets.size >= config.maxConnections) return { ready: false, reason: "at_capacity" };
     return { ready: true };
   };
+  // Cluster mode only: embedded mode has no fleet to compare with.
+  const rebalancer =
+    cluster.mode === "redis"
+      ? new Rebalancer({
+          podId,
+          io,
+          fleet: cluster.fleetLoad,
+          settings: config.rebalance,
+          enabled: config.rebalance.enabled,
+          eligible: () => {
+            const r = readiness();
+            return r.ready || r.reason === "at_capacity";
+          },
+          inflightOf: (socket) => inflight.of(socket),
+          presenceGraceMs: config.presenceGraceMs,
+          metrics,
+          logger,
+        })
+      : undefined;
   const ops = createOpsServer(metrics, readiness, (err) => logger.error({ err }, "metrics rendering failed"));
   const opsPort = await ops.listen(config.host, config.opsPort);
   const port = await server.listen();
+  rebalancer?.start();
 
   let devToken: string | undefined;
   if (verifier.issueDevToken) {
@@ -140,6 +161,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   let closing: Promise<void> | undefined;
   const closeResources = async () => {
     watcher.stop();
+    await rebalancer?.stop();
     presence.stop();
     io.close();
     restoreTraceInjection();
@@ -151,6 +173,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   };
   const markDraining = () => {
     draining = true;
+    // Leave the fleet view at once (the others' mean must not wait for the TTL) and stop shedding: the drain moves everyone.
+    void rebalancer?.stop();
     server.refuseNewSessions();
     metrics.draining.set(1);
   };

@@ -7,6 +7,8 @@ import { MemoryHistory } from "./memory/memory-history.js";
 import { MemoryIdempotency } from "./memory/memory-idempotency.js";
 import { MemoryInbox } from "./memory/memory-inbox.js";
 import { MemoryPresence } from "./memory/memory-presence.js";
+import { MemoryFleetLoad } from "./memory/memory-fleet-load.js";
+import { FLEET_LOAD_TTL_MS } from "./fleet-load.js";
 import type { ClusterServices } from "./types.js";
 
 export interface ClusterDeps {
@@ -36,6 +38,7 @@ export function createMemoryServices(config: GatewayConfig, deps: Pick<ClusterDe
     inbox,
     history,
     idempotency,
+    fleetLoad: new MemoryFleetLoad(FLEET_LOAD_TTL_MS),
     isHealthy: () => true,
     close: async () => {
       await Promise.all([presence.close(), inbox.close(), history.close(), idempotency.close()]);

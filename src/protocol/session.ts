@@ -17,7 +17,7 @@ export interface Session {
   clientAddress: string;
   userAgent: string;
   /** Set while its transport is being closed by the gateway (drain, slow consumer), for the disconnect log. */
-  closing?: "drain" | "slow_consumer" | "error_budget" | "kicked";
+  closing?: "drain" | "slow_consumer" | "error_budget" | "kicked" | "rebalance";
 }
 
 export function sessionOf(socket: Socket): Session {

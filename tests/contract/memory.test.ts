@@ -3,6 +3,8 @@ import { MemoryHistory } from "../../src/cluster/memory/memory-history.js";
 import { MemoryIdempotency } from "../../src/cluster/memory/memory-idempotency.js";
 import { MemoryInbox } from "../../src/cluster/memory/memory-inbox.js";
 import { MemoryPresence } from "../../src/cluster/memory/memory-presence.js";
+import { MemoryFleetLoad } from "../../src/cluster/memory/memory-fleet-load.js";
+import { fleetLoadContract } from "./fleet-load.contract.js";
 import { historyContract } from "./history.contract.js";
 import { idempotencyContract } from "./idempotency.contract.js";
 import { inboxContract } from "./inbox.contract.js";
@@ -15,3 +17,4 @@ presenceContract("memory", { expires: false, pods: async (count) => shared(count
 inboxContract("memory", { create: async (count, limits) => shared(count, new MemoryInbox(limits)) });
 historyContract("memory", { create: async (count, maxLength) => shared(count, new MemoryHistory(maxLength)) });
 idempotencyContract("memory", { create: async (count, ttlMs) => shared(count, new MemoryIdempotency(ttlMs)) });
+fleetLoadContract("memory", { create: async (count, ttlMs) => shared(count, new MemoryFleetLoad(ttlMs)) });

@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { createRedisClients } from "../../src/cluster/redis/redis-clients.js";
+import { RedisFleetLoad } from "../../src/cluster/redis/redis-fleet-load.js";
 import { RedisHistory } from "../../src/cluster/redis/redis-history.js";
 import { RedisIdempotency } from "../../src/cluster/redis/redis-idempotency.js";
 import { RedisInbox } from "../../src/cluster/redis/redis-inbox.js";
@@ -10,6 +11,7 @@ import { RedisOps, type RedisClient } from "../../src/cluster/redis/redis-ops.js
 import { RedisPresence } from "../../src/cluster/redis/redis-presence.js";
 import type { PresenceStore } from "../../src/cluster/types.js";
 import { startRedis, stopAllRedis, waitFor, type RedisNode } from "../support/redis-harness.js";
+import { fleetLoadContract } from "./fleet-load.contract.js";
 import { historyContract } from "./history.contract.js";
 import { idempotencyContract } from "./idempotency.contract.js";
 import { inboxContract } from "./inbox.contract.js";
@@ -61,3 +63,4 @@ presenceContract("redis", {
 inboxContract("redis", { create: (count, limits) => many(count, (ops) => new RedisInbox(ops, limits)) });
 historyContract("redis", { create: (count, maxLength) => many(count, (ops) => new RedisHistory(ops, maxLength)) });
 idempotencyContract("redis", { create: (count, ttlMs) => many(count, (ops) => new RedisIdempotency(ops, { ttlMs })) });
+fleetLoadContract("redis", { create: (count, ttlMs) => many(count, (ops) => new RedisFleetLoad(ops, ttlMs)) });

@@ -10,6 +10,8 @@ import { RedisIdempotency } from "./redis-idempotency.js";
 import { RedisInbox } from "./redis-inbox.js";
 import { RedisOps, type RedisClient } from "./redis-ops.js";
 import { RedisPresence, type PresenceEntry } from "./redis-presence.js";
+import { RedisFleetLoad } from "./redis-fleet-load.js";
+import { FLEET_LOAD_TTL_MS } from "../fleet-load.js";
 
 /** Any one store operation fails with UNAVAILABLE after this, whatever the connection does. */
 const OP_TIMEOUT_MS = 2500;
@@ -85,6 +87,7 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
     inbox,
     history,
     idempotency,
+    fleetLoad: new RedisFleetLoad(ops, FLEET_LOAD_TTL_MS),
     isHealthy: () => health.isUp(),
     close: () =>
       (closing ??= (async () => {

@@ -38,3 +38,11 @@ export const historyKeys = (room: string) => ({
 });
 
 export const idempotencyKey = (key: string) => `${P}:idem:${key}`;
+
+/** Rebalancing's fleet load, under one hash tag so its scripts run on one Redis Cluster slot. */
+export const fleetLoadKeys = {
+  /** ZSET podId -> expiry (server ms). */
+  expiry: `${P}:fleet:{load}:expiry`,
+  /** HASH podId -> JSON of the PodLoad it published last. */
+  loads: `${P}:fleet:{load}:loads`,
+};
