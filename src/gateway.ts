@@ -146,7 +146,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
           logger,
         })
       : undefined;
-  const ops = createOpsServer(metrics, readiness, (err) => logger.error({ err }, "metrics rendering failed"));
+  // What /readyz answers is also what tells the rebalancer that the Service can see this pod.
+  const probedReadiness = (): Readiness => {
+    const r = readiness();
+    if (r.ready) rebalancer?.readinessServed();
+    return r;
+  };
+  const ops = createOpsServer(metrics, probedReadiness, (err) => logger.error({ err }, "metrics rendering failed"));
   const opsPort = await ops.listen(config.host, config.opsPort);
   const port = await server.listen();
   rebalancer?.start();

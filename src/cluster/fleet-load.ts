@@ -1,4 +1,4 @@
-// The seam through which pods share their connection counts (rebalancing): memory and Redis implementations.
+// The seam through which pods share what rebalancing needs (connection counts, who is being moved).
 
 /** One pod's load as it published it. */
 export interface PodLoad {
@@ -30,6 +30,12 @@ export interface FleetLoad {
   publish(load: PodLoad): Promise<void>;
   list(): Promise<PodLoad[]>;
   remove(podId: string): Promise<void>;
+  /**
+   * Claims the right to shed one device of a user for `ttlMs`, fleet-wide: true for exactly one caller
+   * until the claim expires, so no two pods move two devices of one user at the same time (presence
+   * stays online through the other device).
+   */
+  claimUser(userId: string, ttlMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

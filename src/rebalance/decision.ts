@@ -11,11 +11,17 @@
 //   line to start again, and it never sheds itself below the mean, so it never becomes the cold pod
 //   that others shed towards. Pods only push: no pod pulls, refuses or redirects clients.
 // - MIN_EXCESS keeps small counts still: with 3 clients on 2 pods, moving one would only swap the roles.
-// - Rate: at most `maxPerS` sockets per second, with at most one second's worth of credit.
+// - Rate: at most `maxPerS` sockets per second, with at most one second's worth of credit, and no new
+//   shed while the fleet is missing `maxPerS` or more clients (shed, not yet reconnected anywhere): the
+//   pod's own count drops the moment it sheds, long before the clients land, and a pod that went on
+//   shedding until its count reached the stop line would overshoot by rate x reconnect time.
 // - Budget: one stretch of shedding closes at most 2 x the excess it started with (connections - mean).
 //   With a Service that spreads evenly, shed clients land back on busy pods in proportion to their
 //   number (half of them after 2 -> 4 pods), so reaching the stop line takes about 2 x what has to
 //   move; the budget bounds the disturbance when the balancer sends more of them back than that.
+//   A stretch that spends its budget without reaching the stop line doubles the wait before the next
+//   one (up to 8 x afterMs): a balancer that keeps sending clients back (session affinity) meets an
+//   ever slower pod, not a reconnect storm. Reaching the stop line or dropping under the upper line resets it.
 import type { PodLoad } from "../cluster/fleet-load.js";
 
 export interface RebalanceSettings {
@@ -35,12 +41,14 @@ export interface DecisionState {
   credit: number;
   /** Sockets this stretch of shedding may still close (see Budget above). */
   budget?: number;
+  /** afterMs multiplier after spent budgets (1, 2, 4, 8). */
+  backoff?: number;
   lastTickAt?: number;
 }
 
 export const initialState = (): DecisionState => ({ shedding: false, credit: 0 });
 
-export type DecisionReason = "not_eligible" | "no_fleet" | "balanced" | "over_waiting" | "shedding" | "reached_target" | "budget_spent";
+export type DecisionReason = "not_eligible" | "no_fleet" | "balanced" | "over_waiting" | "shedding" | "reached_target" | "budget_spent" | "waiting_for_landing";
 
 export interface Decision {
   state: DecisionState;
@@ -65,6 +73,8 @@ export interface DecisionInput {
   fleet: readonly PodLoad[];
   settings: RebalanceSettings;
   state: DecisionState;
+  /** Clients the fleet lost lately and has not seen again (recent peak of the fleet total minus the total now). */
+  inFlight?: number;
 }
 
 export interface FleetMean {
@@ -102,18 +112,24 @@ export function decide(input: DecisionInput): Decision {
   if (!prev.shedding) {
     if (!over) return still("balanced", lines);
     const overSince = prev.overSince ?? now;
-    if (now - overSince < settings.afterMs) return { state: { shedding: false, credit: 0, overSince, lastTickAt: now }, shed: 0, reason: "over_waiting", ...lines };
+    const backoff = prev.backoff ?? 1;
+    if (now - overSince < settings.afterMs * backoff) return { state: { shedding: false, credit: 0, overSince, backoff, lastTickAt: now }, shed: 0, reason: "over_waiting", ...lines };
     // The stretch is long enough: shed from this tick on, starting with one socket's worth of credit.
     const budget = Math.ceil(2 * (self.connections - mean));
-    return shedNow({ shedding: true, credit: 1, budget, overSince, lastTickAt: now }, self.connections, target, lines);
+    return shedNow({ shedding: true, credit: 1, budget, backoff, overSince, lastTickAt: now }, self.connections, target, lines);
   }
 
   if (self.connections <= target) return still("reached_target", lines);
   // Budget spent: stop; if still over the upper line, a new stretch starts after afterMs, with a new budget.
-  if ((prev.budget ?? 0) <= 0) return still("budget_spent", lines);
+  if ((prev.budget ?? 0) <= 0) {
+    const backoff = Math.min(8, 2 * (prev.backoff ?? 1));
+    return { state: { shedding: false, credit: 0, backoff, lastTickAt: now }, shed: 0, reason: "budget_spent", ...lines };
+  }
   const elapsed = Math.min(1000, Math.max(0, now - (prev.lastTickAt ?? now)));
   const credit = Math.min(Math.max(1, settings.maxPerS), prev.credit + (settings.maxPerS * elapsed) / 1000);
-  return shedNow({ shedding: true, credit, budget: prev.budget, overSince: prev.overSince, lastTickAt: now }, self.connections, target, lines);
+  const next: DecisionState = { shedding: true, credit, budget: prev.budget, backoff: prev.backoff, overSince: prev.overSince, lastTickAt: now };
+  if ((input.inFlight ?? 0) >= Math.max(1, settings.maxPerS)) return { state: next, shed: 0, reason: "waiting_for_landing", ...lines };
+  return shedNow(next, self.connections, target, lines);
 }
 
 function shedNow(state: DecisionState, connections: number, target: number, lines: Omit<Decision, "state" | "shed" | "reason">): Decision {

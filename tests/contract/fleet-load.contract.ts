@@ -45,6 +45,17 @@ export function fleetLoadContract(name: string, factory: FleetLoadFactory): void
       expect(seen.get(alive.podId)?.connections).toBe(20);
     });
 
+    it("claimUser: one winner across handles until the claim expires", async () => {
+      const [a, b] = await factory.create(2, 10_000);
+      const user = `u-${randomUUID().slice(0, 8)}`;
+      const results = await Promise.all([a!, b!, a!, b!].map((h) => h.claimUser(user, 300)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await b!.claimUser(`${user}-other`, 300)).toBe(true);
+      await sleep(450);
+      expect(await a!.claimUser(user, 300)).toBe(true);
+      expect(await b!.claimUser(user, 300)).toBe(false);
+    });
+
     it("remove drops a pod at once; a later publish brings it back", async () => {
       const [a, b] = await factory.create(2, 10_000);
       const p = pod(7);

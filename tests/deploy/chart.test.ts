@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
 import { chartDir, findOne, loadThresholds, mergedValues, renderChart, renderChartError, repoRoot, validateObjects, type K8sObject } from "./lib.js";
 import { valueSets } from "./value-sets.js";
 
@@ -15,7 +16,8 @@ const validateValues = new Ajv({ allErrors: true, strict: false }).compile(schem
 const SPEC_ENV = new Set(["PORT", "OPS_PORT", "JWT_SECRET", "JWT_PUBLIC_KEY_FILE", "JWT_JWKS_FILE", "API_KEYS", "REDIS_URL",
   "REDIS_SENTINELS", "REDIS_SENTINEL_NAME", "REDIS_CLUSTER_NODES", "MAX_CONNECTIONS", "MAX_PAYLOAD_BYTES", "PING_INTERVAL_MS",
   "PING_TIMEOUT_MS", "CONNECT_TIMEOUT_MS", "RATE_LIMIT_EVENTS_PER_S", "RATE_LIMIT_BURST", "PRESENCE_GRACE_MS", "DRAIN_DELAY_MS",
-  "DRAIN_WINDOW_MS", "CORS_ORIGINS", "TRUST_PROXY_HOPS", "LOG_LEVEL"]);
+  "DRAIN_WINDOW_MS", "CORS_ORIGINS", "TRUST_PROXY_HOPS", "LOG_LEVEL", "REBALANCE", "REBALANCE_TOLERANCE", "REBALANCE_AFTER_MS",
+  "REBALANCE_MAX_PER_S"]);
 
 const podSpec = (docs: K8sObject[]) => findOne(docs, "Deployment").spec.template.spec;
 const container = (docs: K8sObject[]) => podSpec(docs).containers[0];
@@ -37,6 +39,13 @@ describe.each(Object.entries(valueSets))("chart rendered with %s values", (_name
     const names = [...Object.keys(cm.data ?? {}), ...container(docs).env.map((e: { name: string }) => e.name)];
     const extra = new Set(Object.keys(merged.gateway.extraConfig));
     expect(names.filter((n) => !SPEC_ENV.has(n) && !extra.has(n) && !n.startsWith("OTEL_"))).toEqual([]);
+  });
+
+  it("passes the rebalancing values in a form the gateway's config accepts", () => {
+    const cm = findOne(docs, "ConfigMap", "socketgate").data!;
+    const r = merged.rebalance;
+    expect([cm.REBALANCE, cm.REBALANCE_TOLERANCE, cm.REBALANCE_AFTER_MS, cm.REBALANCE_MAX_PER_S]).toEqual([r.enabled ? "1" : "0", String(r.tolerance), String(r.afterMs), String(r.maxPerSecond)]);
+    expect(loadConfig({ REBALANCE: cm.REBALANCE, REBALANCE_TOLERANCE: cm.REBALANCE_TOLERANCE, REBALANCE_AFTER_MS: cm.REBALANCE_AFTER_MS, REBALANCE_MAX_PER_S: cm.REBALANCE_MAX_PER_S }).rebalance).toEqual({ enabled: r.enabled, tolerance: r.tolerance, afterMs: r.afterMs, maxPerS: r.maxPerSecond });
   });
 
   it("derives terminationGracePeriodSeconds from the drain settings", () => {

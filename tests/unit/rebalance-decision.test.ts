@@ -64,9 +64,27 @@ describe("decide", () => {
     const r = run({ self: () => pod("a", 200), fleet: () => [pod("b", 200), pod("c", 0), pod("d", 0)], untilMs: 35_000 });
     const spentAt = r.ticks.find((x) => x.reason === "budget_spent")!.t;
     expect(r.ticks.filter((x) => x.t <= spentAt).reduce((a, x) => a + x.shed, 0)).toBe(200);
-    // After the budget, a new stretch needs REBALANCE_AFTER_MS over the line again before any shed.
-    const firstAfter = r.ticks.find((x) => x.t > spentAt && x.shed > 0)!;
-    expect(firstAfter.t - spentAt).toBeGreaterThanOrEqual(10_000);
+    // After a spent budget, the next stretch waits twice REBALANCE_AFTER_MS, then 4x, capped at 8x.
+    const long = run({ self: () => pod("a", 200), fleet: () => [pod("b", 200), pod("c", 0), pod("d", 0)], untilMs: 400_000 });
+    const starts = long.ticks.filter((x, i) => x.shed > 0 && (long.ticks[i - 1]?.shed ?? 0) === 0 && long.ticks[i - 1]?.reason === "over_waiting").map((x) => x.t);
+    const waits = starts.slice(1).map((t, i) => t - (long.ticks.filter((x) => x.reason === "budget_spent" && x.t < t).at(-1)?.t ?? starts[i]!));
+    expect(waits.slice(0, 4)).toEqual([20_250, 40_250, 80_250, 80_250]);
+  });
+
+  it("pauses while the fleet is missing REBALANCE_MAX_PER_S clients (shed, not landed yet), then goes on", () => {
+    let state = initialState();
+    const fleet = [pod("b", 200), pod("c", 0), pod("d", 0)];
+    const at = (t: number, inFlight: number) => {
+      const d = decide({ now: t, self: pod("a", 200), fleet, settings: S, state, inFlight });
+      state = d.state;
+      return d;
+    };
+    for (let t = 0; t < 10_000; t += 250) at(t, 0);
+    expect(at(10_000, 0).shed).toBe(1);
+    const paused = [at(10_250, 20), at(10_500, 35), at(10_750, 20)];
+    expect(paused.map((d) => [d.shed, d.reason])).toEqual([[0, "waiting_for_landing"], [0, "waiting_for_landing"], [0, "waiting_for_landing"]]);
+    expect(state.shedding).toBe(true);
+    expect(at(11_000, 19).shed).toBeGreaterThan(0);
   });
 
   it("hysteresis: between the stop line and the upper line nothing starts; a new stretch must last REBALANCE_AFTER_MS again", () => {

@@ -27,7 +27,24 @@ export class MemoryFleetLoad implements FleetLoad {
     this.pods.delete(podId);
   }
 
+  private readonly claims = new Map<string, number>();
+
+  async claimUser(userId: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    // Expired claims go first (insertion order = time order for equal TTLs): the map stays bounded.
+    for (const [u, until] of this.claims) {
+      if (until > now) break;
+      this.claims.delete(u);
+    }
+    const until = this.claims.get(userId);
+    if (until !== undefined && until > now) return false;
+    this.claims.delete(userId);
+    this.claims.set(userId, now + ttlMs);
+    return true;
+  }
+
   async close(): Promise<void> {
     this.pods.clear();
+    this.claims.clear();
   }
 }

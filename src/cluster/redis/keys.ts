@@ -46,3 +46,6 @@ export const fleetLoadKeys = {
   /** HASH podId -> JSON of the PodLoad it published last. */
   loads: `${P}:fleet:{load}:loads`,
 };
+
+/** STRING with a TTL: a pod is shedding one of this user's devices. */
+export const fleetShedClaimKey = (userId: string) => `${P}:fleet:shed:{${userId}}`;

@@ -1,7 +1,7 @@
 // Cluster-mode fleet load: each pod's last published load in a HASH, its expiry (Redis server clock) in a ZSET.
 // Every script prunes expired pods first, so a dead pod leaves every reader's view once its TTL passes.
 import type { FleetLoad, PodLoad } from "../fleet-load.js";
-import { fleetLoadKeys } from "./keys.js";
+import { fleetLoadKeys, fleetShedClaimKey } from "./keys.js";
 import { asArray, asString, LuaScript, type RedisOps } from "./redis-ops.js";
 
 const PRUNE = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -60,6 +60,11 @@ export class RedisFleetLoad implements FleetLoad {
 
   async remove(podId: string): Promise<void> {
     await this.ops.eval(REMOVE, KEYS, [podId]);
+  }
+
+  async claimUser(userId: string, ttlMs: number): Promise<boolean> {
+    const answer = await this.ops.run("fleet.claim", (client) => client.set(fleetShedClaimKey(userId), "1", "PX", Math.max(1, Math.round(ttlMs)), "NX"));
+    return answer === "OK";
   }
 
   /** The connection belongs to the cluster services, which close it. */
