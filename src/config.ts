@@ -53,8 +53,19 @@ const SETTINGS = {
   REDIS_SENTINELS: { def: undefined, schema: list(hostPort, "comma-separated host:port"), help: "Sentinel addresses" },
   REDIS_SENTINEL_NAME: { def: undefined, schema: z.string().min(1).max(128), help: "Sentinel master name" },
   REDIS_CLUSTER_NODES: { def: undefined, schema: list(hostPort, "comma-separated host:port"), help: "Redis Cluster seed nodes" },
+  REDIS_USERNAME: { def: undefined, schema: z.string().min(1).max(256, "at most 256 characters"), help: "Redis ACL user, every mode (overrides a user in REDIS_URL)" },
+  REDIS_PASSWORD: { def: undefined, schema: z.string().min(1).max(4096, "at most 4096 characters"), help: "Redis password, every mode (overrides a password in REDIS_URL)" },
+  REDIS_SENTINEL_PASSWORD: { def: undefined, schema: z.string().min(1).max(4096, "at most 4096 characters"), help: "password of the Sentinels themselves (their requirepass)" },
+  REDIS_TLS: { def: "0", schema: bool, help: "TLS to Redis in every mode (Sentinels and master included); a rediss:// REDIS_URL turns it on" },
+  REDIS_TLS_CA_FILE: { def: undefined, schema: filePath, help: "PEM CA bundle that verifies Redis' certificate; unset = the system CAs" },
+  REDIS_TLS_CERT_FILE: { def: undefined, schema: filePath, help: "PEM client certificate (mutual TLS), with REDIS_TLS_KEY_FILE" },
+  REDIS_TLS_KEY_FILE: { def: undefined, schema: filePath, help: "PEM client key (mutual TLS), with REDIS_TLS_CERT_FILE" },
+  REDIS_OP_TIMEOUT_MS: { def: "2500", schema: int(100, 600_000), help: "deadline of one Redis store operation; past it the client gets UNAVAILABLE" },
+  REDIS_STARTUP_WAIT_MS: { def: "10000", schema: int(0, 600_000), help: "start-up waits this long for Redis, then starts unready (readiness 503) until it answers" },
+  REDIS_ACK_REPLICAS: { def: "0", schema: int(0, 16), help: "acknowledge a stored message only once this many replicas have it (WAIT, 1 s); too few: UNAVAILABLE (retryable)" },
   MAX_CONNECTIONS: { def: "1000", schema: int(1, 1_000_000), help: "connections per pod" },
   MAX_PAYLOAD_BYTES: { def: "1048576", schema: int(1024, 64 * 1024 * 1024), help: "largest packet or API body" },
+  MAX_BODY_BYTES: { def: "65536", schema: int(64, 64 * 1024 * 1024), help: "largest message body or API data, serialised, binary attachments included; nested at most 32 levels" },
   PING_INTERVAL_MS: { def: "25000", schema: int(1000, 600_000), help: "heartbeat interval" },
   PING_TIMEOUT_MS: { def: "20000", schema: int(1000, 600_000), help: "heartbeat timeout" },
   CONNECT_TIMEOUT_MS: { def: "60000", schema: int(1000, 600_000), help: "time to complete the Socket.IO handshake" },
@@ -68,9 +79,13 @@ const SETTINGS = {
   SLOW_CONSUMER_GRACE_MS: { def: "3000", schema: int(0, 600_000), help: "how long a socket may stay slow before it is cut" },
   PRESENCE_GRACE_MS: { def: "2000", schema: int(0, 600_000), help: "how long a user stays online after their last device leaves" },
   PRESENCE_TTL_MS: { def: "15000", schema: int(1000, 600_000), help: "cluster mode: a crashed pod's presence entries expire after this" },
+  PRESENCE_FULL_MAX_USERS: { def: "200", schema: int(1, 100_000), help: "rooms above this many users get occupancy counts instead of per-user presence; also the user-list page size" },
+  OCCUPANCY_INTERVAL_MS: { def: "2000", schema: int(100, 600_000), help: "big rooms: at most one presence:occupancy per room this often while the count changes" },
   INBOX_MAX_LENGTH: { def: "1000", schema: int(1, 1_000_000), help: "direct messages kept per user" },
   INBOX_MAX_AGE_MS: { def: "604800000", schema: int(1000, 365 * 24 * 3600 * 1000), help: "direct messages older than this are trimmed" },
   HISTORY_MAX_LENGTH: { def: "500", schema: int(0, 1_000_000), help: "room messages kept for catch-up" },
+  HISTORY_TTL_MS: { def: "604800000", schema: int(1000, 365 * 24 * 3600 * 1000), help: "a room's history is dropped this long after its last message (its next message starts a new epoch)" },
+  MAX_ANSWER_BYTES: { def: "1048576", schema: int(16 * 1024, 64 * 1024 * 1024), help: "catch-up and message:unacked answers carry at most this many serialised bytes and paginate" },
   IDEMPOTENCY_TTL_MS: { def: "600000", schema: int(1000, 7 * 24 * 3600 * 1000), help: "how long clientMsgId / idempotencyKey suppress duplicates" },
   DRAIN_DELAY_MS: { def: "3000", schema: int(0, 600_000), help: "SIGTERM: wait before closing the listener" },
   DRAIN_WINDOW_MS: { def: "20000", schema: int(0, 3_600_000), help: "SIGTERM: spread the closes over this window" },
@@ -84,17 +99,28 @@ const SETTINGS = {
   LOG_LEVEL: { def: "info", schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), help: "pino level" },
   ALLOW_UWS_FALLBACK: { def: "0", schema: bool, help: "start even on uWS's slow JavaScript fallback" },
   DEMO: { def: "0", schema: bool, help: "serve the demo page at /demo" },
-  SOCKETGATE_TEST_FAULTS: { def: "0", schema: bool, help: "test suites only (refused unless NODE_ENV=test): adds the fault events test:throw, test:reject, test:slow" },
+  SOCKETGATE_TEST_FAULTS: { def: "0", schema: bool, help: "test suites only (refused unless NODE_ENV=test): adds the fault events test:throw, test:reject, test:slow, test:fail-fanout" },
 } as const;
 
 type Settings = typeof SETTINGS;
 export type SettingName = keyof Settings;
 type Parsed = { [K in SettingName]: Settings[K]["def"] extends string ? z.output<Settings[K]["schema"]> : z.output<Settings[K]["schema"]> | undefined };
 
-export type RedisConfig =
+/** Credentials and TLS that apply to every Redis mode (managed Redis needs at least one of them). */
+export interface RedisAccess {
+  username?: string;
+  password?: string;
+  /** The Sentinels' own password (Sentinel mode only). */
+  sentinelPassword?: string;
+  /** Present = TLS on every connection (never a plaintext fallback); files are PEM paths. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
+export type RedisConfig = (
   | { kind: "standalone"; url: string }
   | { kind: "sentinel"; sentinels: Array<{ host: string; port: number }>; name: string }
-  | { kind: "cluster"; nodes: Array<{ host: string; port: number }> };
+  | { kind: "cluster"; nodes: Array<{ host: string; port: number }> }
+) & RedisAccess;
 
 export interface GatewayConfig {
   nodeEnv: Parsed["NODE_ENV"];
@@ -104,8 +130,11 @@ export interface GatewayConfig {
   jwt: { secret?: string; publicKeyFile?: string; jwksFile?: string };
   apiKeys: string[];
   redis?: RedisConfig;
+  redisOpTimeoutMs: number;
+  redisStartupWaitMs: number;
   maxConnections: number;
   maxPayloadBytes: number;
+  maxBodyBytes: number;
   pingIntervalMs: number;
   pingTimeoutMs: number;
   connectTimeoutMs: number;
@@ -119,10 +148,15 @@ export interface GatewayConfig {
   slowConsumerGraceMs: number;
   presenceGraceMs: number;
   presenceTtlMs: number;
+  presenceFullMaxUsers: number;
+  occupancyIntervalMs: number;
   inboxMaxLength: number;
   inboxMaxAgeMs: number;
   historyMaxLength: number;
   idempotencyTtlMs: number;
+  historyTtlMs: number;
+  redisAckReplicas: number;
+  maxAnswerBytes: number;
   drainDelayMs: number;
   drainWindowMs: number;
   drainTimeoutMs: number;
@@ -172,7 +206,7 @@ export function parseFlags(argv: readonly string[]): Partial<Record<SettingName,
 }
 
 const show = (v: string) => JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
-const SECRET_SETTINGS = new Set<SettingName>(["JWT_SECRET", "API_KEYS", "REDIS_URL"]);
+const SECRET_SETTINGS = new Set<SettingName>(["JWT_SECRET", "API_KEYS", "REDIS_URL", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"]);
 
 /** Reads and validates every setting; flags win over environment variables. Throws ConfigError listing every problem. */
 export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = []): GatewayConfig {
@@ -213,8 +247,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     jwt: { secret: p.JWT_SECRET, publicKeyFile: p.JWT_PUBLIC_KEY_FILE, jwksFile: p.JWT_JWKS_FILE },
     apiKeys: p.API_KEYS ?? [],
     redis,
+    redisOpTimeoutMs: p.REDIS_OP_TIMEOUT_MS,
+    redisStartupWaitMs: p.REDIS_STARTUP_WAIT_MS,
     maxConnections: p.MAX_CONNECTIONS,
     maxPayloadBytes: p.MAX_PAYLOAD_BYTES,
+    maxBodyBytes: p.MAX_BODY_BYTES,
     pingIntervalMs: p.PING_INTERVAL_MS,
     pingTimeoutMs: p.PING_TIMEOUT_MS,
     connectTimeoutMs: p.CONNECT_TIMEOUT_MS,
@@ -228,10 +265,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     slowConsumerGraceMs: p.SLOW_CONSUMER_GRACE_MS,
     presenceGraceMs: p.PRESENCE_GRACE_MS,
     presenceTtlMs: p.PRESENCE_TTL_MS,
+    presenceFullMaxUsers: p.PRESENCE_FULL_MAX_USERS,
+    occupancyIntervalMs: p.OCCUPANCY_INTERVAL_MS,
     inboxMaxLength: p.INBOX_MAX_LENGTH,
     inboxMaxAgeMs: p.INBOX_MAX_AGE_MS,
     historyMaxLength: p.HISTORY_MAX_LENGTH,
     idempotencyTtlMs: p.IDEMPOTENCY_TTL_MS,
+    historyTtlMs: p.HISTORY_TTL_MS,
+    redisAckReplicas: p.REDIS_ACK_REPLICAS,
+    maxAnswerBytes: p.MAX_ANSWER_BYTES,
     drainDelayMs: p.DRAIN_DELAY_MS,
     drainWindowMs: p.DRAIN_WINDOW_MS,
     // The drain waits PRESENCE_GRACE_MS after the last close before it settles presence and exits.
@@ -256,16 +298,40 @@ function redisConfig(p: Parsed, problems: string[]): RedisConfig | undefined {
     const i = s.lastIndexOf(":");
     return { host: s.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(s.slice(i + 1)) };
   };
-  if (p.REDIS_URL) return { kind: "standalone", url: p.REDIS_URL };
+  const access = redisAccess(p, problems);
+  if (p.REDIS_URL) return { kind: "standalone", url: p.REDIS_URL, ...access };
   if (p.REDIS_SENTINELS) {
     if (!p.REDIS_SENTINEL_NAME) {
       problems.push("REDIS_SENTINEL_NAME (--redis-sentinel-name) is required with REDIS_SENTINELS");
       return undefined;
     }
-    return { kind: "sentinel", sentinels: p.REDIS_SENTINELS.map(hp), name: p.REDIS_SENTINEL_NAME };
+    return { kind: "sentinel", sentinels: p.REDIS_SENTINELS.map(hp), name: p.REDIS_SENTINEL_NAME, ...access };
   }
-  if (p.REDIS_CLUSTER_NODES) return { kind: "cluster", nodes: p.REDIS_CLUSTER_NODES.map(hp) };
+  if (p.REDIS_CLUSTER_NODES) return { kind: "cluster", nodes: p.REDIS_CLUSTER_NODES.map(hp), ...access };
+  const stray = (["REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE"] as const).filter((n) => p[n] !== undefined);
+  if (stray.length || p.REDIS_TLS) problems.push(`${[...stray, ...(p.REDIS_TLS ? ["REDIS_TLS"] : [])].join(", ")}: set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES too (embedded mode has no Redis)`);
   return undefined;
+}
+
+/** Credentials and TLS shared by every mode. TLS is on with REDIS_TLS, a rediss:// URL or any TLS file. */
+function redisAccess(p: Parsed, problems: string[]): RedisAccess {
+  const access: RedisAccess = {};
+  if (p.REDIS_USERNAME !== undefined) access.username = p.REDIS_USERNAME;
+  if (p.REDIS_PASSWORD !== undefined) access.password = p.REDIS_PASSWORD;
+  if (p.REDIS_SENTINEL_PASSWORD !== undefined) {
+    if (!p.REDIS_SENTINELS) problems.push("REDIS_SENTINEL_PASSWORD (--redis-sentinel-password) only applies with REDIS_SENTINELS");
+    access.sentinelPassword = p.REDIS_SENTINEL_PASSWORD;
+  }
+  if ((p.REDIS_TLS_CERT_FILE === undefined) !== (p.REDIS_TLS_KEY_FILE === undefined))
+    problems.push("REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE: set both (mutual TLS) or neither");
+  const files = { caFile: p.REDIS_TLS_CA_FILE, certFile: p.REDIS_TLS_CERT_FILE, keyFile: p.REDIS_TLS_KEY_FILE };
+  const anyFile = Object.values(files).some((f) => f !== undefined);
+  const tlsUrl = p.REDIS_URL?.startsWith("rediss://") ?? false;
+  if (p.REDIS_TLS || tlsUrl || anyFile) {
+    access.tls = Object.fromEntries(Object.entries(files).filter(([, f]) => f !== undefined));
+    if (anyFile && !p.REDIS_TLS && !tlsUrl) problems.push("REDIS_TLS_*_FILE is set but TLS is off: set REDIS_TLS=1 (or use a rediss:// URL)");
+  }
+  return access;
 }
 
 /** The --help text: every setting with its flag, default and meaning. */

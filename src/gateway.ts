@@ -1,10 +1,9 @@
 // Composition root: builds each part from the config and hands it exactly what it needs.
 import { randomUUID } from "node:crypto";
-import type { Server, Socket } from "socket.io";
-import { ApiKeys } from "./api/api-keys.js";
-import { registerBackendApi } from "./api/backend-api.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
 import { createClusterServices } from "./cluster/index.js";
+import { LocalDelivery } from "./delivery/local-delivery.js";
+import { StoreThenFanOut, type FanOutFaults } from "./delivery/message-delivery.js";
 import type { ClusterServices } from "./cluster/types.js";
 import type { GatewayConfig } from "./config.js";
 import { drain } from "./lifecycle/drain.js";
@@ -14,33 +13,33 @@ import { readMemoryLimit } from "./ops/cgroup-memory.js";
 import type { Logger } from "./ops/logger.js";
 import { GatewayMetrics } from "./ops/metrics.js";
 import { createOpsServer, type Readiness } from "./ops/ops-server.js";
+import { readinessCheck } from "./ops/readiness.js";
+import { flushTracing } from "./ops/tracing.js";
+import { acceptConnections, connectionHandler, localPresenceEntries } from "./protocol/connection.js";
 import type { EventDefinition, GatewayContext } from "./protocol/context.js";
-import { connectionHandler } from "./protocol/connection.js";
 import { InflightHandlers } from "./protocol/event-pipeline.js";
 import { clientEvents } from "./protocol/index.js";
-import { PresenceTracker } from "./protocol/presence-tracker.js";
-import { registerDemo } from "./demo/demo-route.js";
+import { PresenceService, presenceServiceOptions } from "./presence/presence-service.js";
+import type { GatewayServer } from "./protocol/session.js";
 import { AddressRateLimit } from "./transport/address-rate-limit.js";
 import { createAdmission } from "./transport/admission.js";
-import { installDeliveryCounter } from "./transport/delivery-counter.js";
-import { installNativeBroadcast } from "./transport/native-broadcast.js";
-import { installTraceInjection } from "./ops/broadcast-tracing.js";
-import { flushTracing } from "./ops/tracing.js";
-import { createPublicServer, MAX_BACKPRESSURE_FACTOR } from "./transport/public-server.js";
-import { SlowConsumerWatcher } from "./transport/slow-consumer-watcher.js";
+import { registerPublicRoutes } from "./transport/public-routes.js";
+import { createPublicServer } from "./transport/public-server.js";
 import { loadUws } from "./transport/uws-loader.js";
 
 export interface GatewayOptions {
   logger: Logger;
   /** Extra client events (tests inject faulty handlers through this; production passes none). */
   extraEvents?: EventDefinition[];
+  /** Test suites only (SOCKETGATE_TEST_FAULTS): fan-out failures to inject after a store. */
+  fanOutFaults?: FanOutFaults;
 }
 
 export interface Gateway {
   config: GatewayConfig;
   port: number;
   opsPort: number;
-  io: Server;
+  io: GatewayServer;
   metrics: GatewayMetrics;
   cluster: ClusterServices;
   /** Dev mode only: a ready-to-use token for the quick start. */
@@ -60,6 +59,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const metrics = new GatewayMetrics();
   metrics.uwsNative.set(loaded.native ? 1 : 0);
+  metrics.setUwsBuild(loaded.declared, loaded);
   metrics.connectionsMax.set(config.maxConnections);
   metrics.memoryLimit.set(readMemoryLimit());
 
@@ -67,21 +67,21 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const server = createPublicServer(loaded.uws, config, metrics, logger);
   const io = server.io;
   const podId = `${process.env.HOSTNAME ?? "pod"}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const cluster = await createClusterServices(config, { io, metrics, logger, podId });
-  const presence = new PresenceTracker(cluster.presence, io, config.presenceGraceMs, logger);
-  if (cluster.mode === "redis") presence.startHeartbeat(Math.max(250, Math.floor(config.presenceTtlMs / 3)));
+  const cluster = await createClusterServices(config, { metrics, logger, podId, localPresence: () => localPresenceEntries(io) });
+  io.adapter(cluster.adapter);
+  // After io.adapter(): local delivery wraps the adapter this namespace actually uses.
+  const localDelivery = new LocalDelivery({ app: server.app, metrics });
+  localDelivery.attach(io.of("/").adapter);
+  const delivery = new StoreThenFanOut(io, cluster, metrics, logger, options.fanOutFaults);
+  const presence = new PresenceService(cluster.presence, io, presenceServiceOptions(config), logger);
+  presence.start();
 
-  let draining = false;
-  // New handshakes are refused (DRAINING) only once the listener is closed: during DRAIN_DELAY_MS the
-  // balancer may still send new clients here, and a refused socket.io-client does not retry on its own.
-  let listenerClosed = false;
-  const closeListener = () => {
-    listenerClosed = true;
-    server.closeListener();
-  };
-  const ctx: GatewayContext = { config, io, cluster, metrics, logger, presence };
+  // Readiness flips at SIGTERM; new handshakes are refused (DRAINING) only once the listener is closed:
+  // during DRAIN_DELAY_MS the balancer may still send new clients here, and a refused socket.io-client
+  // does not retry on its own.
+  const state = { draining: false, listenerClosed: false };
+  const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence };
   const inflight = new InflightHandlers();
-  const events = clientEvents(options.extraEvents);
   const admission = createAdmission({
     verifier,
     metrics,
@@ -91,42 +91,21 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     rateLimitEventsPerS: config.rateLimitEventsPerS,
     rateLimitBurst: config.rateLimitBurst,
     addressRateLimit: new AddressRateLimit({ ratePerS: config.connRatePerAddressPerS, burst: config.connRateBurst }),
-    isDraining: () => listenerClosed,
+    isDraining: () => state.listenerClosed,
     connectedCount: () => io.of("/").sockets.size,
   });
-  io.use(admission.middleware);
-  const onConnection = connectionHandler(events, ctx, inflight);
-  io.on("connection", (socket: Socket) => {
-    admission.connected(socket);
-    onConnection(socket);
-  });
-  // Order matters: the native sender-excluded path wraps socket.io's uWS patch, the counter wraps both.
-  const restoreNativeBroadcast = installNativeBroadcast(server.app);
-  const restoreBroadcast = installDeliveryCounter(metrics);
-  const restoreTraceInjection = installTraceInjection(io.of("/").adapter);
+  acceptConnections(io, admission, connectionHandler(clientEvents(options.extraEvents), ctx, inflight));
+  // The demo's one-click dev tokens: dev mode only (no key material), never under NODE_ENV=production.
+  registerPublicRoutes(server.app, ctx, config.nodeEnv !== "production" ? verifier.issueDevToken : undefined);
 
-  server.app.get("/health", (res) => {
-    res.writeHeader("content-type", "text/plain").end("OK");
-  });
-  registerBackendApi(server.app, ctx, new ApiKeys(config.apiKeys));
-  if (config.demo) registerDemo(server.app);
-  server.app.any("/*", (res, req) => {
-    res.writeStatus("404 Not Found").writeHeader("content-type", "application/json");
-    // A HEAD answer has no body: uWS would send one and desynchronise keep-alive clients and proxies.
-    if (req.getMethod().toLowerCase() === "head") res.endWithoutBody();
-    else res.end(JSON.stringify({ error: { code: "NOT_FOUND", message: "not found" } }));
-  });
+  server.backpressure.start();
 
-  const hardLimit = config.slowConsumerBufferBytes * MAX_BACKPRESSURE_FACTOR;
-  const watcher = new SlowConsumerWatcher(io, config.slowConsumerBufferBytes, config.slowConsumerGraceMs, metrics, logger, hardLimit / 2);
-  watcher.start();
-
-  const readiness = (): Readiness => {
-    if (draining) return { ready: false, reason: "draining" };
-    if (!cluster.isHealthy()) return { ready: false, reason: "redis_unavailable" };
-    if (io.of("/").sockets.size >= config.maxConnections) return { ready: false, reason: "at_capacity" };
-    return { ready: true };
-  };
+  const readiness = readinessCheck({
+    isDraining: () => state.draining,
+    clusterHealthy: () => cluster.isHealthy(),
+    connected: () => io.of("/").sockets.size,
+    maxConnections: config.maxConnections,
+  });
   // Cluster mode only: embedded mode has no fleet to compare with.
   const rebalancer =
     cluster.mode === "redis"
@@ -157,34 +136,34 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const port = await server.listen();
   rebalancer?.start();
 
-  let devToken: string | undefined;
-  if (verifier.issueDevToken) {
-    devToken = await verifier.issueDevToken("dev-user");
-    logger.warn({ devToken, userId: "dev-user" }, "DEV MODE: no JWT key configured; tokens are signed with a random secret of this process. Use this token as auth.token.");
-  }
-  logger.info({ port, opsPort, mode: cluster.mode, uws: loaded.detail, auth: verifier.mode, maxConnections: config.maxConnections }, "socketgate listening");
+  const devToken = verifier.issueDevToken ? await verifier.issueDevToken("dev-user") : undefined;
+  if (devToken) logger.warn({ devToken, userId: "dev-user" }, "DEV MODE: no JWT key configured; tokens are signed with a random secret of this process. Use this token as auth.token.");
+  logger.info({ port, opsPort, mode: cluster.mode, uws: { build: loaded.build, version: loaded.version, native: loaded.native, detail: loaded.detail }, node: process.version, auth: verifier.mode, maxConnections: config.maxConnections }, "socketgate listening");
 
-  let closing: Promise<void> | undefined;
-  const closeResources = async () => {
-    watcher.stop();
-    await rebalancer?.stop();
-    presence.stop();
-    io.close();
-    restoreTraceInjection();
-    restoreBroadcast();
-    restoreNativeBroadcast();
-    await cluster.close();
-    await flushTracing();
-    await ops.close();
-  };
   const markDraining = () => {
-    draining = true;
+    state.draining = true;
     // Leave the fleet view at once (the others' mean must not wait for the TTL) and stop shedding: the drain moves everyone.
     void rebalancer?.stop();
     server.refuseNewSessions();
     metrics.draining.set(1);
   };
+  const closeListener = () => {
+    state.listenerClosed = true;
+    server.closeListener();
+  };
+  const closeResources = async () => {
+    server.backpressure.stop();
+    await rebalancer?.stop();
+    presence.stop();
+    io.close();
+    localDelivery.close();
+    await cluster.close();
+    await flushTracing();
+    await ops.close();
+  };
+  const localSockets = () => [...io.of("/").sockets.values()];
 
+  let closing: Promise<void> | undefined;
   return {
     config,
     port,
@@ -192,7 +171,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     io,
     metrics,
     cluster,
-    devToken,
+    ...(devToken ? { devToken } : {}),
     readiness,
     drain: () =>
       (closing ??= drain({
@@ -201,7 +180,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         logger,
         markDraining,
         closeListener,
-        localSockets: () => [...io.of("/").sockets.values()],
+        localSockets,
         settleWork: async () => {
           await inflight.settle();
           await presence.settle();
@@ -212,7 +191,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       (closing ??= (async () => {
         markDraining();
         closeListener();
-        for (const socket of io.of("/").sockets.values()) socket.conn.close();
+        for (const socket of localSockets()) socket.conn.close();
         await closeResources();
       })()),
   };

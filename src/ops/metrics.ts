@@ -18,6 +18,7 @@ export const FAILURE_REASONS = [
   "cors",
   "transport_error",
   "redis_unavailable",
+  "internal",
   "handshake_timeout",
   "payload_too_large",
 ] as const;
@@ -28,6 +29,11 @@ export type TransportName = (typeof TRANSPORTS)[number];
 
 /** Latency buckets from 0.5 ms to 10 s: sub-millisecond handlers and the 1 s p95 alert both resolve. */
 export const EVENT_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface UwsBuildLabels {
+  build: string;
+  version: string;
+}
 
 const EVENT_LABELS = [...CLIENT_EVENTS, "unknown"] as const;
 
@@ -46,6 +52,7 @@ export class GatewayMetrics {
   readonly rebalanceDisconnects = new client.Counter({ name: "socketgate_rebalance_disconnects_total", help: "Client transports this pod closed to shed load above the fleet mean (the clients reconnect through the Service)", registers: [this.registry] });
   readonly fanoutHealthy = new client.Gauge({ name: "socketgate_fanout_healthy", help: "1 while live cross-pod fan-out is proven end to end by the pub/sub canary (always 1 in embedded mode)", registers: [this.registry] });
   readonly fanoutInterruptions = new client.Counter({ name: "socketgate_fanout_interruptions_total", help: "Times the pub/sub canary found live fan-out interrupted (subscription dropped or wedged); each is followed by a resync", registers: [this.registry] });
+  readonly fanoutErrors = new client.Counter({ name: "socketgate_fanout_errors_total", help: "Fan-outs that failed after the message was stored (the send still answered ok; readers catch up from history / inbox)", registers: [this.registry] });
   readonly redisUp = new client.Gauge({ name: "socketgate_redis_up", help: "1 while Redis answers (always 1 in embedded mode)", registers: [this.registry] });
   readonly draining = new client.Gauge({ name: "socketgate_draining", help: "1 while this pod drains after SIGTERM", registers: [this.registry] });
   readonly memoryLimit = new client.Gauge({ name: "socketgate_memory_limit_bytes", help: "Memory limit from the cgroup (0 when unlimited)", registers: [this.registry], collect() {
@@ -53,6 +60,7 @@ export class GatewayMetrics {
     this.set(readMemoryLimit());
   } });
   readonly uwsNative = new client.Gauge({ name: "socketgate_uws_native", help: "1 when the native uWebSockets.js build is in use, 0 on the JavaScript fallback", registers: [this.registry] });
+  readonly uwsBuildInfo = new client.Gauge({ name: "socketgate_uws_build_info", help: "1 for the declared uWebSockets.js build (current|legacy) and uWS version in use, 0 for the others", labelNames: ["build", "version"], registers: [this.registry] });
   readonly inboxTrimmed = new client.Counter({ name: "socketgate_inbox_trimmed_total", help: "Direct messages dropped by the inbox length or age bound", registers: [this.registry] });
 
   constructor() {
@@ -75,6 +83,13 @@ export class GatewayMetrics {
     this.redisUp.set(1);
     this.fanoutHealthy.set(1);
     this.fanoutInterruptions.inc(0);
+    this.fanoutErrors.inc(0);
+  }
+
+  /** One series per declared uWS build (a closed set, created at 0); the build in use reads 1. */
+  setUwsBuild(declared: readonly UwsBuildLabels[], inUse: UwsBuildLabels): void {
+    for (const d of declared) this.uwsBuildInfo.set({ build: d.build, version: d.version }, 0);
+    this.uwsBuildInfo.set({ build: inUse.build, version: inUse.version }, 1);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

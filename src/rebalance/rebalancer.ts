@@ -1,11 +1,10 @@
 // The rebalancing loop of one pod: publishes its load, reads the fleet's, and sheds what decide() says,
 // the way the drain moves clients (notice, then a transport close so socket.io-client reconnects
 // through the Service; never socket.disconnect(), which stops reconnection). Readiness is untouched.
-import type { Server, Socket } from "socket.io";
 import { FLEET_LOAD_PUBLISH_EVERY_MS, type FleetLoad, type PodLoad } from "../cluster/fleet-load.js";
 import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
-import { sessionOf } from "../protocol/session.js";
+import type { GatewayServer, GatewaySocket } from "../protocol/session.js";
 import { decide, initialState, type DecisionReason, type DecisionState, type RebalanceSettings } from "./decision.js";
 import { pickSockets, remember, type ShedCandidate, type ShedMemory } from "./pick.js";
 
@@ -20,7 +19,7 @@ const IN_FLIGHT_WINDOW_MS = 15_000;
 
 export interface RebalancerDeps {
   podId: string;
-  io: Server;
+  io: GatewayServer;
   fleet: FleetLoad;
   settings: RebalanceSettings;
   /** False: publish only (the fleet mean stays right while some pods have REBALANCE=0), never shed. */
@@ -28,7 +27,7 @@ export interface RebalancerDeps {
   /** Takes part in the fleet mean (started, not draining, shared store reachable). */
   eligible(): boolean;
   /** Handlers of one socket still running. */
-  inflightOf(socket: Socket): number;
+  inflightOf(socket: GatewaySocket): number;
   presenceGraceMs: number;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -184,16 +183,16 @@ export class Rebalancer {
 
   private shed(count: number, now: number): void {
     const candidates: ShedCandidate[] = [];
-    const byId = new Map<string, Socket>();
+    const byId = new Map<string, GatewaySocket>();
     for (const socket of this.d.io.of("/").sockets.values()) {
-      const session = sessionOf(socket);
+      const session = socket.data;
       if (!session?.identity || session.closing) continue;
       byId.set(socket.id, socket);
       candidates.push({ id: socket.id, userId: session.identity.userId, deviceId: session.deviceId, connectedAt: socket.handshake.issued, inflight: this.d.inflightOf(socket) });
     }
     const picked = pickSockets(candidates, count, this.memory, { now, landedBackCooldownMs: this.landedBackCooldownMs, userCooldownMs: this.userCooldownMs });
     remember(this.memory, picked, now, Math.max(this.landedBackCooldownMs, this.userCooldownMs));
-    for (const c of picked) sessionOf(byId.get(c.id)!).closing = "rebalance";
+    for (const c of picked) byId.get(c.id)!.data.closing = "rebalance";
     void this.claimAndClose(picked.map((c) => byId.get(c.id)!), now);
   }
 
@@ -202,11 +201,11 @@ export class Rebalancer {
    * the user's other devices right now), spreading this tick's closes over the tick so the Service sees
    * a trickle, not bursts every 250 ms.
    */
-  private async claimAndClose(sockets: Socket[], now: number): Promise<void> {
-    const claimed = await Promise.all(sockets.map((s) => this.d.fleet.claimUser(sessionOf(s).identity.userId, this.userCooldownMs).catch(() => false)));
+  private async claimAndClose(sockets: GatewaySocket[], now: number): Promise<void> {
+    const claimed = await Promise.all(sockets.map((s) => this.d.fleet.claimUser(s.data.identity.userId, this.userCooldownMs).catch(() => false)));
     const moving = sockets.filter((s, i) => {
       if (claimed[i] && !this.stopped) return true;
-      sessionOf(s).closing = undefined;
+      s.data.closing = undefined;
       return false;
     });
     moving.forEach((socket, i) => {
@@ -218,7 +217,7 @@ export class Rebalancer {
   }
 
   /** Closes the transport once the notice is out and the socket's handlers are done (until the deadline). */
-  private closeLater(socket: Socket, delayMs: number, deadline: number): void {
+  private closeLater(socket: GatewaySocket, delayMs: number, deadline: number): void {
     const timer = setTimeout(() => {
       this.pendingCloses.delete(timer);
       if (!socket.connected) return;

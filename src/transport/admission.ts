@@ -1,10 +1,10 @@
-// Decides whether a Socket.IO handshake may become a connection: draining, capacity, token.
+// Decides whether a GatewaySocket.IO handshake may become a connection: draining, capacity, token.
 // A refusal reaches the client as connect_error with data.code, and is counted by reason.
-import type { Socket } from "socket.io";
+import type { GatewaySocket } from "../protocol/session.js";
 import { z } from "zod";
 import { ID_PATTERN } from "../auth/room-access.js";
 import type { TokenVerifier } from "../auth/token-verifier.js";
-import { GatewayError, toErrorBody, type ErrorCode } from "../errors.js";
+import { classify, GatewayError, toErrorBody } from "../errors.js";
 import type { FailureReason, GatewayMetrics } from "../ops/metrics.js";
 import type { Logger } from "../ops/logger.js";
 import { inSpan, startHandshakeSpan } from "../ops/tracing.js";
@@ -12,16 +12,6 @@ import { TokenBucket } from "../protocol/token-bucket.js";
 import type { Session } from "../protocol/session.js";
 import type { AddressRateLimit } from "./address-rate-limit.js";
 import { clientAddress } from "./client-address.js";
-
-const REASON_OF: Partial<Record<ErrorCode, FailureReason>> = {
-  AUTH_REQUIRED: "auth_required",
-  AUTH_INVALID: "auth_invalid",
-  AUTH_EXPIRED: "auth_expired",
-  OVER_CAPACITY: "capacity",
-  DRAINING: "draining",
-  RATE_LIMITED: "rate_limited",
-  BAD_REQUEST: "bad_request",
-};
 
 const authSchema = z.object({
   token: z.unknown().optional(),
@@ -43,20 +33,20 @@ export interface AdmissionOptions {
   connectedCount(): number;
 }
 
-export type Middleware = (socket: Socket, next: (err?: Error) => void) => void;
+export type Middleware = (socket: GatewaySocket, next: (err?: Error) => void) => void;
 
 export interface Admission {
   middleware: Middleware;
   /** Call from the connection handler: the socket now counts in connectedCount, its reserved slot is freed. */
-  connected(socket: Socket): void;
+  connected(socket: GatewaySocket): void;
 }
 
 export function createAdmission(o: AdmissionOptions): Admission {
   /** Handshakes admitted past the capacity check but not yet connected: they hold a slot. */
   let reserved = 0;
-  const releases = new WeakMap<Socket, () => void>();
+  const releases = new WeakMap<GatewaySocket, () => void>();
 
-  const admit = async (socket: Socket): Promise<Session> => {
+  const admit = async (socket: GatewaySocket): Promise<Session> => {
     if (o.isDraining()) throw new GatewayError("DRAINING", "this gateway is draining: reconnect to another one");
     if (o.addressRateLimit?.enabled) {
       const address = clientAddress(socket.handshake.address, socket.handshake.headers["x-forwarded-for"], o.trustProxyHops);
@@ -112,7 +102,7 @@ export function createAdmission(o: AdmissionOptions): Admission {
       },
       (err: unknown) => {
         const body = toErrorBody(err);
-        const reason = REASON_OF[body.code] ?? "bad_request";
+        const reason = classify(body.code).handshakeReason;
         span?.end(body, { "socketgate.failure_reason": reason });
         o.metrics.connectionFailures.inc({ reason });
         if (!(err instanceof GatewayError)) o.logger.error({ err }, "handshake failed unexpectedly");

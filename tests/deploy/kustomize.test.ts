@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { findOne, loadThresholds, loadYamlDocs, renderChart, repoRoot, requireTool, runOk, validateObjects, type K8sObject } from "./lib.js";
+import { findOne, loadOperationalAlerts, loadThresholds, loadYamlDocs, renderChart, repoRoot, requireTool, runOk, validateObjects, type K8sObject } from "./lib.js";
 // @ts-expect-error plain ESM script without type declarations
 import { renderFromChart, target } from "./sync-from-chart.mjs";
 
@@ -75,17 +75,17 @@ describe("dev overlay", () => {
 describe("prod overlay", () => {
   const docs = kustomize("k8s/overlays/prod");
 
-  it("carries the chart's HPA, PDB, NetworkPolicy, ServiceMonitor and PrometheusRule unchanged", () => {
+  it("carries the chart's HPA, PDB, NetworkPolicy, PodMonitor and PrometheusRule unchanged", () => {
     expect(readFileSync(target, "utf8"), "k8s/overlays/prod/from-chart.yaml is stale: run `node tests/deploy/sync-from-chart.mjs`").toBe(renderFromChart());
-    for (const kind of ["HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"]) findOne(docs, kind);
+    for (const kind of ["HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "PodMonitor", "PrometheusRule"]) findOne(docs, kind);
     expect(docs.some((d) => d.kind === "Secret"), "prod secrets are created out of band").toBe(false);
   });
 
   it("alerts on this namespace's pods with the thresholds of thresholds.yaml", () => {
     const rules = findOne(docs, "PrometheusRule").spec.groups[0].rules;
-    expect(rules.map((r: any) => r.alert).sort()).toEqual(loadThresholds().map((t) => t.alert).sort());
+    expect(rules.map((r: any) => r.alert).sort()).toEqual([...loadThresholds(), ...loadOperationalAlerts()].map((t) => t.alert).sort());
     for (const r of rules) expect(r.expr).toContain(`namespace="${findOne(docs, "Deployment").metadata.namespace}"`);
-    expect(findOne(docs, "ServiceMonitor").spec.namespaceSelector.matchNames).toEqual(["socketgate"]);
+    expect(findOne(docs, "PodMonitor").spec.namespaceSelector.matchNames).toEqual(["socketgate"]);
   });
 
   it("starts at the HPA's minimum and trusts one proxy hop", () => {

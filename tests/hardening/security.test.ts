@@ -1,5 +1,5 @@
-// Security checks: JWT algorithm confusion, alg none, expiry and nbf, foreign keys; API keys compared
-// in constant time and never logged; CORS on polling and WebSocket upgrades; no internals in error
+// Security checks: JWT algorithm confusion, alg none, expiry and nbf, foreign keys; API keys never
+// logged (their comparison is tests/unit/api-keys.test.ts); CORS on polling and WebSocket upgrades; no internals in error
 // answers; the ops endpoints are not served on the public listener.
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -8,7 +8,6 @@ import { join } from "node:path";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { ApiKeys } from "../../src/api/api-keys.js";
 import { ask, client, closeAll, connected } from "../support/clients.js";
 import { startGatewayProcess, TEST_SECRET, type GatewayProcess } from "../support/gateway-process.js";
 import { signToken, TEST_API_KEY } from "../support/tokens.js";
@@ -111,42 +110,6 @@ describe("JWT with an RS256 public key", () => {
     const [, p, sig] = good.split(".");
     expect(await outcome(gw, `${b64({ alg: "RS256", kid: "../../dev/null", jku: "http://evil.example/jwks" })}.${p}.${sig}`)).toBe("AUTH_INVALID");
     expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setSubject("dave").setExpirationTime(now() - 5).sign(priv))).toBe("AUTH_EXPIRED");
-  });
-});
-
-describe("API keys", () => {
-  it("accept exactly the configured keys", () => {
-    const keys = new ApiKeys(["k".repeat(16), "another-key-0123456789"]);
-    expect(keys.check(`Bearer ${"k".repeat(16)}`)).toBe(true);
-    expect(keys.check("Bearer another-key-0123456789")).toBe(true);
-    for (const bad of ["", "Bearer", "Bearer ", `Bearer ${"k".repeat(15)}`, `Bearer ${"k".repeat(17)}`, `bearer ${"k".repeat(16)}`, `Bearer ${"k".repeat(16)} `, `Basic ${"k".repeat(16)}`])
-      expect(keys.check(bad), bad).toBe(false);
-    expect(new ApiKeys([]).enabled).toBe(false);
-  });
-
-  it("take about the same time wherever a wrong key differs (loose bound: no early exit)", () => {
-    const key = "a-very-long-api-key-".repeat(10);
-    const keys = new ApiKeys([key, "second-key-0123456789abcdef"]);
-    const candidates = {
-      firstCharWrong: `Bearer X${key.slice(1)}`,
-      lastCharWrong: `Bearer ${key.slice(0, -1)}X`,
-      short: "Bearer abc",
-      right: `Bearer ${key}`,
-    };
-    // Interleaved rounds, so CPU contention and JIT warm-up hit every candidate alike.
-    const entries = Object.entries(candidates);
-    const rounds: Record<string, number[]> = Object.fromEntries(entries.map(([k]) => [k, []]));
-    for (let r = 0; r < 24; r++) {
-      for (const [name, header] of entries) {
-        const t = process.hrtime.bigint();
-        for (let i = 0; i < 1500; i++) keys.check(header);
-        if (r >= 4) rounds[name]!.push(Number(process.hrtime.bigint() - t));
-      }
-    }
-    const medians = Object.fromEntries(entries.map(([k]) => [k, rounds[k]!.sort((a, b) => a - b)[10]!]));
-    const values = Object.values(medians);
-    // Both paths hash then compare every key; a 3x spread would mean a data-dependent shortcut.
-    expect(Math.max(...values) / Math.min(...values), JSON.stringify(medians)).toBeLessThan(3);
   });
 });
 

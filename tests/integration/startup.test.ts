@@ -28,6 +28,20 @@ describe("uWebSockets.js native build check", () => {
     expect(g.logs.find((l) => /SLOW uWebSockets\.js JAVASCRIPT FALLBACK/.test(l.msg))?.level).toBe("error");
     expect(metricValue(await scrape(g.opsUrl), "socketgate_uws_native")).toBe(0);
   });
+
+  it("names the native build it picked in the start-up log and in socketgate_uws_build_info", async () => {
+    const g = await start();
+    const listening = g.logs.find((l) => l.msg === "socketgate listening")!;
+    const uws = listening.uws as { build: string; version: string; native: boolean };
+    expect(uws.native).toBe(true);
+    expect(listening.node).toBe(process.version);
+    const text = await scrape(g.opsUrl);
+    expect(metricValue(text, "socketgate_uws_native")).toBe(1);
+    // Both declared builds have a series; only the one in use reads 1 (which one depends on this machine's glibc).
+    const other = uws.build === "current" ? { build: "legacy", version: "20.30.0" } : { build: "current", version: "20.57.0" };
+    expect(metricValue(text, "socketgate_uws_build_info", { build: uws.build, version: uws.version })).toBe(1);
+    expect(metricValue(text, "socketgate_uws_build_info", other)).toBe(0);
+  });
 });
 
 describe("configuration errors", () => {

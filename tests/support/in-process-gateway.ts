@@ -1,5 +1,5 @@
 // Starts a gateway inside the test process, for tests that inject handlers or inspect its internals.
-// uWS patches Socket.IO's adapter prototype per process: one in-process gateway per test file.
+// Broadcasts are delivered per server (src/delivery/local-delivery.ts): several may run in one process.
 import { Writable } from "node:stream";
 import { loadConfig } from "../../src/config.js";
 import { startGateway, type Gateway } from "../../src/gateway.js";

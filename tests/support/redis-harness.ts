@@ -2,17 +2,18 @@
 // tests/.tmp, with SIGKILL/SIGSTOP/restart for outage tests, and cluster services built on them. Waits are bounded.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Server, type Socket } from "socket.io";
+import { Server } from "socket.io";
 import { createRedisServices } from "../../src/cluster/redis/index.js";
 import type { ClusterServices } from "../../src/cluster/types.js";
 import { loadConfig, type RedisConfig } from "../../src/config.js";
 import { createLogger } from "../../src/ops/logger.js";
 import { GatewayMetrics } from "../../src/ops/metrics.js";
-import type { Session } from "../../src/protocol/session.js";
+import type { PresenceEntry } from "../../src/cluster/types.js";
 import { freePort } from "./ports.js";
 
 const REDIS_SERVER = "/usr/bin/redis-server";
@@ -122,7 +123,18 @@ function spawnNode(args: string[], dir: string, port: number): ChildProcess {
   return child;
 }
 
-async function startNode(label: string, extra: (port: number, dir: string) => { args: string[]; configFile?: string }, portIn?: number): Promise<RedisNode> {
+/** How the harness itself reaches a node that wants a password or TLS (readiness probe and redis-cli). */
+interface NodeAccess {
+  probe: (port: number) => Promise<boolean>;
+  cliArgs: string[];
+}
+
+async function startNode(
+  label: string,
+  extra: (port: number, dir: string) => { args: string[]; configFile?: string },
+  portIn?: number,
+  access: NodeAccess = { probe: (p) => ping(p), cliArgs: [] },
+): Promise<RedisNode> {
   const port = portIn ?? (await freePort());
   const dir = tempDir(`${label}-${port}`);
   const build = () => {
@@ -131,7 +143,7 @@ async function startNode(label: string, extra: (port: number, dir: string) => { 
     return configFile ? [configFile, ...base, ...args] : [...base, ...args];
   };
   let child = spawnNode(build(), dir, port);
-  const up = () => waitFor(`redis-server on ${port}`, () => ping(port), 10_000);
+  const up = () => waitFor(`redis-server on ${port}`, () => access.probe(port), 10_000);
   await up();
   const node: RedisNode = {
     host: HOST,
@@ -151,7 +163,7 @@ async function startNode(label: string, extra: (port: number, dir: string) => { 
       child = spawnNode(build(), dir, port);
       await up();
     },
-    cli: (...args) => cli(port, args),
+    cli: (...args) => cli(port, [...access.cliArgs, ...args]),
   };
   return node;
 }
@@ -239,20 +251,19 @@ export async function startServices(redis: RedisConfig, env: Record<string, stri
   const io = new Server();
   const metrics = new GatewayMetrics();
   const podId = `test-pod-${randomUUID().slice(0, 8)}`;
-  const services = await createRedisServices(config, redis, { io, metrics, logger: createLogger("silent"), podId });
-  const fakes: string[] = [];
+  // This pod's sockets as the presence rebuild sees them (fakeSocket adds to it).
+  const local: PresenceEntry[] = [];
+  const services = await createRedisServices(config, redis, { metrics, logger: createLogger("silent"), podId, localPresence: () => local });
+  io.adapter(services.adapter);
   return {
     io,
     services,
     metrics,
     podId,
     fakeSocket(id, userId, rooms) {
-      const session = { identity: { userId }, rooms: new Set(rooms) } as unknown as Session;
-      io.of("/").sockets.set(id, { id, data: session } as unknown as Socket);
-      fakes.push(id);
+      for (const room of rooms) local.push({ room, userId, socketKey: id });
     },
     async close() {
-      for (const id of fakes) io.of("/").sockets.delete(id);
       // io.close() needs an attached engine; closing the adapter is what releases the subscriptions.
       await io.of("/").adapter.close();
       await services.close();
@@ -284,4 +295,128 @@ export async function adapterDelivers(from: ServicesUnderTest, to: ServicesUnder
   } finally {
     to.io.off("probe", on);
   }
+}
+
+// ---- Managed-Redis shapes: ACL users, passwords, TLS-only servers (issue 16) ----
+
+/** PEM files made by openssl for one test run: a CA that signed the server and client certificates, and an unrelated CA. */
+export interface TlsFiles {
+  dir: string;
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+  /** A CA that did not sign the server's certificate: verifying against it must fail. */
+  wrongCa: string;
+}
+
+function openssl(args: string[], cwd: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile("openssl", args, { cwd, timeout: 30_000 }, (err, _out, stderr) => (err ? reject(new Error(`openssl ${args[0]}: ${stderr || err.message}`)) : resolve()));
+  });
+}
+
+/** A CA, a server certificate for 127.0.0.1 / localhost and a client certificate, all fresh (EC keys: fast). */
+export async function makeTlsFiles(): Promise<TlsFiles> {
+  const dir = tempDir("tls");
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  for (const ca of ["ca", "wrong-ca"]) await openssl(["req", "-x509", ...ec, "-keyout", `${ca}.key`, "-out", `${ca}.pem`, "-days", "2", "-subj", `/CN=socketgate test ${ca}`], dir);
+  const sign = async (name: string, cn: string, ext: string) => {
+    await openssl(["req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`], dir);
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    await openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`], dir);
+  };
+  await sign("server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  await sign("client", "socketgate", "extendedKeyUsage=clientAuth\n");
+  const f = (n: string) => join(dir, n);
+  return { dir, ca: f("ca.pem"), serverCert: f("server.pem"), serverKey: f("server.key"), clientCert: f("client.pem"), clientKey: f("client.key"), wrongCa: f("wrong-ca.pem") };
+}
+
+/** PING that also counts "-NOAUTH" as alive (the server runs, it just wants a password), optionally over TLS. */
+function probeAlive(port: number, tlsFiles?: TlsFiles, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = tlsFiles
+      ? tlsConnect({ host: HOST, port, ca: readFileSync(tlsFiles.ca), cert: readFileSync(tlsFiles.clientCert), key: readFileSync(tlsFiles.clientKey) })
+      : connect({ host: HOST, port });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once("error", () => done(false));
+    sock.once(tlsFiles ? "secureConnect" : "connect", () => sock.write("PING\r\n"));
+    sock.once("data", (d) => done(/^(\+PONG|-NOAUTH)/.test(d.toString())));
+  });
+}
+
+export interface SecureRedisOptions {
+  /** requirepass of the default user. */
+  password?: string;
+  /** An ACL user allowed everything (the default user is then switched off unless `password` is set). */
+  aclUser?: { name: string; password: string };
+  /** TLS only: `--port 0 --tls-port`, client certificates requested but optional. */
+  tls?: TlsFiles;
+  extraArgs?: string[];
+}
+
+function secureArgs(o: SecureRedisOptions, port: number): string[] {
+  const args: string[] = [];
+  if (o.password) args.push("--requirepass", o.password, "--masterauth", o.password);
+  if (o.aclUser) {
+    // redis-server joins the words after a --flag into one config line.
+    args.push("--user", o.aclUser.name, "on", `>${o.aclUser.password}`, "~*", "&*", "+@all");
+    if (!o.password) args.push("--user", "default", "off");
+  }
+  if (o.tls) {
+    args.push("--port", "0", "--tls-port", String(port), "--tls-cert-file", o.tls.serverCert, "--tls-key-file", o.tls.serverKey,
+      "--tls-ca-cert-file", o.tls.ca, "--tls-auth-clients", "optional");
+  }
+  return [...args, ...(o.extraArgs ?? [])];
+}
+
+function secureCliArgs(o: SecureRedisOptions): string[] {
+  const args: string[] = [];
+  if (o.aclUser) args.push("--user", o.aclUser.name, "--pass", o.aclUser.password, "--no-auth-warning");
+  else if (o.password) args.push("-a", o.password, "--no-auth-warning");
+  if (o.tls) args.push("--tls", "--cacert", o.tls.ca, "--cert", o.tls.clientCert, "--key", o.tls.clientKey);
+  return args;
+}
+
+/** A standalone redis-server with a password, an ACL user and/or TLS only; node.cli() authenticates. */
+export function startSecureRedis(o: SecureRedisOptions, label = "secure"): Promise<RedisNode> {
+  return startNode(label, (port) => ({ args: secureArgs(o, port) }), undefined, { probe: (p) => probeAlive(p, o.tls), cliArgs: secureCliArgs(o) });
+}
+
+/** One password-protected master and one password-protected Sentinel (requirepass + auth-pass). */
+export async function startSecureSentinel(o: { password: string; sentinelPassword: string }, name = "sgsecure"): Promise<SentinelSetup> {
+  const master = await startSecureRedis({ password: o.password }, "sentinel-master");
+  const sentinel = await startNode(
+    "sentinel",
+    (port, dir) => {
+      const configFile = join(dir, "sentinel.conf");
+      writeFileSync(configFile, [
+        `port ${port}`, `bind ${HOST}`, `requirepass ${o.sentinelPassword}`,
+        `sentinel monitor ${name} ${HOST} ${master.port} 1`, `sentinel auth-pass ${name} ${o.password}`,
+        `sentinel down-after-milliseconds ${name} 1000`, `sentinel failover-timeout ${name} 5000`, "",
+      ].join("\n"));
+      return { configFile, args: ["--sentinel"] };
+    },
+    undefined,
+    { probe: (p) => probeAlive(p), cliArgs: ["-a", o.sentinelPassword, "--no-auth-warning"] },
+  );
+  await waitFor(`sentinel ${sentinel.port} to know ${name}`, async () => (await sentinel.cli("sentinel", "get-master-addr-by-name", name)).includes(String(master.port)));
+  return { master, sentinel, name, sentinels: [{ host: HOST, port: sentinel.port }] };
+}
+
+/** Three password-protected masters (requirepass + masterauth), slots spread by redis-cli. */
+export async function startSecureRedisCluster(o: { password: string }): Promise<ClusterSetup> {
+  const ports = [await freeClusterPort(), await freeClusterPort(), await freeClusterPort()];
+  const access: NodeAccess = { probe: (p) => probeAlive(p), cliArgs: ["-a", o.password, "--no-auth-warning"] };
+  const nodes = await Promise.all(ports.map((p) => startNode("cluster-secure", (_port, dir) => ({
+    args: ["--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "2000", ...secureArgs(o, p)],
+  }), p, access)));
+  await cli(nodes[0]!.port, [...access.cliArgs, "--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"], 30_000);
+  await waitFor("cluster_state:ok on every node", async () => (await Promise.all(nodes.map((n) => n.cli("cluster", "info")))).every((i) => i.includes("cluster_state:ok")), 20_000, 100);
+  return { nodes, seeds: nodes.map((n) => ({ host: HOST, port: n.port })) };
 }

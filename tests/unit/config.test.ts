@@ -115,11 +115,58 @@ describe("config", () => {
     expect(errorOf({ TRUST_PROXY_HOPS: "0x10" })).toContain("TRUST_PROXY_HOPS");
   });
 
+  it("has a working flag for every setting: --name value and --name=value set it, and a flag wins over its variable", () => {
+    // Every row of --help: "  --flag   NAME   default   meaning".
+    const rows = helpText()
+      .split("\n")
+      .map((l) => /^\s+(--[a-z0-9-]+)\s+([A-Z0-9_]+)\s+(\S+)/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null);
+    expect(rows.length).toBeGreaterThan(40);
+    for (const [, flag, name, def] of rows) {
+      expect(flag, name).toBe(flagOf(name!));
+      expect(parseFlags([flag!, "v"]), flag).toEqual({ [name!]: "v" });
+      expect(parseFlags([`${flag}=v`]), flag).toEqual({ [name!]: "v" });
+      // Its default, given as a flag, gives the same config as nothing at all and as the variable.
+      if (def !== "(unset)") {
+        expect(loadConfig({}, [flag!, def!]), flag).toEqual(loadConfig({}));
+        expect(loadConfig({ [name!]: def }), name).toEqual(loadConfig({}));
+      }
+    }
+    expect(loadConfig({ PORT: "4000", LOG_LEVEL: "debug" }, ["--port", "4001", "--log-level=warn"])).toMatchObject({ port: 4001, logLevel: "warn" });
+  });
+
   it("documents every setting in --help", () => {
     const help = helpText();
     for (const name of ["PORT", "OPS_PORT", "JWT_SECRET", "JWT_PUBLIC_KEY_FILE", "JWT_JWKS_FILE", "API_KEYS", "REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_NAME", "REDIS_CLUSTER_NODES", "MAX_CONNECTIONS", "MAX_PAYLOAD_BYTES", "PING_INTERVAL_MS", "PING_TIMEOUT_MS", "CONNECT_TIMEOUT_MS", "RATE_LIMIT_EVENTS_PER_S", "RATE_LIMIT_BURST", "PRESENCE_GRACE_MS", "DRAIN_DELAY_MS", "DRAIN_WINDOW_MS", "CORS_ORIGINS", "TRUST_PROXY_HOPS", "LOG_LEVEL"]) {
       expect(help).toContain(name);
       expect(help).toContain(flagOf(name));
     }
+  });
+});
+
+describe("managed Redis settings (issue 16)", () => {
+  it("carry credentials and TLS into every mode; rediss:// turns TLS on", () => {
+    expect(loadConfig({ REDIS_URL: "rediss://r:6380", REDIS_USERNAME: "app", REDIS_PASSWORD: "pw" }).redis).toEqual({ kind: "standalone", url: "rediss://r:6380", username: "app", password: "pw", tls: {} });
+    expect(loadConfig({ REDIS_SENTINELS: "s:26379", REDIS_SENTINEL_NAME: "m", REDIS_PASSWORD: "pw", REDIS_SENTINEL_PASSWORD: "spw", REDIS_TLS: "1", REDIS_TLS_CA_FILE: "/ca.pem" }).redis)
+      .toMatchObject({ kind: "sentinel", password: "pw", sentinelPassword: "spw", tls: { caFile: "/ca.pem" } });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "a:7000", REDIS_PASSWORD: "pw", REDIS_TLS: "true" }).redis).toMatchObject({ kind: "cluster", password: "pw", tls: {} });
+    expect(loadConfig({ REDIS_URL: "redis://r:6379" }).redis).not.toHaveProperty("tls");
+  });
+
+  it("make the operation deadline and the start-up wait settings with today's defaults", () => {
+    expect(loadConfig({})).toMatchObject({ redisOpTimeoutMs: 2500, redisStartupWaitMs: 10000 });
+    expect(loadConfig({ REDIS_OP_TIMEOUT_MS: "800", REDIS_STARTUP_WAIT_MS: "0" })).toMatchObject({ redisOpTimeoutMs: 800, redisStartupWaitMs: 0 });
+    expect(errorOf({ REDIS_OP_TIMEOUT_MS: "5" })).toContain("REDIS_OP_TIMEOUT_MS");
+  });
+
+  it("refuse combinations that would silently do nothing or go plaintext", () => {
+    expect(errorOf({ REDIS_PASSWORD: "pw" })).toContain("embedded mode has no Redis");
+    expect(errorOf({ REDIS_URL: "redis://r:1", REDIS_TLS_CA_FILE: "/ca.pem" })).toContain("TLS is off");
+    expect(errorOf({ REDIS_URL: "rediss://r:1", REDIS_TLS_CERT_FILE: "/c.pem" })).toContain("REDIS_TLS_KEY_FILE");
+    expect(errorOf({ REDIS_URL: "redis://r:1", REDIS_SENTINEL_PASSWORD: "x" })).toContain("only applies with REDIS_SENTINELS");
+  });
+
+  it("never print a Redis password in an error", () => {
+    expect(errorOf({ REDIS_URL: "redis://r:1", REDIS_PASSWORD: "p".repeat(5000) })).not.toContain("ppppp");
   });
 });

@@ -24,10 +24,4 @@ describe("dependency tree", () => {
       expect(req.resolve("socket.io-adapter")).toBe(fromRoot);
     }
   });
-
-  it("pins uWebSockets.js to the native Node 20 build through the npm alias", () => {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { dependencies: Record<string, string> };
-    expect(pkg.dependencies["uWebSockets.js"]).toBe("npm:@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0");
-    expect(copies("uWebSockets.js")).toEqual(["node_modules/uWebSockets.js"]);
-  });
 });

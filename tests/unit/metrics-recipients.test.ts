@@ -1,6 +1,6 @@
 // messages_delivered_total counts each local recipient socket of a broadcast exactly once.
 import { describe, expect, it } from "vitest";
-import { countRecipients } from "../../src/ops/recipient-count.js";
+import { countRecipients } from "../../src/delivery/recipient-count.js";
 
 function adapter(rooms: Record<string, string[]>) {
   const r = new Map<string, Set<string>>();

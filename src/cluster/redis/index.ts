@@ -1,22 +1,21 @@
 // Cluster mode's Redis side: clients, the Socket.IO adapter, the four stores, health and recovery.
 import type { GatewayConfig, RedisConfig } from "../../config.js";
-import { sessionOf } from "../../protocol/session.js";
 import type { ClusterDeps } from "../index.js";
+import { presenceModeLimits } from "../../presence/limits.js";
 import type { ClusterServices } from "../types.js";
-import { adapterFor, catchFireAndForget, createRedisClients, DEFAULT_TUNING } from "./redis-clients.js";
+import { adapterFor, catchFireAndForget, createRedisClients, DEFAULT_TUNING, describeRedisFailure, redisFailureCause, type RedisFailureCause } from "./redis-clients.js";
 import { probeFor, RedisHealth } from "./redis-health.js";
 import { RedisHistory } from "./redis-history.js";
 import { RedisIdempotency } from "./redis-idempotency.js";
 import { RedisInbox } from "./redis-inbox.js";
 import { RedisOps, type RedisClient } from "./redis-ops.js";
-import { RedisPresence, type PresenceEntry } from "./redis-presence.js";
+import { RedisPresence } from "./redis-presence.js";
+import { ACK_WAIT_MS, ReplicaAck } from "./replica-ack.js";
 import { RedisFleetLoad } from "./redis-fleet-load.js";
 import { FLEET_LOAD_TTL_MS } from "../fleet-load.js";
 
-/** Any one store operation fails with UNAVAILABLE after this, whatever the connection does. */
-const OP_TIMEOUT_MS = 2500;
-/** Start-up waits this long for Redis, then goes on unready (readiness 503) until it answers. */
-const STARTUP_WAIT_MS = 10_000;
+// REDIS_OP_TIMEOUT_MS: any one store operation fails with UNAVAILABLE after it, whatever the connection does.
+// REDIS_STARTUP_WAIT_MS: start-up waits this long for Redis, then goes on unready (readiness 503) until it answers.
 const ERROR_LOG_EVERY_MS = 30_000;
 
 export async function createRedisServices(config: GatewayConfig, redis: RedisConfig, deps: ClusterDeps): Promise<ClusterServices> {
@@ -25,12 +24,19 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   const clients = createRedisClients(redis, podId, DEFAULT_TUNING);
 
   // Connection errors arrive on every retry; one line per outage (and a reminder now and then) is enough.
+  // A refused password or certificate never heals by itself: it is logged at error level with the
+  // settings to check, at once on the first occurrence of each cause (then with the same throttle).
   let lastErrorLog = 0;
+  let lastCause: RedisFailureCause | undefined;
   const reportError = (err: unknown) => {
     const now = Date.now();
-    if (now - lastErrorLog < ERROR_LOG_EVERY_MS) return;
+    const cause = redisFailureCause(err);
+    if (now - lastErrorLog < ERROR_LOG_EVERY_MS && cause === lastCause) return;
     lastErrorLog = now;
-    log.warn({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err) }, "redis error");
+    lastCause = cause;
+    const detail = err instanceof Error ? { name: err.name, message: err.message, code: (err as NodeJS.ErrnoException).code } : String(err);
+    if (cause) log.error({ err: detail, cause: cause === "auth" ? "REDIS_AUTH_REFUSED" : "REDIS_TLS_FAILED" }, describeRedisFailure(cause, redis));
+    else log.warn({ err: detail }, "redis error");
   };
   for (const c of [clients.command, clients.sub]) {
     c.on("error", reportError);
@@ -38,25 +44,32 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   }
 
   const adapter = adapterFor(clients);
-  deps.io.adapter(adapter.factory);
 
-  const ops = new RedisOps(clients.command, { opTimeoutMs: OP_TIMEOUT_MS });
-  const presence = new RedisPresence(ops, { podId, ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs });
-  const inbox = new RedisInbox(ops, { maxLength: config.inboxMaxLength, maxAgeMs: config.inboxMaxAgeMs, onTrim: (n) => metrics.inboxTrimmed.inc(n) });
-  const history = new RedisHistory(ops, config.historyMaxLength);
+  const ops = new RedisOps(clients.command, { opTimeoutMs: config.redisOpTimeoutMs });
+  const presence = new RedisPresence(ops, {
+    podId,
+    ttlMs: config.presenceTtlMs,
+    graceMs: config.presenceGraceMs,
+    limits: presenceModeLimits(config.presenceFullMaxUsers),
+  });
+  // REDIS_ACK_REPLICAS: appends resolve only once that many replicas have them (see replica-ack.ts).
+  const replicaAck = config.redisAckReplicas > 0 ? new ReplicaAck(ops, config.redisAckReplicas, Math.min(ACK_WAIT_MS, Math.max(10, config.redisOpTimeoutMs - 100))) : undefined;
+  const inbox = new RedisInbox(ops, {
+    maxLength: config.inboxMaxLength,
+    maxAgeMs: config.inboxMaxAgeMs,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    replicaAck,
+    onTrim: (n) => metrics.inboxTrimmed.inc(n),
+  });
+  const history = new RedisHistory(ops, { maxLength: config.historyMaxLength, ttlMs: config.historyTtlMs, idempotencyTtlMs: config.idempotencyTtlMs, replicaAck });
   const idempotency = new RedisIdempotency(ops, { ttlMs: config.idempotencyTtlMs });
 
   // After an outage Redis may have restarted empty: this pod's connected sockets are the truth for its
   // share of presence. Written without transitions (see RedisPresence.rebuild).
   const rebuildPresence = async () => {
-    const entries: PresenceEntry[] = [];
-    for (const socket of deps.io.of("/").sockets.values()) {
-      const session = sessionOf(socket);
-      if (!session?.identity || !session.rooms) continue;
-      for (const room of session.rooms) entries.push({ room, userId: session.identity.userId, socketKey: socket.id });
-    }
+    const entries = [...deps.localPresence()];
     await presence.rebuild(entries);
-    log.info({ sockets: deps.io.of("/").sockets.size, entries: entries.length }, "presence rebuilt from this pod's sockets");
+    log.info({ entries: entries.length }, "presence rebuilt from this pod's sockets");
   };
 
   let everUp = false;
@@ -69,6 +82,7 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
     }
     log.info({ adapter: adapter.kind, recovered: everUp }, "redis reachable");
     lastErrorLog = 0;
+    lastCause = undefined;
     if (everUp && !rebuilding) {
       rebuilding = rebuildPresence()
         .catch((err: unknown) => log.warn({ err }, "presence rebuild failed; heartbeats keep restoring entries"))
@@ -78,11 +92,13 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   });
   metrics.redisUp.set(health.isUp() ? 1 : 0);
 
-  if (!(await health.waitUntilUp(STARTUP_WAIT_MS))) log.error({ waitedMs: STARTUP_WAIT_MS }, "redis not reachable at start-up; starting unready");
+  if (!(await health.waitUntilUp(config.redisStartupWaitMs)))
+    log.error({ waitedMs: config.redisStartupWaitMs, cause: lastCause }, "redis not reachable at start-up; starting unready");
 
   let closing: Promise<void> | undefined;
   return {
     mode: "redis",
+    adapter: adapter.factory,
     presence,
     inbox,
     history,

@@ -104,6 +104,9 @@ describe("bench load generator wire formats", () => {
     const e = await echo(proto, [{ port: gw.port }], { clients: 3, durationMs: 300 });
     expect(e.clients).toBe(3);
     expect(e.errors).toBe(0);
+    // Acks came back: at least one round trip per client (a gateway that never acked would give 0).
+    expect(e.opsPerS * 0.3, "acked echo round trips").toBeGreaterThanOrEqual(3);
+    expect(e.latencyMs.samples, "latency samples").toBeGreaterThanOrEqual(3);
   });
 });
 

@@ -1,0 +1,138 @@
+// Managed Redis in every mode (issue 16): an ACL user, TLS only (openssl-made certificates, mutual TLS),
+// Sentinel with passwords, a password-protected 3-master Cluster. Two real gateway processes fan out
+// across pods in each; a wrong CA or password keeps the pod unready with an error line naming the cause.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ask, client, closeAll, connected, nextEvent } from "../support/clients.js";
+import { readyStatus, startGateways } from "../support/gateway-cluster.js";
+import { startGatewayProcess, type GatewayProcess } from "../support/gateway-process.js";
+import {
+  makeTlsFiles, startSecureRedis, startSecureRedisCluster, startSecureSentinel, stopAllRedis, waitFor, type RedisNode, type TlsFiles,
+} from "../support/redis-harness.js";
+import { signToken } from "../support/tokens.js";
+
+let pods: GatewayProcess[] = [];
+let tls: TlsFiles;
+beforeAll(async () => {
+  tls = await makeTlsFiles();
+}, 30_000);
+afterEach(async () => {
+  closeAll();
+  await Promise.all(pods.map((p) => p.stop()));
+  pods = [];
+});
+afterAll(async () => {
+  await stopAllRedis();
+});
+
+async function crossPodRoundTrip(tag: string): Promise<void> {
+  const [a, b] = pods as [GatewayProcess, GatewayProcess];
+  const s1 = await connected(client(a.url, { token: await signToken(`${tag}-1`) }));
+  const s2 = await connected(client(b.url, { token: await signToken(`${tag}-2`) }));
+  await ask(s1, "room:join", { room: tag });
+  expect(await ask(s2, "room:join", { room: tag })).toMatchObject({ ok: true, users: expect.arrayContaining([{ userId: `${tag}-1`, devices: 1 }]) });
+  const got = nextEvent<{ seq: number }>(s2, "message");
+  expect(await ask(s1, "message:send", { room: tag, body: 1 })).toMatchObject({ ok: true, seq: 1 });
+  expect((await got).seq).toBe(1);
+  const dm = nextEvent(s1, "message");
+  expect(await ask(s2, "message:send", { to: `${tag}-1`, body: "dm" })).toMatchObject({ ok: true });
+  expect(await dm).toMatchObject({ body: "dm", from: `${tag}-2` });
+}
+
+/** A gateway that must never become ready: 503 throughout, and an error line with the cause code. */
+async function refusedLoudly(env: Record<string, string>, cause: "REDIS_AUTH_REFUSED" | "REDIS_TLS_FAILED"): Promise<GatewayProcess> {
+  const gw = await startGatewayProcess({ env: { REDIS_STARTUP_WAIT_MS: "1500", ...env } });
+  pods.push(gw);
+  const line = await gw.waitForLog((l) => l.cause === cause && l.level === "error", 10_000);
+  expect(String(line.msg)).toMatch(cause === "REDIS_AUTH_REFUSED" ? /REDIS_PASSWORD/ : /REDIS_TLS_CA_FILE/);
+  for (let i = 0; i < 5; i++) {
+    expect(await readyStatus(gw)).toBe(503);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const metrics = await (await fetch(`${gw.opsUrl}/metrics`)).text();
+  expect(metrics).toMatch(/^socketgate_redis_up 0$/m);
+  return gw;
+}
+
+/** Connections the server sees from gateways (CLIENT LIST names them socketgate:<pod>:cmd|sub). */
+async function gatewayClients(node: RedisNode): Promise<string[]> {
+  return (await node.cli("client", "list")).split("\n").filter((l) => / name=socketgate:/.test(l));
+}
+
+describe("standalone with an ACL user", () => {
+  it("authenticates as the user from REDIS_USERNAME / REDIS_PASSWORD (overriding the URL) and fans out", async () => {
+    const node = await startSecureRedis({ aclUser: { name: "sgapp", password: "acl-pass-0123" } }, "acl");
+    pods = await startGateways(2, { REDIS_URL: `redis://someone:stale@127.0.0.1:${node.port}`, REDIS_USERNAME: "sgapp", REDIS_PASSWORD: "acl-pass-0123" });
+    await crossPodRoundTrip("acl");
+    const conns = await gatewayClients(node);
+    expect(conns.length).toBeGreaterThanOrEqual(4);
+    for (const c of conns) expect(c).toMatch(/ user=sgapp /);
+  }, 60_000);
+
+  it("a wrong password keeps the pod unready and says so", async () => {
+    const node = await startSecureRedis({ aclUser: { name: "sgapp2", password: "right-pass-0123" } }, "acl-wrong");
+    await refusedLoudly({ REDIS_URL: `redis://127.0.0.1:${node.port}`, REDIS_USERNAME: "sgapp2", REDIS_PASSWORD: "wrong-pass-0123" }, "REDIS_AUTH_REFUSED");
+  }, 30_000);
+});
+
+describe("standalone over TLS only (--port 0 --tls-port)", () => {
+  it("rediss:// with the CA fans out across pods", async () => {
+    const node = await startSecureRedis({ tls, password: "tls-pass-0123" }, "tls");
+    pods = await startGateways(2, { REDIS_URL: `rediss://127.0.0.1:${node.port}`, REDIS_PASSWORD: "tls-pass-0123", REDIS_TLS_CA_FILE: tls.ca });
+    await crossPodRoundTrip("tls");
+    expect((await gatewayClients(node)).length).toBeGreaterThanOrEqual(4);
+  }, 60_000);
+
+  it("REDIS_TLS=1 on a redis:// URL, with a client certificate (mutual TLS required)", async () => {
+    const node = await startSecureRedis({ tls, extraArgs: ["--tls-auth-clients", "yes"] }, "mtls");
+    pods = await startGateways(2, {
+      REDIS_URL: `redis://127.0.0.1:${node.port}`, REDIS_TLS: "1", REDIS_TLS_CA_FILE: tls.ca, REDIS_TLS_CERT_FILE: tls.clientCert, REDIS_TLS_KEY_FILE: tls.clientKey,
+    });
+    await crossPodRoundTrip("mtls");
+  }, 60_000);
+
+  it("a CA that did not sign the server's certificate is refused loudly, never retried in plaintext", async () => {
+    const node = await startSecureRedis({ tls }, "tls-wrong-ca");
+    await refusedLoudly({ REDIS_URL: `rediss://127.0.0.1:${node.port}`, REDIS_TLS_CA_FILE: tls.wrongCa }, "REDIS_TLS_FAILED");
+    expect(await gatewayClients(node)).toEqual([]);
+  }, 30_000);
+
+  it("an unreadable CA file stops start-up naming the setting", async () => {
+    const gw = await startGatewayProcess({ env: { REDIS_URL: "rediss://127.0.0.1:1", REDIS_TLS_CA_FILE: `${tls.dir}/missing.pem` }, expectFailure: true });
+    expect(await gw.exited).not.toBe(0);
+    expect(gw.stderr.join("") + JSON.stringify(gw.logs)).toContain("REDIS_TLS_CA_FILE");
+  }, 30_000);
+});
+
+describe("Sentinel with passwords", () => {
+  it("authenticates to the Sentinel (REDIS_SENTINEL_PASSWORD) and to the master (REDIS_PASSWORD) and fans out", async () => {
+    const s = await startSecureSentinel({ password: "master-pass-0123", sentinelPassword: "sentinel-pass-0123" });
+    const env = { REDIS_SENTINELS: s.sentinels.map((x) => `${x.host}:${x.port}`).join(","), REDIS_SENTINEL_NAME: s.name };
+    pods = await startGateways(2, { ...env, REDIS_PASSWORD: "master-pass-0123", REDIS_SENTINEL_PASSWORD: "sentinel-pass-0123" });
+    await crossPodRoundTrip("sentinel");
+    expect((await gatewayClients(s.master)).length).toBeGreaterThanOrEqual(4);
+  }, 60_000);
+
+  it("a wrong master password keeps the pod unready and says so", async () => {
+    const s = await startSecureSentinel({ password: "master-pass-4567", sentinelPassword: "sentinel-pass-4567" }, "sgsecure2");
+    await refusedLoudly({
+      REDIS_SENTINELS: s.sentinels.map((x) => `${x.host}:${x.port}`).join(","), REDIS_SENTINEL_NAME: s.name,
+      REDIS_PASSWORD: "not-the-master-pass", REDIS_SENTINEL_PASSWORD: "sentinel-pass-4567",
+    }, "REDIS_AUTH_REFUSED");
+  }, 30_000);
+});
+
+describe("Redis Cluster with a password", () => {
+  it("authenticates on every node of a 3-master cluster and fans out with the sharded adapter", async () => {
+    const c = await startSecureRedisCluster({ password: "cluster-pass-0123" });
+    pods = await startGateways(2, { REDIS_CLUSTER_NODES: c.seeds.map((x) => `${x.host}:${x.port}`).join(","), REDIS_PASSWORD: "cluster-pass-0123" });
+    expect(pods[0]!.logs.find((l) => l.msg === "redis reachable")?.adapter).toBe("sharded");
+    await crossPodRoundTrip("cluster");
+    // Sharded subscribers reach every master.
+    await waitFor("gateway connections on every master", async () => (await Promise.all(c.nodes.map(gatewayClients))).every((l) => l.length > 0), 10_000);
+  }, 90_000);
+
+  it("a wrong password keeps the pod unready and says so", async () => {
+    const c = await startSecureRedisCluster({ password: "cluster-pass-4567" });
+    await refusedLoudly({ REDIS_CLUSTER_NODES: c.seeds.map((x) => `${x.host}:${x.port}`).join(","), REDIS_PASSWORD: "wrong-cluster-pass" }, "REDIS_AUTH_REFUSED");
+  }, 60_000);
+});
