@@ -5,7 +5,9 @@ import { ApiKeys } from "./api/api-keys.js";
 import { registerBackendApi } from "./api/backend-api.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
 import { createClusterServices } from "./cluster/index.js";
+import { DeliveredPositions } from "./delivery/delivered-positions.js";
 import { LocalDelivery } from "./delivery/local-delivery.js";
+import { Resync } from "./delivery/resync.js";
 import { StoreThenFanOut, type FanOutFaults } from "./delivery/message-delivery.js";
 import type { ClusterServices } from "./cluster/types.js";
 import type { GatewayConfig } from "./config.js";
@@ -71,6 +73,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   // After createClusterServices: in cluster mode it replaces the namespace adapter with the Redis one.
   const localDelivery = new LocalDelivery({ app: server.app, metrics });
   localDelivery.attach(io.of("/").adapter);
+  // Canary probes first (they are no socket's business), then the positions the resync starts from.
+  localDelivery.observe((packet, opts) => cluster.fanout.observe(packet, opts));
+  const positions = new DeliveredPositions();
+  localDelivery.observe(positions.observe);
+  const resync = new Resync(io, cluster, positions, logger.child({ component: "resync" }));
+  resync.track(io.of("/").adapter);
+  cluster.fanout.onRecovered((interruption) => void resync.request(interruption));
   const delivery = new StoreThenFanOut(io, cluster, metrics, logger, options.fanOutFaults);
   const presence = new PresenceTracker(cluster.presence, io, config.presenceGraceMs, logger);
   if (cluster.mode === "redis") presence.startHeartbeat(Math.max(250, Math.floor(config.presenceTtlMs / 3)));
@@ -121,6 +130,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const readiness = (): Readiness => {
     if (draining) return { ready: false, reason: "draining" };
     if (!cluster.isHealthy()) return { ready: false, reason: "redis_unavailable" };
+    if (!cluster.fanout.isHealthy()) return { ready: false, reason: "fanout_unhealthy" };
     if (io.of("/").sockets.size >= config.maxConnections) return { ready: false, reason: "at_capacity" };
     return { ready: true };
   };

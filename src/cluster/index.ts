@@ -7,6 +7,7 @@ import { MemoryHistory } from "./memory/memory-history.js";
 import { MemoryIdempotency } from "./memory/memory-idempotency.js";
 import { MemoryInbox } from "./memory/memory-inbox.js";
 import { MemoryPresence } from "./memory/memory-presence.js";
+import { ALWAYS_HEALTHY } from "./fanout-health.js";
 import type { ClusterServices } from "./types.js";
 
 export interface ClusterDeps {
@@ -36,6 +37,7 @@ export function createMemoryServices(config: GatewayConfig, deps: Pick<ClusterDe
     inbox,
     history,
     idempotency,
+    fanout: ALWAYS_HEALTHY,
     isHealthy: () => true,
     close: async () => {
       await Promise.all([presence.close(), inbox.close(), history.close(), idempotency.close()]);

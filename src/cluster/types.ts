@@ -1,5 +1,6 @@
 // The seams between a pod and what pods share. Each interface has a memory implementation
 // (embedded mode) and a Redis one (cluster mode); tests/contract runs one suite against both.
+import type { FanoutHealth } from "./fanout-health.js";
 
 /** A message as stored and as delivered to clients by the `message` event. */
 export interface StoredMessage {
@@ -92,6 +93,8 @@ export interface ClusterServices {
   inbox: Inbox;
   history: RoomHistory;
   idempotency: IdempotencyStore;
+  /** Whether live cross-pod fan-out works end to end (the pub/sub canary in cluster mode). */
+  fanout: FanoutHealth;
   /** True while the shared store answers (always true in embedded mode). */
   isHealthy(): boolean;
   close(): Promise<void>;

@@ -4,6 +4,7 @@ import { sessionOf } from "../../protocol/session.js";
 import type { ClusterDeps } from "../index.js";
 import type { ClusterServices } from "../types.js";
 import { adapterFor, catchFireAndForget, createRedisClients, DEFAULT_TUNING, describeRedisFailure, redisFailureCause, type RedisFailureCause } from "./redis-clients.js";
+import { FanoutCanary } from "./fanout-canary.js";
 import { probeFor, RedisHealth } from "./redis-health.js";
 import { RedisHistory } from "./redis-history.js";
 import { RedisIdempotency } from "./redis-idempotency.js";
@@ -42,6 +43,8 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
 
   const adapter = adapterFor(clients);
   deps.io.adapter(adapter.factory);
+  const fanout = new FanoutCanary(clients, deps.io.of("/").adapter, adapter.kind, podId, metrics, log.child({ component: "fanout-canary" }));
+  fanout.start();
 
   const ops = new RedisOps(clients.command, { opTimeoutMs: config.redisOpTimeoutMs });
   const presence = new RedisPresence(ops, { podId, ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs });
@@ -92,10 +95,12 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
     inbox,
     history,
     idempotency,
+    fanout,
     isHealthy: () => health.isUp(),
     close: () =>
       (closing ??= (async () => {
         health.stop();
+        fanout.close();
         await rebuilding;
         await Promise.allSettled([presence.close(), inbox.close(), history.close(), idempotency.close()]);
         ops.close();
