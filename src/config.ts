@@ -56,6 +56,7 @@ const SETTINGS = {
   REDIS_STARTUP_WAIT_MS: { def: "10000", schema: int(0, 600_000), help: "start-up waits this long for Redis, then starts unready (readiness 503) until it answers" },
   MAX_CONNECTIONS: { def: "1000", schema: int(1, 1_000_000), help: "connections per pod" },
   MAX_PAYLOAD_BYTES: { def: "1048576", schema: int(1024, 64 * 1024 * 1024), help: "largest packet or API body" },
+  MAX_BODY_BYTES: { def: "65536", schema: int(64, 64 * 1024 * 1024), help: "largest message body or API data, serialised, binary attachments included; nested at most 32 levels" },
   PING_INTERVAL_MS: { def: "25000", schema: int(1000, 600_000), help: "heartbeat interval" },
   PING_TIMEOUT_MS: { def: "20000", schema: int(1000, 600_000), help: "heartbeat timeout" },
   CONNECT_TIMEOUT_MS: { def: "60000", schema: int(1000, 600_000), help: "time to complete the Socket.IO handshake" },
@@ -69,6 +70,8 @@ const SETTINGS = {
   SLOW_CONSUMER_GRACE_MS: { def: "3000", schema: int(0, 600_000), help: "how long a socket may stay slow before it is cut" },
   PRESENCE_GRACE_MS: { def: "2000", schema: int(0, 600_000), help: "how long a user stays online after their last device leaves" },
   PRESENCE_TTL_MS: { def: "15000", schema: int(1000, 600_000), help: "cluster mode: a crashed pod's presence entries expire after this" },
+  PRESENCE_FULL_MAX_USERS: { def: "200", schema: int(1, 10_000), help: "rooms above this many users get occupancy counts instead of per-user presence; also the user-list page size" },
+  OCCUPANCY_INTERVAL_MS: { def: "2000", schema: int(100, 600_000), help: "big rooms: at most one presence:occupancy per room this often while the count changes" },
   INBOX_MAX_LENGTH: { def: "1000", schema: int(1, 1_000_000), help: "direct messages kept per user" },
   INBOX_MAX_AGE_MS: { def: "604800000", schema: int(1000, 365 * 24 * 3600 * 1000), help: "direct messages older than this are trimmed" },
   HISTORY_MAX_LENGTH: { def: "500", schema: int(0, 1_000_000), help: "room messages kept for catch-up" },
@@ -116,6 +119,7 @@ export interface GatewayConfig {
   redisStartupWaitMs: number;
   maxConnections: number;
   maxPayloadBytes: number;
+  maxBodyBytes: number;
   pingIntervalMs: number;
   pingTimeoutMs: number;
   connectTimeoutMs: number;
@@ -129,6 +133,8 @@ export interface GatewayConfig {
   slowConsumerGraceMs: number;
   presenceGraceMs: number;
   presenceTtlMs: number;
+  presenceFullMaxUsers: number;
+  occupancyIntervalMs: number;
   inboxMaxLength: number;
   inboxMaxAgeMs: number;
   historyMaxLength: number;
@@ -225,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     redisStartupWaitMs: p.REDIS_STARTUP_WAIT_MS,
     maxConnections: p.MAX_CONNECTIONS,
     maxPayloadBytes: p.MAX_PAYLOAD_BYTES,
+    maxBodyBytes: p.MAX_BODY_BYTES,
     pingIntervalMs: p.PING_INTERVAL_MS,
     pingTimeoutMs: p.PING_TIMEOUT_MS,
     connectTimeoutMs: p.CONNECT_TIMEOUT_MS,
@@ -238,6 +245,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     slowConsumerGraceMs: p.SLOW_CONSUMER_GRACE_MS,
     presenceGraceMs: p.PRESENCE_GRACE_MS,
     presenceTtlMs: p.PRESENCE_TTL_MS,
+    presenceFullMaxUsers: p.PRESENCE_FULL_MAX_USERS,
+    occupancyIntervalMs: p.OCCUPANCY_INTERVAL_MS,
     inboxMaxLength: p.INBOX_MAX_LENGTH,
     inboxMaxAgeMs: p.INBOX_MAX_AGE_MS,
     historyMaxLength: p.HISTORY_MAX_LENGTH,

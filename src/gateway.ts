@@ -21,8 +21,8 @@ import type { EventDefinition, GatewayContext } from "./protocol/context.js";
 import { connectionHandler } from "./protocol/connection.js";
 import { InflightHandlers } from "./protocol/event-pipeline.js";
 import { clientEvents } from "./protocol/index.js";
-import { PresenceTracker } from "./protocol/presence-tracker.js";
 import { registerDemo } from "./demo/demo-route.js";
+import { PresenceService, presenceServiceOptions } from "./presence/presence-service.js";
 import { AddressRateLimit } from "./transport/address-rate-limit.js";
 import { createAdmission } from "./transport/admission.js";
 import { flushTracing } from "./ops/tracing.js";
@@ -81,8 +81,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   resync.track(io.of("/").adapter);
   cluster.fanout.onRecovered((interruption) => void resync.request(interruption));
   const delivery = new StoreThenFanOut(io, cluster, metrics, logger, options.fanOutFaults);
-  const presence = new PresenceTracker(cluster.presence, io, config.presenceGraceMs, logger);
-  if (cluster.mode === "redis") presence.startHeartbeat(Math.max(250, Math.floor(config.presenceTtlMs / 3)));
+  const presence = new PresenceService(cluster.presence, io, presenceServiceOptions(config), logger);
+  presence.start();
 
   let draining = false;
   // New handshakes are refused (DRAINING) only once the listener is closed: during DRAIN_DELAY_MS the
@@ -117,7 +117,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     res.writeHeader("content-type", "text/plain").end("OK");
   });
   registerBackendApi(server.app, ctx, new ApiKeys(config.apiKeys));
-  if (config.demo) registerDemo(server.app);
+  // The demo's one-click dev tokens: dev mode only (no key material), never under NODE_ENV=production.
+  if (config.demo) registerDemo(server.app, config.nodeEnv !== "production" ? verifier.issueDevToken : undefined);
   server.app.any("/*", (res, req) => {
     res.writeStatus("404 Not Found").writeHeader("content-type", "application/json");
     // A HEAD answer has no body: uWS would send one and desynchronise keep-alive clients and proxies.

@@ -6,12 +6,13 @@ import { userRoom } from "../auth/room-access.js";
 import type { StoredMessage } from "../cluster/types.js";
 import { GatewayError, toErrorBody } from "../errors.js";
 import { inSpan, startApiSpan, type ActiveSpan } from "../ops/tracing.js";
+import { assertBodyWithinBounds } from "../protocol/body-bounds.js";
 import type { GatewayContext } from "../protocol/context.js";
-import { describeIssues, roomName, userId } from "../protocol/schemas.js";
+import { describeIssues, presenceCursor, roomName, userId } from "../protocol/schemas.js";
 import type { ApiKeys } from "./api-keys.js";
 import { readBody, sendError, sendJson, trackResponse, type ResponseState } from "./http-io.js";
 
-const RESERVED_EVENTS = new Set(["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener", "presence", "typing"]);
+const RESERVED_EVENTS = new Set(["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener", "presence", "presence:occupancy", "typing"]);
 
 const publishSchema = z
   .strictObject({
@@ -27,6 +28,16 @@ const publishSchema = z
   })
   .refine((b) => [b.room, b.userId, b.userIds].filter((x) => x !== undefined).length === 1, "exactly one of room, userId, userIds");
 type Publish = z.output<typeof publishSchema>;
+
+/** GET /v1/presence/:room?cursor=&limit= (a limit above PRESENCE_FULL_MAX_USERS is served as a full page). */
+const presenceQuery = z.strictObject({
+  cursor: presenceCursor.optional(),
+  limit: z
+    .string()
+    .regex(/^[1-9]\d{0,5}$/, "limit must be a positive integer")
+    .transform(Number)
+    .optional(),
+});
 
 const disconnectSchema = z.strictObject({ userId });
 
@@ -91,6 +102,8 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
   app.post("/v1/publish", (res, req) =>
     withJsonBody(res, req, async (body) => {
       const input = parse(publishSchema, body);
+      // Same bounds as a client's message body, before anything is stored or emitted.
+      assertBodyWithinBounds(input.data, { maxBodyBytes: ctx.config.maxBodyBytes }, "data");
       const run = () => publish(ctx, input);
       return input.idempotencyKey ? duplicateAware(await ctx.cluster.idempotency.once(`api:${input.idempotencyKey}`, run)) : await run();
     }),
@@ -107,12 +120,15 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
 
   app.get("/v1/presence/:room", (res, req) => {
     const raw = req.getParameter(0) ?? "";
+    // Read before the first await: uWS invalidates the request object when the handler returns.
+    const query = { cursor: req.getQuery("cursor") || undefined, limit: req.getQuery("limit") || undefined };
     const g = guard(res, req);
     if (!g) return;
     void answer(res, g.state, () =>
       inSpan(g.span, async () => {
         const room = parse(roomName, safeDecode(raw));
-        return { room, users: await ctx.cluster.presence.list(room) };
+        const { cursor, limit } = parse(presenceQuery, query);
+        return { room, ...(await ctx.presence.page(room, cursor, limit)) };
       }),
     );
   });

@@ -8,6 +8,7 @@ import { MemoryIdempotency } from "./memory/memory-idempotency.js";
 import { MemoryInbox } from "./memory/memory-inbox.js";
 import { MemoryPresence } from "./memory/memory-presence.js";
 import { ALWAYS_HEALTHY } from "./fanout-health.js";
+import { presenceModeLimits } from "../presence/limits.js";
 import type { ClusterServices } from "./types.js";
 
 export interface ClusterDeps {
@@ -27,7 +28,7 @@ export async function createClusterServices(config: GatewayConfig, deps: Cluster
 }
 
 export function createMemoryServices(config: GatewayConfig, deps: Pick<ClusterDeps, "metrics">): ClusterServices {
-  const presence = new MemoryPresence();
+  const presence = new MemoryPresence(presenceModeLimits(config.presenceFullMaxUsers));
   const inbox = new MemoryInbox({ maxLength: config.inboxMaxLength, maxAgeMs: config.inboxMaxAgeMs, onTrim: (n) => deps.metrics.inboxTrimmed.inc(n) });
   const history = new MemoryHistory(config.historyMaxLength);
   const idempotency = new MemoryIdempotency(config.idempotencyTtlMs);

@@ -6,7 +6,7 @@ import type { MessageDelivery } from "../delivery/message-delivery.js";
 import type { GatewayConfig } from "../config.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Logger } from "../ops/logger.js";
-import type { PresenceTracker } from "./presence-tracker.js";
+import type { PresenceService } from "../presence/presence-service.js";
 import type { Session } from "./session.js";
 
 export interface GatewayContext {
@@ -17,7 +17,7 @@ export interface GatewayContext {
   delivery: MessageDelivery;
   metrics: GatewayMetrics;
   logger: Logger;
-  presence: PresenceTracker;
+  presence: PresenceService;
 }
 
 export interface HandlerCall {

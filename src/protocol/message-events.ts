@@ -1,6 +1,7 @@
 // message:send (room or direct), message:ack and message:unacked: stored first, then fanned out.
 import { z } from "zod";
 import { GatewayError } from "../errors.js";
+import { assertBodyWithinBounds } from "./body-bounds.js";
 import { defineEvent } from "./context.js";
 import { clientMsgId, messageBody, roomName, userId } from "./schemas.js";
 
@@ -14,6 +15,8 @@ export const messageSend = defineEvent({
   schema: sendSchema,
   async handle({ ctx, socket, session }, input) {
     const from = session.identity.userId;
+    // Before anything is stored or fanned out: every later step (hasBinary, encoders) recurses over the body.
+    assertBodyWithinBounds(input.body, { maxBodyBytes: ctx.config.maxBodyBytes });
     if ("room" in input && !session.rooms.has(input.room)) throw new GatewayError("FORBIDDEN", `join room ${input.room} before sending to it`);
     const message = { from, body: input.body, ts: Date.now(), ...(input.clientMsgId ? { clientMsgId: input.clientMsgId } : {}) };
     // A retried send (same clientMsgId) answers the first result and is not stored or delivered twice.

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { assertRoomAllowed } from "../auth/room-access.js";
 import { GatewayError } from "../errors.js";
+import type { PresenceAnswer } from "../presence/presence-service.js";
 import { defineEvent } from "./context.js";
 import { roomName } from "./schemas.js";
 
@@ -18,19 +19,26 @@ export const roomJoin = defineEvent({
     // Join first, read history second: nothing sent in between is missed (the client dedupes by id).
     session.rooms.add(room);
     await socket.join(room);
-    await ctx.presence.join(room, session.identity.userId, socket.id);
-    const users = await ctx.cluster.presence.list(room);
-    if (since === undefined) return { room, users };
+    const presence = joinAnswer(await ctx.presence.join(room, session.identity.userId, socket.id));
+    if (since === undefined) return { room, ...presence };
     const history = await ctx.cluster.history.since(room, since, MAX_REPLAY);
-    if (history.ok) return { room, users, messages: history.messages };
+    if (history.ok) return { room, ...presence, messages: history.messages };
     return {
       room,
-      users,
+      ...presence,
       messages: [],
       gap: { code: "HISTORY_GAP", message: `history starts at seq ${history.oldestSeq}: resync this room`, oldestSeq: history.oldestSeq },
     };
   },
 });
+
+/**
+ * The presence part of a room:join answer: exact counts always, the first page of users (`more` and
+ * `nextCursor` when presence:get has the rest), and `presenceMode` so a client knows which events to expect.
+ */
+function joinAnswer({ occupancy, mode, users, more, nextCursor }: PresenceAnswer): Record<string, unknown> {
+  return { occupancy, presenceMode: mode, users, ...(more ? { more, nextCursor } : {}) };
+}
 
 export const roomLeave = defineEvent({
   name: "room:leave",

@@ -5,6 +5,7 @@ import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Uws } from "./uws-loader.js";
 import { Backpressure } from "./slow-consumer-watcher.js";
+import { boundedParser } from "./bounded-parser.js";
 
 type App = ReturnType<Uws["App"]>;
 type ListenSocket = Parameters<Uws["us_listen_socket_close"]>[0];
@@ -75,6 +76,13 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     pingTimeout: config.pingTimeoutMs,
     connectTimeout: config.connectTimeoutMs,
     maxHttpBufferSize: config.maxPayloadBytes,
+    // maxHttpBufferSize bounds each Engine.IO message, and every binary attachment is its own message:
+    // the parser bounds their total per packet, and allows one CONNECT per Engine.IO session.
+    parser: boundedParser({
+      maxAttachmentBytes: config.maxBodyBytes,
+      maxAttachments: MAX_ATTACHMENTS,
+      onViolation: (reason) => metrics.connectionFailures.inc({ reason: reason === "attachments_too_large" ? "payload_too_large" : "bad_request" }),
+    }),
     allowEIO3: false,
     cleanupEmptyChildNamespaces: true,
     allowRequest: (req, callback) => {
@@ -139,6 +147,8 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   };
 }
 
+/** Binary attachments one packet may carry (socket.io-parser's default); their total is bounded by MAX_BODY_BYTES. */
+const MAX_ATTACHMENTS = 10;
 /**
  * uWS v20.30 typings declare closeOnBackpressureLimit a number, v20.5x a boolean; both native builds
  * read it as a truth value, so `true` compiles against either typing and means the same to both.

@@ -3,6 +3,7 @@ import { MemoryHistory } from "../../src/cluster/memory/memory-history.js";
 import { MemoryIdempotency } from "../../src/cluster/memory/memory-idempotency.js";
 import { MemoryInbox } from "../../src/cluster/memory/memory-inbox.js";
 import { MemoryPresence } from "../../src/cluster/memory/memory-presence.js";
+import { presenceModeLimits } from "../../src/presence/limits.js";
 import { historyContract } from "./history.contract.js";
 import { idempotencyContract } from "./idempotency.contract.js";
 import { inboxContract } from "./inbox.contract.js";
@@ -11,7 +12,7 @@ import { presenceContract } from "./presence.contract.js";
 // One process is the whole cluster in embedded mode: every "pod" is the same instance.
 const shared = <T>(count: number, one: T): T[] => Array.from({ length: count }, () => one);
 
-presenceContract("memory", { expires: false, pods: async (count) => shared(count, new MemoryPresence()) });
+presenceContract("memory", { expires: false, pods: async (count, o) => shared(count, new MemoryPresence(o?.limits ?? presenceModeLimits(200))) });
 inboxContract("memory", { create: async (count, limits) => shared(count, new MemoryInbox(limits)) });
 historyContract("memory", { create: async (count, maxLength) => shared(count, new MemoryHistory(maxLength)) });
 idempotencyContract("memory", { create: async (count, ttlMs) => shared(count, new MemoryIdempotency(ttlMs)) });

@@ -15,7 +15,9 @@ const validateValues = new Ajv({ allErrors: true, strict: false }).compile(schem
 const SPEC_ENV = new Set(["PORT", "OPS_PORT", "JWT_SECRET", "JWT_PUBLIC_KEY_FILE", "JWT_JWKS_FILE", "API_KEYS", "REDIS_URL",
   "REDIS_SENTINELS", "REDIS_SENTINEL_NAME", "REDIS_CLUSTER_NODES", "MAX_CONNECTIONS", "MAX_PAYLOAD_BYTES", "PING_INTERVAL_MS",
   "PING_TIMEOUT_MS", "CONNECT_TIMEOUT_MS", "RATE_LIMIT_EVENTS_PER_S", "RATE_LIMIT_BURST", "PRESENCE_GRACE_MS", "DRAIN_DELAY_MS",
-  "DRAIN_WINDOW_MS", "CORS_ORIGINS", "TRUST_PROXY_HOPS", "LOG_LEVEL"]);
+  "DRAIN_WINDOW_MS", "CORS_ORIGINS", "TRUST_PROXY_HOPS", "LOG_LEVEL", "REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD",
+  "REDIS_TLS", "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE", "REDIS_OP_TIMEOUT_MS", "REDIS_STARTUP_WAIT_MS"]);
+const CRD_KINDS = ["ServiceMonitor", "PodMonitor", "PrometheusRule", "ScaledObject"];
 
 const podSpec = (docs: K8sObject[]) => findOne(docs, "Deployment").spec.template.spec;
 const container = (docs: K8sObject[]) => podSpec(docs).containers[0];
@@ -54,9 +56,9 @@ describe("default values", () => {
   const { docs } = renderChart();
   const kinds = docs.map((d) => d.kind).sort();
 
-  it("render the gateway, its config, PDB, monitoring and network policy, and no Redis", () => {
-    expect(kinds).toEqual(["ConfigMap", "ConfigMap", "Deployment", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule",
-      "Secret", "Service", "ServiceAccount", "ServiceMonitor"]);
+  it("render the gateway, its config, PDB, network policy and helm test Pod, and no Redis", () => {
+    expect(kinds).toEqual(["ConfigMap", "ConfigMap", "Deployment", "NetworkPolicy", "Pod", "PodDisruptionBudget",
+      "Secret", "Service", "ServiceAccount"]);
     expect(JSON.stringify(docs)).not.toMatch(/image":"[^"]*redis/);
     expect(findOne(docs, "Deployment").spec.replicas).toBe(1);
   });
@@ -67,7 +69,7 @@ describe("default values", () => {
     expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "ops" });
     expect(c.ports.map((p: any) => [p.name, p.containerPort])).toEqual([["http", 3000], ["ops", 9090]]);
     expect(findOne(docs, "Service").spec.ports.map((p: any) => [p.name, p.targetPort])).toEqual([["http", "http"], ["ops", "ops"]]);
-    const sm = findOne(docs, "ServiceMonitor").spec;
+    const sm = findOne(renderChart(valueSets.production).docs, "ServiceMonitor").spec;
     expect(sm.endpoints).toMatchObject([{ port: "ops", path: "/metrics" }]);
   });
 
@@ -90,12 +92,27 @@ describe("default values", () => {
     expect(findOne(docs, "PodDisruptionBudget").spec).toMatchObject({ maxUnavailable: 1 });
   });
 
-  it("open the ops port only to the monitoring namespace", () => {
+  it("need no CRD: nothing from prometheus-operator or KEDA unless enabled", () => {
+    expect(kinds.filter((k) => CRD_KINDS.includes(k))).toEqual([]);
+    expect(docs.every((d) => ["v1", "apps/v1", "policy/v1", "networking.k8s.io/v1"].includes(d.apiVersion))).toBe(true);
+  });
+
+  it("block no other namespace from scraping: the ops port admits pods of every namespace, the public port everyone", () => {
     const rules = findOne(docs, "NetworkPolicy").spec.ingress;
     const ops = rules.find((r: any) => r.ports.some((p: any) => p.port === "ops"));
-    expect(ops.from).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }]);
+    // An empty namespaceSelector matches every namespace (a Prometheus in "observability" or "kube-system" alike).
+    expect(ops.from).toEqual([{ namespaceSelector: {} }]);
     const http = rules.find((r: any) => r.ports.some((p: any) => p.port === "http"));
     expect(http.from).toBeUndefined();
+    // Nothing else in the policy narrows it: exactly these two rules, ingress only.
+    expect(rules).toHaveLength(2);
+    expect(findOne(docs, "NetworkPolicy").spec.policyTypes).toEqual(["Ingress"]);
+  });
+
+  it("let metricsFrom narrow the ops port to one namespace", () => {
+    const rules = findOne(renderChart(valueSets.extensions).docs, "NetworkPolicy").spec.ingress;
+    const ops = rules.find((r: any) => r.ports.some((p: any) => p.port === "ops"));
+    expect(ops.from).toEqual([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }]);
   });
 
   it("ship the dashboard of dashboards/ for Grafana's sidecar", () => {
@@ -160,6 +177,11 @@ describe("autoscaling", () => {
     expect(prom.metadata.query).toBe('sum(socketgate_connections{job="socketgate", namespace="socketgate"})');
     expect(prom.metadata.threshold).toBe("600");
     expect(prom.metricType).toBe("AverageValue");
+    // An empty query result (Prometheus down, selector wrong) is an error, never 0 connections.
+    expect(so.triggers.filter((t: any) => t.type === "prometheus").map((t: any) => t.metadata.ignoreNullValues)).toEqual(["false", "false"]);
+    const hottest = so.triggers.find((t: any) => t.name === "hottest-pod");
+    expect(hottest).toMatchObject({ metricType: "Value", metadata: { query: 'max(sum by (pod) (socketgate_connections{job="socketgate", namespace="socketgate"}))', threshold: "700" } });
+    expect(Number(hottest.metadata.threshold) / 1000).toBeLessThan(thresholds.connections!);
     expect(so.triggers.find((t: any) => t.type === "cpu").metadata.value).toBe("70");
     expect(so.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds).toBe(900);
     expect(findOne(docs, "Deployment").spec.replicas).toBeUndefined();
@@ -254,5 +276,130 @@ describe("values.schema.json", () => {
       const merged = mergedValues([bad]);
       expect(validateValues(merged), JSON.stringify(bad)).toBe(false);
     }
+  });
+});
+
+describe("JWT secret across renders (issue 16)", () => {
+  const jwtOf = (docs: K8sObject[]) => findOne(docs, "Secret").data!["jwt-secret"];
+
+  it("an installed secret is kept by every later render (Helm lookup), and pods do not roll", () => {
+    const first = renderChart();
+    const installed = findOne(first.docs, "Secret");
+    const cluster = [{ ...installed, metadata: { ...installed.metadata, namespace: "socketgate" } }];
+    const second = renderChart([], { cluster });
+    const third = renderChart([], { cluster });
+    expect(jwtOf(second.docs)).toBe(jwtOf(first.docs));
+    expect(jwtOf(third.docs)).toBe(jwtOf(first.docs));
+    const checksum = (docs: K8sObject[]) => findOne(docs, "Deployment").spec.template.metadata.annotations["checksum/secret"];
+    expect(checksum(second.docs)).toBe(checksum(first.docs));
+  });
+
+  it("without a cluster (helm template, Argo CD) a generated secret would change, so its checksum ignores it", () => {
+    const [a, b] = [renderChart(), renderChart()];
+    expect(jwtOf(a.docs)).not.toBe(jwtOf(b.docs)); // what auth.jwt.generate=false exists for
+    const checksum = (docs: K8sObject[]) => findOne(docs, "Deployment").spec.template.metadata.annotations["checksum/secret"];
+    expect(checksum(a.docs)).toBe(checksum(b.docs));
+  });
+
+  it("auth.jwt.generate=false refuses to render without a secret, and two renders with one are identical", () => {
+    expect(renderChartError([{ auth: { jwt: { generate: false } } }])).toContain("auth.jwt.generate=false: set auth.jwt.secret or auth.existingSecret");
+    const fixed = [{ auth: { jwt: { generate: false, secret: "k".repeat(40) } } }];
+    expect(renderChart(fixed).text).toBe(renderChart(fixed).text);
+    const external = [{ auth: { jwt: { generate: false }, existingSecret: "sg-credentials" } }];
+    expect(renderChart(external).text).toBe(renderChart(external).text);
+  });
+});
+
+describe("managed Redis values (issue 16)", () => {
+  it("cluster + ACL user + passwords from an existing Secret + mounted CA and client certificate", () => {
+    const { docs } = renderChart(valueSets.managedRedis);
+    const cm = findOne(docs, "ConfigMap", "socketgate").data!;
+    expect(cm).toMatchObject({
+      REDIS_CLUSTER_NODES: "clustercfg.redis.example.internal:6379", REDIS_USERNAME: "socketgate", REDIS_TLS: "1",
+      REDIS_TLS_CA_FILE: "/etc/socketgate/redis-tls/ca.crt", REDIS_TLS_CERT_FILE: "/etc/socketgate/redis-tls/tls.crt",
+      REDIS_TLS_KEY_FILE: "/etc/socketgate/redis-tls/tls.key", REDIS_OP_TIMEOUT_MS: "1500", REDIS_STARTUP_WAIT_MS: "30000",
+    });
+    const env = container(docs).env;
+    expect(env.find((e: any) => e.name === "REDIS_PASSWORD").valueFrom.secretKeyRef).toEqual({ name: "redis-credentials", key: "password", optional: true });
+    expect(env.some((e: any) => e.name === "REDIS_SENTINEL_PASSWORD")).toBe(false);
+    expect(podSpec(docs).volumes).toContainEqual({ name: "redis-tls", secret: { secretName: "redis-ca", items: [
+      { key: "ca.crt", path: "ca.crt" }, { key: "tls.crt", path: "tls.crt" }, { key: "tls.key", path: "tls.key" }] } });
+    expect(container(docs).volumeMounts).toContainEqual({ name: "redis-tls", mountPath: "/etc/socketgate/redis-tls", readOnly: true });
+    expect(findOne(docs, "Secret").data!["redis-password"]).toBeUndefined();
+  });
+
+  it("sentinel passwords from values land in the chart's Secret; TLS without a CA uses the system CAs", () => {
+    const { docs } = renderChart(valueSets.sentinelPasswords);
+    const data = findOne(docs, "Secret").data!;
+    expect(Buffer.from(data["redis-password"]!, "base64").toString()).toBe("master-pw");
+    expect(Buffer.from(data["redis-sentinel-password"]!, "base64").toString()).toBe("sentinel-pw");
+    const env = container(docs).env;
+    expect(env.find((e: any) => e.name === "REDIS_SENTINEL_PASSWORD").valueFrom.secretKeyRef).toEqual({ name: "socketgate", key: "redis-sentinel-password", optional: true });
+    const cm = findOne(docs, "ConfigMap", "socketgate").data!;
+    expect(cm.REDIS_TLS).toBe("1");
+    expect(cm.REDIS_TLS_CA_FILE).toBeUndefined();
+  });
+
+  it("embedded mode sets no Redis variable; bad combinations are refused", () => {
+    const cm = findOne(renderChart().docs, "ConfigMap", "socketgate").data!;
+    expect(Object.keys(cm).filter((k) => k.startsWith("REDIS_"))).toEqual([]);
+    expect(container(renderChart().docs).env.map((e: any) => e.name)).not.toContain("REDIS_PASSWORD");
+    expect(renderChartError([{ redis: { password: "x" } }])).toContain("need redis.mode");
+    expect(renderChartError([{ redis: { mode: "cluster", clusterNodes: ["a:1"], tls: { existingSecret: "ca" } } }])).toContain("redis.tls.enabled is false");
+    expect(renderChartError([{ redis: { mode: "cluster", clusterNodes: ["a:1"], tls: { enabled: true, existingSecret: "ca", certKey: "tls.crt" } } }])).toContain("set both");
+    expect(renderChartError([{ redis: { mode: "cluster", clusterNodes: ["a:1"], sentinelPassword: "x" } }])).toContain("only applies with redis.mode=sentinel");
+  });
+});
+
+describe("scrape objects (issue 16)", () => {
+  it("PodMonitor scrapes the ops port of the pods with job = the Service name, so rules and dashboards still match", () => {
+    const { docs } = renderChart(valueSets.keda);
+    const pm = findOne(docs, "PodMonitor").spec;
+    expect(pm.selector.matchLabels).toEqual(findOne(docs, "Deployment").spec.selector.matchLabels);
+    expect(pm.podMetricsEndpoints[0]).toMatchObject({ port: "ops", path: "/metrics", relabelings: [{ action: "replace", targetLabel: "job", replacement: "socketgate" }] });
+    expect(docs.some((d) => d.kind === "ServiceMonitor")).toBe(false);
+    expect(findOne(docs, "PrometheusRule").spec.groups[0].rules[0].expr).toContain('job="socketgate"');
+  });
+
+  it("refuses a ServiceMonitor and a PodMonitor together (doubled series)", () => {
+    expect(renderChartError([{ metrics: { serviceMonitor: { enabled: true }, podMonitor: { enabled: true } } }])).toContain("not both");
+  });
+
+  it("each CRD-dependent object appears only when its value enables it", () => {
+    const kindsWith = (v: object) => renderChart([v]).docs.map((d) => d.kind).filter((k) => CRD_KINDS.includes(k));
+    expect(kindsWith({ metrics: { serviceMonitor: { enabled: true } } })).toEqual(["ServiceMonitor"]);
+    expect(kindsWith({ metrics: { podMonitor: { enabled: true } } })).toEqual(["PodMonitor"]);
+    expect(kindsWith({ alerts: { enabled: true } })).toEqual(["PrometheusRule"]);
+    expect(renderChart(valueSets.keda).docs.map((d) => d.kind).filter((k) => CRD_KINDS.includes(k)).sort()).toEqual(["PodMonitor", "PrometheusRule", "ScaledObject"]);
+  });
+});
+
+describe("pod extension points (issue 16)", () => {
+  it("envFrom, extraVolumes, extraVolumeMounts, initContainers, sidecars, podAnnotations and extraEnv reach the pod", () => {
+    const { docs } = renderChart(valueSets.extensions);
+    const spec = podSpec(docs);
+    const c = container(docs);
+    expect(c.envFrom).toEqual([{ configMapRef: { name: "socketgate" } }, { secretRef: { name: "otel-credentials" } }]);
+    expect(spec.volumes).toContainEqual({ name: "extra-ca", configMap: { name: "corporate-ca" } });
+    expect(c.volumeMounts).toContainEqual({ name: "extra-ca", mountPath: "/etc/ssl/corporate", readOnly: true });
+    expect(spec.initContainers).toEqual([{ name: "wait", image: "busybox:1.36", command: ["true"] }]);
+    expect(spec.containers.map((x: any) => x.name)).toEqual(["gateway", "log-shipper"]);
+    expect(findOne(docs, "Deployment").spec.template.metadata.annotations["vault.hashicorp.com/agent-inject"]).toBe("true");
+    expect(c.env).toContainEqual({ name: "OTEL_SERVICE_NAME", value: "socketgate" });
+  });
+});
+
+describe("helm test hook (issue 16)", () => {
+  it("is a test-hook Pod running the gateway image's node on the shipped script, against the Service", () => {
+    const { docs } = renderChart();
+    const pod = findOne(docs, "Pod");
+    expect(pod.metadata.annotations!["helm.sh/hook"]).toBe("test");
+    const c = pod.spec.containers[0];
+    expect(c.image).toBe(container(docs).image);
+    expect(c.command).toEqual(["node", "--input-type=module", "-e"]);
+    expect(c.args[0].trim()).toBe(readFileSync(join(chartDir, "files/helm-test.mjs"), "utf8").trim());
+    expect(c.env).toEqual([{ name: "GATEWAY_URL", value: "http://socketgate.socketgate.svc:80" }]);
+    expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
+    expect(renderChart([{ helmTest: { enabled: false } }]).docs.some((d) => d.kind === "Pod")).toBe(false);
   });
 });

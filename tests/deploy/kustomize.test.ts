@@ -75,9 +75,9 @@ describe("dev overlay", () => {
 describe("prod overlay", () => {
   const docs = kustomize("k8s/overlays/prod");
 
-  it("carries the chart's HPA, PDB, NetworkPolicy, ServiceMonitor and PrometheusRule unchanged", () => {
+  it("carries the chart's HPA, PDB, NetworkPolicy, PodMonitor and PrometheusRule unchanged", () => {
     expect(readFileSync(target, "utf8"), "k8s/overlays/prod/from-chart.yaml is stale: run `node tests/deploy/sync-from-chart.mjs`").toBe(renderFromChart());
-    for (const kind of ["HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"]) findOne(docs, kind);
+    for (const kind of ["HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "PodMonitor", "PrometheusRule"]) findOne(docs, kind);
     expect(docs.some((d) => d.kind === "Secret"), "prod secrets are created out of band").toBe(false);
   });
 
@@ -85,7 +85,7 @@ describe("prod overlay", () => {
     const rules = findOne(docs, "PrometheusRule").spec.groups[0].rules;
     expect(rules.map((r: any) => r.alert).sort()).toEqual(loadThresholds().map((t) => t.alert).sort());
     for (const r of rules) expect(r.expr).toContain(`namespace="${findOne(docs, "Deployment").metadata.namespace}"`);
-    expect(findOne(docs, "ServiceMonitor").spec.namespaceSelector.matchNames).toEqual(["socketgate"]);
+    expect(findOne(docs, "PodMonitor").spec.namespaceSelector.matchNames).toEqual(["socketgate"]);
   });
 
   it("starts at the HPA's minimum and trusts one proxy hop", () => {

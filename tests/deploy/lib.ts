@@ -56,7 +56,8 @@ export function renderer(): string {
   return out;
 }
 
-export type RenderOptions = { name?: string; namespace?: string; notes?: boolean };
+/** cluster: objects Helm's lookup finds (as if installed); without it lookup finds nothing, like `helm template`. */
+export type RenderOptions = { name?: string; namespace?: string; notes?: boolean; cluster?: object[] };
 
 function renderArgs(values: object[], opts: RenderOptions, dir: string): string[] {
   const args = ["-chart", chartDir, "-name", opts.name ?? "socketgate", "-namespace", opts.namespace ?? "socketgate"];
@@ -66,6 +67,11 @@ function renderArgs(values: object[], opts: RenderOptions, dir: string): string[
     args.push("-f", f);
   });
   if (opts.notes) args.push("-notes");
+  if (opts.cluster) {
+    const f = join(dir, "cluster.yaml");
+    writeFileSync(f, toYaml(opts.cluster));
+    args.push("-cluster", f);
+  }
   return args;
 }
 

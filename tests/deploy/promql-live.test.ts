@@ -139,7 +139,7 @@ describe("PromQL of dashboards and rules against a live gateway", () => {
   }, 30_000);
 
   it("every alert expression is valid, uses exported metrics and evaluates on live data", async () => {
-    const rules = findOne(renderChart([], { namespace: NS }).docs, "PrometheusRule").spec.groups.flatMap((g: any) => g.rules);
+    const rules = findOne(renderChart([{ alerts: { enabled: true } }], { namespace: NS }).docs, "PrometheusRule").spec.groups.flatMap((g: any) => g.rules);
     const failures: string[] = [];
     for (const r of rules) {
       const expr = (r.expr as string).trim();

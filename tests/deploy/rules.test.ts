@@ -94,7 +94,7 @@ const secondsOf = (d: string) => Number(d.slice(0, -1)) * { s: 1, m: 60, h: 3600
 
 describe("alert rules", () => {
   const thresholds = loadThresholds();
-  const rule = findOne(renderChart([], { namespace: NS }).docs, "PrometheusRule");
+  const rule = findOne(renderChart([{ alerts: { enabled: true } }], { namespace: NS }).docs, "PrometheusRule");
   const dir = scratch("promtool");
   const rulesFile = join(dir, "rules.yaml");
 

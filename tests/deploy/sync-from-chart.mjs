@@ -12,10 +12,11 @@ import { parseAllDocuments, stringify } from "yaml";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 export const target = join(root, "k8s/overlays/prod/from-chart.yaml");
-const KINDS = ["HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"];
-// Chart values the prod overlay corresponds to (Redis is only needed to enable autoscaling; its URL
+const KINDS = ["HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "PodMonitor", "ServiceMonitor", "PrometheusRule"];
+// Chart values the prod overlay corresponds to: PodMonitor (drain stays visible) and the alert rules;
+// Redis is only needed to enable autoscaling; its URL
 // comes from the Secret in the plain manifests).
-const VALUES = { autoscaling: { enabled: true }, redis: { mode: "standalone", url: "redis://unused" } };
+const VALUES = { autoscaling: { enabled: true }, redis: { mode: "standalone", url: "redis://unused" }, metrics: { podMonitor: { enabled: true } }, alerts: { enabled: true } };
 
 export function renderFromChart() {
   const tmp = join(root, "tests/.tmp", `sync-${process.pid}`);

@@ -40,7 +40,7 @@ describe("values.yaml", () => {
 });
 
 describe("rendered PrometheusRule", () => {
-  const rules = findOne(renderChart().docs, "PrometheusRule").spec.groups.flatMap((g: any) => g.rules);
+  const rules = findOne(renderChart([{ alerts: { enabled: true } }]).docs, "PrometheusRule").spec.groups.flatMap((g: any) => g.rules);
 
   it("has one alert per threshold, with its number, for, severity and runbook", () => {
     expect(rules.map((r: any) => r.alert).sort()).toEqual(thresholds.map((t) => t.alert).sort());
@@ -56,7 +56,7 @@ describe("rendered PrometheusRule", () => {
   });
 
   it("takes its numbers from values, so a release can override one", () => {
-    const over = findOne(renderChart([{ alerts: { thresholds: { errorRate: 0.2 }, for: { errorRate: "15m" } } }]).docs, "PrometheusRule");
+    const over = findOne(renderChart([{ alerts: { enabled: true, thresholds: { errorRate: 0.2 }, for: { errorRate: "15m" } } }]).docs, "PrometheusRule");
     const r = over.spec.groups[0].rules.find((x: any) => x.alert === "SocketgateEventErrorRateHigh");
     expect(r.expr.trim()).toMatch(/> 0\.2$/);
     expect(r.for).toBe("15m");

@@ -73,7 +73,8 @@ describe("Redis outage and recovery (standalone)", () => {
       ["presence.join", () => a.services.presence.join("lobby", "bob", "sock-bob")],
       ["presence.leave", () => a.services.presence.leave("lobby", "alice", "other")],
       ["presence.settle", () => a.services.presence.settleOffline("lobby", "bob")],
-      ["presence.list", () => a.services.presence.list("lobby")],
+      ["presence.page", () => a.services.presence.page("lobby", 10)],
+      ["presence.claim", () => a.services.presence.claimOccupancy("lobby", 2000)],
       ["presence.heartbeat", () => a.services.presence.heartbeat()],
       ["inbox.append", () => a.services.inbox.append("bob", { to: "bob", from: "alice", body: "hi", ts: Date.now() })],
       ["inbox.unacked", () => a.services.inbox.unacked("bob", "phone", 10)],
@@ -108,9 +109,9 @@ describe("Redis outage and recovery (standalone)", () => {
     expect(await gaugeValue(a.metrics, "socketgate_redis_up")).toBe(1);
 
     // The restarted server is empty; the pod's connected socket is written back without a new transition.
-    await waitFor("presence rebuilt", async () => (await b.services.presence.list("lobby")).some((u) => u.userId === "alice" && u.devices === 1), 10_000);
-    expect(await b.services.presence.list("team")).toEqual([{ userId: "alice", devices: 1 }]);
-    expect(await a.services.presence.join("lobby", "alice", "sock-alice-2")).toBe(false);
+    await waitFor("presence rebuilt", async () => (await b.services.presence.page("lobby", 10)).users.some((u) => u.userId === "alice" && u.devices === 1), 10_000);
+    expect((await b.services.presence.page("team", 10)).users).toEqual([{ userId: "alice", devices: 1 }]);
+    expect((await a.services.presence.join("lobby", "alice", "sock-alice-2")).transition).toBe(false);
 
     await adapterDelivers(a, b, "after-a");
     await adapterDelivers(b, a, "after-b");

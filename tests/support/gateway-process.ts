@@ -35,6 +35,12 @@ export interface StartOptions {
   /** Do not wait for the listening line (for start-up failure tests). */
   expectFailure?: boolean;
   timeoutMs?: number;
+  /**
+   * Start it through a wrapper instead of `node dist/main.js` on this host (the runtime tier: the
+   * production root filesystem). `signalTarget` names the pid that must receive signals when the
+   * wrapper itself does not forward them (unshare --fork).
+   */
+  launch?: { command: string; args: string[]; signalTarget?: (child: ChildProcess) => number };
 }
 
 export async function startGatewayProcess(opts: StartOptions = {}): Promise<GatewayProcess> {
@@ -56,7 +62,8 @@ export async function startGatewayProcess(opts: StartOptions = {}): Promise<Gate
     ...opts.env,
   };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  const child = spawn(process.execPath, [MAIN, ...(opts.args ?? [])], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const [command, args] = opts.launch ? [opts.launch.command, opts.launch.args] : [process.execPath, [MAIN, ...(opts.args ?? [])]];
+  const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   const waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
@@ -97,7 +104,7 @@ export async function startGatewayProcess(opts: StartOptions = {}): Promise<Gate
     logs,
     stderr,
     exited,
-    signal: (sig) => child.kill(sig),
+    signal: (sig) => (opts.launch?.signalTarget ? process.kill(opts.launch.signalTarget(child), sig) : child.kill(sig)),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGKILL");

@@ -42,6 +42,21 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (include "socketgate.fullname" .) .Values.auth.existingSecret -}}
 {{- end -}}
 
+{{/* The Secret the Redis passwords come from: redis.existingSecret, else auth.existingSecret, else the chart's. */}}
+{{- define "socketgate.redisSecretName" -}}
+{{- default (include "socketgate.secretName" .) .Values.redis.existingSecret -}}
+{{- end -}}
+
+{{/* Where the Redis CA (and client certificate) Secret is mounted. */}}
+{{- define "socketgate.redisTlsDir" -}}/etc/socketgate/redis-tls{{- end -}}
+
+{{/* Checksum of what the chart's Secret is made of (not of its rendering: a generated JWT secret
+differs on every `helm template`, and must not roll the pods each time). */}}
+{{- define "socketgate.secretInputs" -}}
+{{- $r := .Values.redis -}}
+{{- list .Values.auth.jwt.mode .Values.auth.jwt.secret .Values.auth.jwt.publicKey .Values.auth.jwt.jwks .Values.auth.apiKeys $r.mode $r.url $r.password $r.sentinelPassword | toJson | sha256sum -}}
+{{- end -}}
+
 {{/* Where secret files (PEM key, JWKS) are mounted. */}}
 {{- define "socketgate.secretDir" -}}/etc/socketgate/secret{{- end -}}
 
@@ -87,6 +102,30 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- if and (eq $v.redis.mode "cluster") (not $v.redis.clusterNodes) -}}
 {{- fail "redis.mode=cluster needs redis.clusterNodes (host:port list)" -}}
+{{- end -}}
+{{- if and $v.metrics.serviceMonitor.enabled $v.metrics.podMonitor.enabled -}}
+{{- fail "enable metrics.serviceMonitor or metrics.podMonitor, not both: every series would be scraped twice" -}}
+{{- end -}}
+{{- if and $v.redis.tls.existingSecret (not $v.redis.tls.enabled) -}}
+{{- fail "redis.tls.existingSecret is set but redis.tls.enabled is false: enable TLS (a CA without TLS would be ignored)" -}}
+{{- end -}}
+{{- if ne (empty $v.redis.tls.certKey) (empty $v.redis.tls.keyKey) -}}
+{{- fail "redis.tls.certKey and redis.tls.keyKey: set both (mutual TLS) or neither" -}}
+{{- end -}}
+{{- if and $v.redis.tls.certKey (not $v.redis.tls.existingSecret) -}}
+{{- fail "redis.tls.certKey / keyKey need redis.tls.existingSecret (the Secret holding them)" -}}
+{{- end -}}
+{{- if and (eq $v.redis.mode "none") (or $v.redis.password $v.redis.username $v.redis.tls.enabled) -}}
+{{- fail "redis.username / password / tls need redis.mode (standalone, sentinel or cluster)" -}}
+{{- end -}}
+{{- if and $v.redis.sentinelPassword (ne $v.redis.mode "sentinel") -}}
+{{- fail "redis.sentinelPassword only applies with redis.mode=sentinel" -}}
+{{- end -}}
+{{- if and (eq (include "socketgate.autoscaler" .) "keda") (gt (float64 $v.autoscaling.keda.hottestPodUtilization) 0.0) (ge (float64 $v.autoscaling.keda.hottestPodUtilization) (float64 $v.alerts.thresholds.connections)) -}}
+{{- fail "autoscaling.keda.hottestPodUtilization must stay below alerts.thresholds.connections: the autoscaler has to act before the alert pages" -}}
+{{- end -}}
+{{- if and (eq $v.auth.jwt.mode "secret") (not $v.auth.jwt.secret) (not $v.auth.existingSecret) (not $v.auth.jwt.generate) -}}
+{{- fail "auth.jwt.generate=false: set auth.jwt.secret or auth.existingSecret (key jwt-secret), so every render (helm template, Argo CD, Flux) gives the same secret" -}}
 {{- end -}}
 {{- if and (include "socketgate.autoscaler" .) $v.autoscaling.connections.enabled (ge (float64 $v.autoscaling.connections.targetUtilization) (float64 $v.alerts.thresholds.connections)) -}}
 {{- fail "autoscaling.connections.targetUtilization must stay below alerts.thresholds.connections: the autoscaler has to act before the alert pages" -}}

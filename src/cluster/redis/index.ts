@@ -2,6 +2,7 @@
 import type { GatewayConfig, RedisConfig } from "../../config.js";
 import { sessionOf } from "../../protocol/session.js";
 import type { ClusterDeps } from "../index.js";
+import { presenceModeLimits } from "../../presence/limits.js";
 import type { ClusterServices } from "../types.js";
 import { adapterFor, catchFireAndForget, createRedisClients, DEFAULT_TUNING, describeRedisFailure, redisFailureCause, type RedisFailureCause } from "./redis-clients.js";
 import { FanoutCanary } from "./fanout-canary.js";
@@ -47,7 +48,12 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   fanout.start();
 
   const ops = new RedisOps(clients.command, { opTimeoutMs: config.redisOpTimeoutMs });
-  const presence = new RedisPresence(ops, { podId, ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs });
+  const presence = new RedisPresence(ops, {
+    podId,
+    ttlMs: config.presenceTtlMs,
+    graceMs: config.presenceGraceMs,
+    limits: presenceModeLimits(config.presenceFullMaxUsers),
+  });
   const inbox = new RedisInbox(ops, { maxLength: config.inboxMaxLength, maxAgeMs: config.inboxMaxAgeMs, onTrim: (n) => metrics.inboxTrimmed.inc(n) });
   const history = new RedisHistory(ops, config.historyMaxLength);
   const idempotency = new RedisIdempotency(ops, { ttlMs: config.idempotencyTtlMs });

@@ -7,12 +7,16 @@
 const P = "sg";
 
 export const presenceKeys = (room: string) => ({
-  /** ZSET member `<userId>\n<podId>\n<socketKey>`, score = expiry (server ms). */
+  /** ZSET member `<userId>\n<podId>\n<socketKey>`, score = expiry (server ms). ZCARD = the room's devices. */
   sockets: `${P}:presence:{${room}}:sockets`,
   /** HASH userId -> live socket count (entries not yet reaped). */
   users: `${P}:presence:{${room}}:users`,
-  /** HASH userId -> 0 while the user has sockets, else the server ms when the last one left (grace pending). */
-  online: `${P}:presence:{${room}}:online`,
+  /** ZSET of online user ids (grace period included), all score 0: ZCARD = users, ZRANGEBYLEX pages by user id. */
+  members: `${P}:presence:{${room}}:members`,
+  /** ZSET userId -> server ms when their last socket left: users inside the grace period. */
+  pending: `${P}:presence:{${room}}:pending`,
+  /** HASH mode (full | occupancy), dirty (1 = counts changed since the last occupancy claim), last (ms of that claim). */
+  meta: `${P}:presence:{${room}}:meta`,
 });
 
 /** ZSET podId -> expiry (server ms): pods whose entry expired are dead and get reaped. */

@@ -105,15 +105,16 @@ func main() {
 	valuesOut := flag.String("values-out", "", "write the merged values as JSON to this file")
 	notes := flag.Bool("notes", false, "render templates/NOTES.txt instead of the manifests")
 	valuesOnly := flag.Bool("values-only", false, "stop after writing -values-out (schema checks come before rendering, as in Helm)")
+	clusterFile := flag.String("cluster", "", "YAML list of objects that lookup finds (stands for the cluster; none = helm template)")
 	flag.Var(&valueFiles, "f", "values file (repeatable, later wins)")
 	flag.Parse()
-	if err := run(*chartDir, *release, *namespace, *valuesOut, *notes, *valuesOnly, valueFiles); err != nil {
+	if err := run(*chartDir, *release, *namespace, *valuesOut, *clusterFile, *notes, *valuesOnly, valueFiles); err != nil {
 		fmt.Fprintln(os.Stderr, "render:", err)
 		os.Exit(1)
 	}
 }
 
-func run(chartDir, release, namespace, valuesOut string, notes, valuesOnly bool, valueFiles []string) error {
+func run(chartDir, release, namespace, valuesOut, clusterFile string, notes, valuesOnly bool, valueFiles []string) error {
 	if chartDir == "" {
 		return errors.New("-chart is required")
 	}
@@ -171,6 +172,17 @@ func run(chartDir, release, namespace, valuesOut string, notes, valuesOnly bool,
 	}
 	sort.Strings(templateNames)
 
+	var clusterObjects []map[string]interface{}
+	if clusterFile != "" {
+		b, err := os.ReadFile(clusterFile)
+		if err != nil {
+			return err
+		}
+		if err := yaml.Unmarshal(b, &clusterObjects); err != nil {
+			return err
+		}
+	}
+
 	root := template.New("root").Option("missingkey=zero")
 	funcs := sprig.TxtFuncMap()
 	delete(funcs, "env") // Helm removes these so renders do not depend on the machine
@@ -199,7 +211,15 @@ func run(chartDir, release, namespace, valuesOut string, notes, valuesOnly bool,
 		}
 		return v, nil
 	}
-	funcs["lookup"] = func(string, string, string, string) (map[string]interface{}, error) {
+	// lookup answers from -cluster (objects standing for what the cluster holds), else empty: like
+	// `helm template`, which cannot reach a cluster.
+	funcs["lookup"] = func(apiVersion, kind, ns, name string) (map[string]interface{}, error) {
+		for _, o := range clusterObjects {
+			meta, _ := o["metadata"].(map[string]interface{})
+			if o["apiVersion"] == apiVersion && o["kind"] == kind && meta["namespace"] == ns && meta["name"] == name {
+				return o, nil
+			}
+		}
 		return map[string]interface{}{}, nil
 	}
 	funcs["include"] = func(name string, data interface{}) (string, error) {
