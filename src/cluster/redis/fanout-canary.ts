@@ -47,6 +47,8 @@ export class FanoutCanary implements FanoutHealth {
   /** Sharded adapter: master node key -> a hash tag whose slot that master serves. */
   private readonly tags = new Map<string, { tag: string; slot: number }>();
   private healthy = true;
+  /** Every route has carried a probe at least once: before that, connection events are start-up noise. */
+  private proven = false;
   private interruption?: { since: number; detectedAt: number };
   private lastRebuildAt = 0;
   private probeCount = 0;
@@ -54,7 +56,9 @@ export class FanoutCanary implements FanoutHealth {
   private closed = false;
   private routing?: Promise<void>;
   private readonly listeners: Array<(i: FanoutInterruption) => void> = [];
-  private readonly onSubscriberLost = () => this.interrupted("subscriber_dropped");
+  private readonly onSubscriberLost = () => {
+    if (this.proven) this.interrupted("subscriber_dropped");
+  };
 
   constructor(
     private readonly clients: RedisClients,
@@ -120,7 +124,9 @@ export class FanoutCanary implements FanoutHealth {
     if (this.closed) return;
     const subscriberUp = this.clients.sub.status === "ready";
     const late = [...this.routes.values()].some((r) => r.pendingSince !== undefined && now - r.pendingSince > this.options.deadlineMs);
-    if (!subscriberUp || late) return this.interrupted(subscriberUp ? "probe_timeout" : "subscriber_dropped", now);
+    if (!this.proven && this.routes.size > 0 && [...this.routes.values()].every((r) => r.pendingSince === undefined)) this.proven = true;
+    // Before the first proof, a subscriber still connecting is start-up, not an interruption; a probe past its deadline is one.
+    if (late || (!subscriberUp && this.proven)) return this.interrupted(subscriberUp ? "probe_timeout" : "subscriber_dropped", now);
     if (this.healthy || !this.interruption) return;
     // Healed only when every route carried a probe after the interruption was noticed.
     const detectedAt = this.interruption.detectedAt;
