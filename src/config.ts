@@ -54,6 +54,7 @@ const SETTINGS = {
   REDIS_TLS_KEY_FILE: { def: undefined, schema: filePath, help: "PEM client key (mutual TLS), with REDIS_TLS_CERT_FILE" },
   REDIS_OP_TIMEOUT_MS: { def: "2500", schema: int(100, 600_000), help: "deadline of one Redis store operation; past it the client gets UNAVAILABLE" },
   REDIS_STARTUP_WAIT_MS: { def: "10000", schema: int(0, 600_000), help: "start-up waits this long for Redis, then starts unready (readiness 503) until it answers" },
+  REDIS_ACK_REPLICAS: { def: "0", schema: int(0, 16), help: "acknowledge a stored message only once this many replicas have it (WAIT, 1 s); too few: UNAVAILABLE (retryable)" },
   MAX_CONNECTIONS: { def: "1000", schema: int(1, 1_000_000), help: "connections per pod" },
   MAX_PAYLOAD_BYTES: { def: "1048576", schema: int(1024, 64 * 1024 * 1024), help: "largest packet or API body" },
   MAX_BODY_BYTES: { def: "65536", schema: int(64, 64 * 1024 * 1024), help: "largest message body or API data, serialised, binary attachments included; nested at most 32 levels" },
@@ -75,6 +76,8 @@ const SETTINGS = {
   INBOX_MAX_LENGTH: { def: "1000", schema: int(1, 1_000_000), help: "direct messages kept per user" },
   INBOX_MAX_AGE_MS: { def: "604800000", schema: int(1000, 365 * 24 * 3600 * 1000), help: "direct messages older than this are trimmed" },
   HISTORY_MAX_LENGTH: { def: "500", schema: int(0, 1_000_000), help: "room messages kept for catch-up" },
+  HISTORY_TTL_MS: { def: "604800000", schema: int(1000, 365 * 24 * 3600 * 1000), help: "a room's history is dropped this long after its last message (its next message starts a new epoch)" },
+  MAX_ANSWER_BYTES: { def: "1048576", schema: int(16 * 1024, 64 * 1024 * 1024), help: "catch-up and message:unacked answers carry at most this many serialised bytes and paginate" },
   IDEMPOTENCY_TTL_MS: { def: "600000", schema: int(1000, 7 * 24 * 3600 * 1000), help: "how long clientMsgId / idempotencyKey suppress duplicates" },
   DRAIN_DELAY_MS: { def: "3000", schema: int(0, 600_000), help: "SIGTERM: wait before closing the listener" },
   DRAIN_WINDOW_MS: { def: "20000", schema: int(0, 3_600_000), help: "SIGTERM: spread the closes over this window" },
@@ -139,6 +142,9 @@ export interface GatewayConfig {
   inboxMaxAgeMs: number;
   historyMaxLength: number;
   idempotencyTtlMs: number;
+  historyTtlMs: number;
+  redisAckReplicas: number;
+  maxAnswerBytes: number;
   drainDelayMs: number;
   drainWindowMs: number;
   drainTimeoutMs: number;
@@ -251,6 +257,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     inboxMaxAgeMs: p.INBOX_MAX_AGE_MS,
     historyMaxLength: p.HISTORY_MAX_LENGTH,
     idempotencyTtlMs: p.IDEMPOTENCY_TTL_MS,
+    historyTtlMs: p.HISTORY_TTL_MS,
+    redisAckReplicas: p.REDIS_ACK_REPLICAS,
+    maxAnswerBytes: p.MAX_ANSWER_BYTES,
     drainDelayMs: p.DRAIN_DELAY_MS,
     drainWindowMs: p.DRAIN_WINDOW_MS,
     // The drain waits PRESENCE_GRACE_MS after the last close before it settles presence and exits.

@@ -3,11 +3,12 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import { z } from "zod";
 import { userRoom } from "../auth/room-access.js";
-import type { StoredMessage } from "../cluster/types.js";
+import type { Sent } from "../delivery/message-delivery.js";
 import { GatewayError, toErrorBody } from "../errors.js";
 import { inSpan, startApiSpan, type ActiveSpan } from "../ops/tracing.js";
 import { assertBodyWithinBounds } from "../protocol/body-bounds.js";
 import type { GatewayContext } from "../protocol/context.js";
+import { emitBackendEvent } from "../protocol/session.js";
 import { describeIssues, presenceCursor, roomName, userId } from "../protocol/schemas.js";
 import type { ApiKeys } from "./api-keys.js";
 import { readBody, sendError, sendJson, trackResponse, type ResponseState } from "./http-io.js";
@@ -104,8 +105,10 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
       const input = parse(publishSchema, body);
       // Same bounds as a client's message body, before anything is stored or emitted.
       assertBodyWithinBounds(input.data, { maxBodyBytes: ctx.config.maxBodyBytes }, "data");
-      const run = () => publish(ctx, input);
-      return input.idempotencyKey ? duplicateAware(await ctx.cluster.idempotency.once(`api:${input.idempotencyKey}`, run)) : await run();
+      // Durable messages carry their idempotency key into each append (per room / per recipient, recorded
+      // atomically with it); ephemeral events only suppress a repeated emit.
+      if (input.event === "message" || !input.idempotencyKey) return publish(ctx, input);
+      return duplicateAware(await ctx.cluster.idempotency.once(`api:${input.idempotencyKey}`, () => publish(ctx, input)));
     }),
   );
 
@@ -147,16 +150,18 @@ async function publish(ctx: GatewayContext, input: Publish): Promise<Record<stri
   // `message` is the durable event: stored in room history or each user's inbox, like message:send.
   if (input.event === "message") {
     const message = { from: "server", body: input.data, ts };
+    // A retry after a failure at recipient k stores nothing again for recipients 1..k: their first ids.
+    const options = input.idempotencyKey ? { idempotencyKey: `api:${input.idempotencyKey}` } : {};
     if (input.room) {
-      const { message: stored } = await ctx.delivery.toRoom(input.room, message);
-      return { ids: [stored.id], seq: stored.seq };
+      const { message: stored, duplicate } = await ctx.delivery.toRoom(input.room, message, options);
+      return { ids: [stored.id], seq: stored.seq, epoch: stored.epoch, ...(duplicate ? { duplicate: true } : {}) };
     }
-    const stored: StoredMessage[] = [];
-    for (const u of users) stored.push((await ctx.delivery.toUser(u, message)).message);
-    return { ids: stored.map((m) => m.id) };
+    const sent: Sent[] = [];
+    for (const u of users) sent.push(await ctx.delivery.toUser(u, message, options));
+    return { ids: sent.map((r) => r.message.id), ...(sent.every((r) => r.duplicate) ? { duplicate: true } : {}) };
   }
   const rooms = input.room ? [input.room] : users.map(userRoom);
-  ctx.io.to(rooms).emit(input.event, input.data);
+  emitBackendEvent(ctx.io.to(rooms), input.event, input.data);
   return {};
 }
 

@@ -1,6 +1,6 @@
 // Whether live cross-pod fan-out works end to end: the seam between the pub/sub canary (cluster mode)
 // and what depends on it (readiness, metrics, the resync of local sockets after an interruption).
-import type { BroadcastOptions } from "socket.io-adapter";
+import type { Adapter, BroadcastOptions } from "socket.io-adapter";
 
 /** What LocalDelivery shows an observer: the broadcast packet as the adapter hands it over. */
 export type DeliveredPacket = { type: number; data?: unknown; nsp?: string };
@@ -25,6 +25,8 @@ export interface FanoutInterruption {
  * Embedded mode: always healthy, never interrupted.
  */
 export interface FanoutHealth {
+  /** Starts probing through the namespace adapter the gateway installed (call after io.adapter()). */
+  watch(adapter: Adapter): void;
   isHealthy(): boolean;
   /** Sees each broadcast before local delivery; true when it was a probe (delivered to no socket). */
   observe(packet: DeliveredPacket, opts: BroadcastOptions): boolean;
@@ -34,6 +36,7 @@ export interface FanoutHealth {
 
 /** Embedded mode: one process, no pub/sub, nothing to interrupt. */
 export const ALWAYS_HEALTHY: FanoutHealth = {
+  watch: () => undefined,
   isHealthy: () => true,
   observe: () => false,
   onRecovered: () => undefined,

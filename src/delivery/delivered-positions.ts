@@ -1,5 +1,5 @@
-// The last position delivered on this pod, per room (and per user inbox once direct messages carry
-// one), for every room with local sockets: where a resync after a fan-out interruption starts.
+// The last position delivered on this pod, per room history and per user inbox (the user's internal
+// room), for every room with local sockets: where a resync after a fan-out interruption starts.
 import type { BroadcastOptions } from "socket.io-adapter";
 import type { DeliveredPacket } from "../cluster/fanout-health.js";
 

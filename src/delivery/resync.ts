@@ -1,15 +1,16 @@
 // After a fan-out interruption heals: replays to this pod's connected sockets every room and direct
 // message stored meanwhile (from room history / the inbox), without closing any connection.
-import type { Server } from "socket.io";
 import type { Adapter } from "socket.io-adapter";
 import { userRoom } from "../auth/room-access.js";
 import { CANARY_ROOM_PREFIX } from "../cluster/redis/fanout-canary.js";
 import type { FanoutInterruption } from "../cluster/fanout-health.js";
-import type { ClusterServices, StoredMessage } from "../cluster/types.js";
+import type { ClusterServices, ReadFrom, ReadLimits, StoredMessage } from "../cluster/types.js";
 import type { Logger } from "../ops/logger.js";
-import { sessionOf } from "../protocol/session.js";
+import type { GatewayServer } from "../protocol/session.js";
 import type { DeliveredPositions, Position } from "./delivered-positions.js";
 
+/** One read: at most this much (the answer bound clients get too). */
+const LIMITS: ReadLimits = { maxMessages: 500, maxBytes: 1 << 20 };
 /** At most this many messages replayed per room or user: beyond it the client's own catch-up is cheaper. */
 const MAX_PER_LOG = 5000;
 /** Logs resynced at once: thousands of rooms must not become thousands of parallel Redis reads. */
@@ -23,11 +24,6 @@ const CLOCK_MARGIN_MS = 5000;
 
 const USER_ROOM_PREFIX = userRoom("");
 
-/** A stored message's position (epochs arrive with the store's log positions; until then seq alone). */
-function positionOf(m: StoredMessage): Position {
-  const epoch = (m as { epoch?: unknown }).epoch;
-  return { seq: m.seq ?? 0, ...(typeof epoch === "string" ? { epoch } : {}) };
-}
 
 export interface ResyncFigures {
   rooms: number;
@@ -39,7 +35,7 @@ export interface ResyncFigures {
 /**
  * Guarantee: once run(interruption) resolves, every socket connected to this pod has been sent every
  * message of its rooms and its user's inbox that was stored after the last position this pod delivered
- * (for rooms with no position yet, and for direct messages, since the interruption began minus a clock
+ * without a hole (for a log with no position yet: stored since the interruption began, minus a clock
  * margin), in log order, as `message` events; nothing is closed. Messages the socket already has are
  * sent again: clients deduplicate by id. Bounded per log (MAX_PER_LOG) and in parallelism.
  */
@@ -48,7 +44,7 @@ export class Resync {
   private again?: FanoutInterruption;
 
   constructor(
-    private readonly io: Server,
+    private readonly io: GatewayServer,
     private readonly cluster: Pick<ClusterServices, "history" | "inbox">,
     private readonly positions: DeliveredPositions,
     private readonly logger: Logger,
@@ -87,10 +83,10 @@ export class Resync {
     for (const [room, { position }] of this.positions.rooms()) {
       if (room.startsWith(USER_ROOM_PREFIX)) {
         users++;
-        jobs.push(() => this.replayInbox(room.slice(USER_ROOM_PREFIX.length), floorTs));
+        jobs.push(() => this.replay(room, position, floorTs));
       } else {
         rooms++;
-        jobs.push(() => this.replayRoom(room, position, floorTs));
+        jobs.push(() => this.replay(room, position, floorTs));
       }
     }
     let replayed = 0;
@@ -111,34 +107,33 @@ export class Resync {
     return figures;
   }
 
-  private async replayRoom(room: string, position: Position | undefined, floorTs: number): Promise<number> {
-    let seq = position?.seq ?? 0;
-    // A gap answer (trimmed, or more than the limit behind) moves the start to what is retained: twice at most.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const read = await this.cluster.history.since(room, seq, MAX_PER_LOG);
-      if (!read.ok) {
-        seq = Math.max(seq, read.oldestSeq - 1);
+  /**
+   * Replays one log (a room's history, or a user's inbox for `#u:<user>`) from `position` to its end.
+   * With no position yet, from the start of what is retained, keeping only messages stored after
+   * `floorTs`. A gap (the log was reset or trimmed) moves the start to what the log still has.
+   */
+  private async replay(room: string, position: Position | undefined, floorTs: number): Promise<number> {
+    const user = room.startsWith(USER_ROOM_PREFIX) ? room.slice(USER_ROOM_PREFIX.length) : undefined;
+    const read = (from: ReadFrom) => (user !== undefined ? this.cluster.inbox.since(user, from, LIMITS) : this.cluster.history.since(room, from, LIMITS));
+    let from: ReadFrom = position ?? { seq: 0 };
+    let filter = position === undefined;
+    let sent = 0;
+    for (let calls = 0; sent < MAX_PER_LOG && calls < MAX_PER_LOG / LIMITS.maxMessages + 3; calls++) {
+      const answer = await read(from);
+      if (!answer.ok) {
+        const { gap } = answer;
+        if (gap.reason === "ahead") return sent; // nothing stored after what this pod delivered
+        // A new epoch is a new log: all of it is new to this pod. Trimmed: continue from the oldest retained.
+        from = gap.reason === "epoch" ? { epoch: gap.epoch, seq: 0 } : { epoch: gap.epoch, seq: gap.oldestSeq - 1 };
+        if (gap.reason === "epoch") filter = false;
         continue;
       }
-      const fresh = position ? read.messages : read.messages.filter((m) => m.ts >= floorTs);
+      const fresh = filter ? answer.messages.filter((m) => m.ts >= floorTs) : answer.messages;
       this.send(room, fresh);
-      const last = read.messages[read.messages.length - 1];
-      if (last?.seq !== undefined) this.positions.replayed(room, positionOf(last));
-      return fresh.length;
-    }
-    return 0;
-  }
-
-  /** Direct messages: each local socket of the user gets what its device has not acknowledged, from the interruption on. */
-  private async replayInbox(userId: string, floorTs: number): Promise<number> {
-    let sent = 0;
-    const sids = this.io.of("/").adapter.rooms.get(userRoom(userId));
-    for (const sid of sids ?? []) {
-      const socket = this.io.of("/").sockets.get(sid);
-      if (!socket) continue;
-      const messages = (await this.cluster.inbox.unacked(userId, sessionOf(socket).deviceId, MAX_PER_LOG)).filter((m) => m.ts >= floorTs);
-      for (const m of messages) socket.emit("message", m);
-      sent += messages.length;
+      sent += fresh.length;
+      from = answer.next;
+      this.positions.replayed(room, answer.next);
+      if (!answer.more) break;
     }
     return sent;
   }

@@ -1,5 +1,5 @@
 // Coalesces big-room count changes into `presence:occupancy`: at most one per room and interval, cluster-wide.
-import type { Server } from "socket.io";
+import type { GatewayServer } from "../protocol/session.js";
 import type { PresenceStore } from "../cluster/types.js";
 import type { Logger } from "../ops/logger.js";
 
@@ -21,7 +21,7 @@ export class OccupancyEmitter {
 
   constructor(
     private readonly store: PresenceStore,
-    private readonly io: Server,
+    private readonly io: GatewayServer,
     private readonly intervalMs: number,
     private readonly logger: Logger,
   ) {}

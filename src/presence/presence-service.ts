@@ -1,5 +1,5 @@
 // The one presence service handlers talk to: joins, leaves, pages, grace timers, heartbeats, big-room occupancy.
-import type { Server } from "socket.io";
+import type { GatewayServer } from "../protocol/session.js";
 import type { PresenceChange, PresenceMode, PresencePage, PresenceStore, PresenceUser, RoomOccupancy } from "../cluster/types.js";
 import type { GatewayConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
@@ -47,7 +47,7 @@ export class PresenceService {
 
   constructor(
     private readonly store: PresenceStore,
-    private readonly io: Server,
+    private readonly io: GatewayServer,
     private readonly options: PresenceServiceOptions,
     private readonly logger: Logger,
   ) {

@@ -1,5 +1,5 @@
 // What a client-event handler may touch: the shared services of one gateway, nothing else.
-import type { Server, Socket } from "socket.io";
+import type { GatewayServer, GatewaySocket } from "./session.js";
 import type { z } from "zod";
 import type { ClusterServices } from "../cluster/types.js";
 import type { MessageDelivery } from "../delivery/message-delivery.js";
@@ -11,7 +11,7 @@ import type { Session } from "./session.js";
 
 export interface GatewayContext {
   config: GatewayConfig;
-  io: Server;
+  io: GatewayServer;
   cluster: ClusterServices;
   /** Store, then fan out: the only way handlers and the API send durable messages. */
   delivery: MessageDelivery;
@@ -22,7 +22,7 @@ export interface GatewayContext {
 
 export interface HandlerCall {
   ctx: GatewayContext;
-  socket: Socket;
+  socket: GatewaySocket;
   session: Session;
 }
 

@@ -4,14 +4,12 @@ import { assertRoomAllowed } from "../auth/room-access.js";
 import { GatewayError } from "../errors.js";
 import type { PresenceAnswer } from "../presence/presence-service.js";
 import { defineEvent } from "./context.js";
+import { chargeAnswer, gapAnswer, pageLimits, readFrom, sinceSchema } from "./catch-up.js";
 import { roomName } from "./schemas.js";
-
-/** Most messages one join replays; older gaps answer HISTORY_GAP so the client resyncs. */
-export const MAX_REPLAY = 1000;
 
 export const roomJoin = defineEvent({
   name: "room:join",
-  schema: z.strictObject({ room: roomName, since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }),
+  schema: z.strictObject({ room: roomName, since: sinceSchema.optional() }),
   async handle({ ctx, socket, session }, { room, since }) {
     assertRoomAllowed(session.identity, room);
     if (!session.rooms.has(room) && session.rooms.size >= ctx.config.maxRoomsPerSocket)
@@ -21,14 +19,11 @@ export const roomJoin = defineEvent({
     await socket.join(room);
     const presence = joinAnswer(await ctx.presence.join(room, session.identity.userId, socket.id));
     if (since === undefined) return { room, ...presence };
-    const history = await ctx.cluster.history.since(room, since, MAX_REPLAY);
-    if (history.ok) return { room, ...presence, messages: history.messages };
-    return {
-      room,
-      ...presence,
-      messages: [],
-      gap: { code: "HISTORY_GAP", message: `history starts at seq ${history.oldestSeq}: resync this room`, oldestSeq: history.oldestSeq },
-    };
+    // Catch-up: one page of at most MAX_ANSWER_BYTES; `nextSince` continues it (the client re-sends room:join).
+    const read = await ctx.cluster.history.since(room, readFrom(since), pageLimits(ctx.config));
+    if (!read.ok) return { room, ...presence, messages: [], gap: gapAnswer(read.gap) };
+    chargeAnswer(session, read.messages);
+    return { room, ...presence, messages: read.messages, position: read.next, ...(read.more ? { messagesMore: true, nextSince: read.next } : {}) };
   },
 });
 

@@ -1,6 +1,6 @@
-// Decides whether a Socket.IO handshake may become a connection: draining, capacity, token.
+// Decides whether a GatewaySocket.IO handshake may become a connection: draining, capacity, token.
 // A refusal reaches the client as connect_error with data.code, and is counted by reason.
-import type { Socket } from "socket.io";
+import type { GatewaySocket } from "../protocol/session.js";
 import { z } from "zod";
 import { ID_PATTERN } from "../auth/room-access.js";
 import type { TokenVerifier } from "../auth/token-verifier.js";
@@ -43,20 +43,20 @@ export interface AdmissionOptions {
   connectedCount(): number;
 }
 
-export type Middleware = (socket: Socket, next: (err?: Error) => void) => void;
+export type Middleware = (socket: GatewaySocket, next: (err?: Error) => void) => void;
 
 export interface Admission {
   middleware: Middleware;
   /** Call from the connection handler: the socket now counts in connectedCount, its reserved slot is freed. */
-  connected(socket: Socket): void;
+  connected(socket: GatewaySocket): void;
 }
 
 export function createAdmission(o: AdmissionOptions): Admission {
   /** Handshakes admitted past the capacity check but not yet connected: they hold a slot. */
   let reserved = 0;
-  const releases = new WeakMap<Socket, () => void>();
+  const releases = new WeakMap<GatewaySocket, () => void>();
 
-  const admit = async (socket: Socket): Promise<Session> => {
+  const admit = async (socket: GatewaySocket): Promise<Session> => {
     if (o.isDraining()) throw new GatewayError("DRAINING", "this gateway is draining: reconnect to another one");
     if (o.addressRateLimit?.enabled) {
       const address = clientAddress(socket.handshake.address, socket.handshake.headers["x-forwarded-for"], o.trustProxyHops);

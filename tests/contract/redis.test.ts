@@ -11,9 +11,9 @@ import { RedisPresence } from "../../src/cluster/redis/redis-presence.js";
 import { presenceModeLimits } from "../../src/presence/limits.js";
 import type { PresenceStore } from "../../src/cluster/types.js";
 import { startRedis, stopAllRedis, waitFor, type RedisNode } from "../support/redis-harness.js";
-import { historyContract } from "./history.contract.js";
 import { idempotencyContract } from "./idempotency.contract.js";
 import { inboxContract } from "./inbox.contract.js";
+import { logContract } from "./log.contract.js";
 import { presenceContract } from "./presence.contract.js";
 
 let redis: RedisNode;
@@ -60,5 +60,10 @@ presenceContract("redis", {
   crash: (store) => void crashed.add(store),
 });
 inboxContract("redis", { create: (count, limits) => many(count, (ops) => new RedisInbox(ops, limits)) });
-historyContract("redis", { create: (count, maxLength) => many(count, (ops) => new RedisHistory(ops, maxLength)) });
+logContract("redis history", {
+  create: (count, o) => many(count, (ops) => new RedisHistory(ops, { maxLength: o.maxLength, ttlMs: o.ttlMs, idempotencyTtlMs: o.idempotencyTtlMs })),
+});
+logContract("redis inbox", {
+  create: (count, o) => many(count, (ops) => new RedisInbox(ops, { maxLength: o.maxLength, maxAgeMs: o.ttlMs, idempotencyTtlMs: o.idempotencyTtlMs })),
+});
 idempotencyContract("redis", { create: (count, ttlMs) => many(count, (ops) => new RedisIdempotency(ops, { ttlMs })) });

@@ -8,7 +8,7 @@ import { ask, client, closeAll, connected, nextEvent } from "../support/clients.
 import { startGatewayProcess, type GatewayProcess } from "../support/gateway-process.js";
 import { metricValue, scrape } from "../support/metrics.js";
 import { signToken } from "../support/tokens.js";
-import { CACHE_DIR, childrenOf, missingPrerequisite, NODE_MAJOR, prepareProductionRoot, productionLaunch, removeApp, RUN_AS, type ProductionRoot } from "./production-rootfs.js";
+import { CACHE_DIR, childrenOf, missingPrerequisite, NODE_MAJOR, prepareProductionRoot, productionLaunch, removeApp, RUN_AS, type ProductionRoot } from "./production-rootfs.mjs";
 
 const missing = missingPrerequisite();
 if (missing) console.warn(`runtime tier skipped: ${missing}`);
@@ -30,7 +30,9 @@ describe.skipIf(missing !== undefined)(`gateway in the production root filesyste
     });
     startMs = Date.now() - t1;
     const total = ((Date.now() - t0) / 1000).toFixed(1);
-    const kind = prod.cached.rootfs && prod.cached.node && prod.cached.deps ? "cached" : "cold";
+    const pieces = ["rootfs", "node", "deps"];
+    const built = pieces.filter((p) => !prod.cached[p]);
+    const kind = built.length === 0 ? "cached" : built.length === pieces.length ? "cold" : `partly cached (built: ${built.join(", ")})`;
     console.log(`runtime: ${kind} preparation + start ${total} s (gateway start ${(startMs / 1000).toFixed(1)} s); cache ${CACHE_DIR}; mirror ${prod.mirror}`);
   }, 20 * 60_000);
 

@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { REPO } from "./production-rootfs.js";
+import { REPO } from "./production-rootfs.mjs";
 
 describe("uWebSockets.js typings", () => {
   it("src/ type-checks against the current build's index.d.ts (tsconfig.uws-current.json)", async () => {

@@ -43,8 +43,24 @@ export interface StartOptions {
   launch?: { command: string; args: string[]; signalTarget?: (child: ChildProcess) => number };
 }
 
+/**
+ * SOCKETGATE_TEST_RUNTIME=rootfs starts every gateway of the test file in the runtime tier's production
+ * root filesystem (Node 24, current uWS build; tests/runtime/production-rootfs.mjs; root only), so
+ * integration suites run unchanged against the image's combination (tests/runtime/integration-in-rootfs.test.ts).
+ */
+let rootfsLaunch: Promise<NonNullable<StartOptions["launch"]>> | undefined;
+function productionRootfsLaunch(): Promise<NonNullable<StartOptions["launch"]>> {
+  rootfsLaunch ??= import("../runtime/production-rootfs.mjs").then((m) => {
+    const prod = m.prepareProductionRoot();
+    process.once("exit", () => m.removeApp(prod));
+    return m.productionLaunch(prod);
+  });
+  return rootfsLaunch;
+}
+
 export async function startGatewayProcess(opts: StartOptions = {}): Promise<GatewayProcess> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does it in pretest)`);
+  if (!opts.launch && process.env.SOCKETGATE_TEST_RUNTIME === "rootfs") opts = { ...opts, launch: await productionRootfsLaunch(), env: { HOME: "/tmp", ...opts.env } };
   const port = await freePort();
   const opsPort = await freePort();
   const env: NodeJS.ProcessEnv = {

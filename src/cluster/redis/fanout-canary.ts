@@ -60,9 +60,11 @@ export class FanoutCanary implements FanoutHealth {
     if (this.proven) this.interrupted("subscriber_dropped");
   };
 
+  /** Set by watch(): the namespace adapter whose pub/sub path the probes take. */
+  private adapter?: Adapter;
+
   constructor(
     private readonly clients: RedisClients,
-    private readonly adapter: Adapter,
     private readonly kind: AdapterKind,
     private readonly podId: string,
     private readonly metrics: GatewayMetrics,
@@ -70,7 +72,9 @@ export class FanoutCanary implements FanoutHealth {
     private readonly options: CanaryOptions = DEFAULT_CANARY,
   ) {}
 
-  start(): void {
+  watch(adapter: Adapter): void {
+    if (this.adapter || this.closed) return;
+    this.adapter = adapter;
     // A closed or reconnecting subscriber connection lost whatever was published meanwhile: no need to wait for a probe.
     for (const ev of ["close", "reconnecting", "end", "-node"]) this.clients.sub.on(ev, this.onSubscriberLost);
     this.timer = setInterval(() => this.tick(), this.options.intervalMs);
@@ -104,17 +108,18 @@ export class FanoutCanary implements FanoutHealth {
     this.closed = true;
     clearInterval(this.timer);
     for (const ev of ["close", "reconnecting", "end", "-node"]) this.clients.sub.off(ev, this.onSubscriberLost);
-    if (this.kind === "sharded") for (const r of this.routes.values()) this.adapter.emit("delete-room", r.room);
+    if (this.kind === "sharded") for (const r of this.routes.values()) this.adapter?.emit("delete-room", r.room);
   }
 
   private tick(): void {
-    if (this.closed) return;
-    this.routing ??= this.refreshRoutes()
+    const adapter = this.adapter;
+    if (this.closed || !adapter) return;
+    this.routing ??= this.refreshRoutes(adapter)
       .catch((err: unknown) => this.logger.warn({ err }, "fan-out canary: cannot read the cluster's shards"))
       .finally(() => (this.routing = undefined));
     const now = Date.now();
     for (const route of this.routes.values()) {
-      this.publish(route.room);
+      this.publish(adapter, route.room);
       route.pendingSince ??= now;
     }
     this.evaluate(now);
@@ -159,18 +164,18 @@ export class FanoutCanary implements FanoutHealth {
     }
   }
 
-  private publish(room: string): void {
-    const packet = { type: 2, data: [PROBE_EVENT, ++this.probeCount], nsp: this.adapter.nsp.name };
+  private publish(adapter: Adapter, room: string): void {
+    const packet = { type: 2, data: [PROBE_EVENT, ++this.probeCount], nsp: adapter.nsp.name };
     const opts = { rooms: [room], except: [], flags: {} };
     let sent: Promise<unknown>;
     if (this.kind === "classic") {
       // The namespace channel (room ""), which the adapter's pattern subscription receives without a local-room check.
-      const a = this.adapter as unknown as ClassicInternals;
+      const a = adapter as unknown as ClassicInternals;
       sent = (this.clients.command as Redis).publish(a.channel, a.parser.encode([CANARY_UID, packet, opts]) as Buffer);
     } else {
       // The room's own channel, on the shard that serves it, exactly like a sharded-adapter broadcast to one room.
-      const a = this.adapter as unknown as ShardedInternals;
-      const message = { uid: CANARY_UID, nsp: this.adapter.nsp.name, type: MessageType.BROADCAST, data: { opts, packet } };
+      const a = adapter as unknown as ShardedInternals;
+      const message = { uid: CANARY_UID, nsp: adapter.nsp.name, type: MessageType.BROADCAST, data: { opts, packet } };
       sent = (this.clients.command as Cluster).spublish(`${a.channel}${room}#`, a.encode(message) as Buffer);
     }
     // A failed publish (Redis down) simply never comes back: the deadline reports it.
@@ -178,7 +183,7 @@ export class FanoutCanary implements FanoutHealth {
   }
 
   /** One route for the classic adapter; for the sharded one, one per master, re-read when the topology changes. */
-  private async refreshRoutes(): Promise<void> {
+  private async refreshRoutes(adapter: Adapter): Promise<void> {
     if (this.kind === "classic") {
       if (this.routes.size === 0) this.routes.set("all", { room: `${CANARY_ROOM_PREFIX}${this.podId}`, lastOkAt: Date.now() });
       return;
@@ -196,12 +201,12 @@ export class FanoutCanary implements FanoutHealth {
     for (const [master, route] of this.routes)
       if (wanted.get(master) !== route.room) {
         this.routes.delete(master);
-        this.adapter.emit("delete-room", route.room);
+        adapter.emit("delete-room", route.room);
       }
     for (const [master, room] of wanted)
       if (!this.routes.has(master)) {
         // What the sharded adapter does when a room gets its first local socket: SSUBSCRIBE to the room's channel.
-        this.adapter.emit("create-room", room);
+        adapter.emit("create-room", room);
         this.routes.set(master, { room, lastOkAt: Date.now() });
       }
   }

