@@ -2,7 +2,9 @@
 import { randomUUID } from "node:crypto";
 import { createTokenVerifier } from "./auth/token-verifier.js";
 import { createClusterServices } from "./cluster/index.js";
+import { DeliveredPositions } from "./delivery/delivered-positions.js";
 import { LocalDelivery } from "./delivery/local-delivery.js";
+import { Resync } from "./delivery/resync.js";
 import { StoreThenFanOut, type FanOutFaults } from "./delivery/message-delivery.js";
 import type { ClusterServices } from "./cluster/types.js";
 import type { GatewayConfig } from "./config.js";
@@ -72,6 +74,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   // After io.adapter(): local delivery wraps the adapter this namespace actually uses.
   const localDelivery = new LocalDelivery({ app: server.app, metrics });
   localDelivery.attach(io.of("/").adapter);
+  // Canary probes first (they are no socket's business), then the positions the resync starts from.
+  localDelivery.observe((packet, opts) => cluster.fanout.observe(packet, opts));
+  const positions = new DeliveredPositions();
+  localDelivery.observe(positions.observe);
+  const resync = new Resync(io, cluster, positions, logger.child({ component: "resync" }));
+  resync.track(io.of("/").adapter);
+  cluster.fanout.onRecovered((interruption) => void resync.request(interruption));
+  cluster.fanout.watch(io.of("/").adapter);
   const delivery = new StoreThenFanOut(io, cluster, metrics, logger, options.fanOutFaults);
   const presence = new PresenceService(cluster.presence, io, presenceServiceOptions(config), logger);
   presence.start();
@@ -103,6 +113,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const readiness = readinessCheck({
     isDraining: () => state.draining,
     clusterHealthy: () => cluster.isHealthy(),
+    fanoutHealthy: () => cluster.fanout.isHealthy(),
     connected: () => io.of("/").sockets.size,
     maxConnections: config.maxConnections,
   });

@@ -7,6 +7,7 @@ import { MemoryHistory } from "./memory/memory-history.js";
 import { MemoryIdempotency } from "./memory/memory-idempotency.js";
 import { MemoryInbox } from "./memory/memory-inbox.js";
 import { MemoryPresence } from "./memory/memory-presence.js";
+import { ALWAYS_HEALTHY } from "./fanout-health.js";
 import { presenceModeLimits } from "../presence/limits.js";
 import type { ClusterServices, PresenceEntry } from "./types.js";
 import { MemoryFleetLoad } from "./memory/memory-fleet-load.js";
@@ -47,6 +48,7 @@ export function createMemoryServices(config: GatewayConfig, deps: Pick<ClusterDe
     history,
     idempotency,
     fleetLoad: new MemoryFleetLoad(FLEET_LOAD_TTL_MS),
+    fanout: ALWAYS_HEALTHY,
     isHealthy: () => true,
     close: async () => {
       await Promise.all([presence.close(), inbox.close(), history.close(), idempotency.close()]);

@@ -4,6 +4,7 @@ import type { ClusterDeps } from "../index.js";
 import { presenceModeLimits } from "../../presence/limits.js";
 import type { ClusterServices } from "../types.js";
 import { adapterFor, catchFireAndForget, createRedisClients, DEFAULT_TUNING, describeRedisFailure, redisFailureCause, type RedisFailureCause } from "./redis-clients.js";
+import { FanoutCanary } from "./fanout-canary.js";
 import { probeFor, RedisHealth } from "./redis-health.js";
 import { RedisHistory } from "./redis-history.js";
 import { RedisIdempotency } from "./redis-idempotency.js";
@@ -44,6 +45,8 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   }
 
   const adapter = adapterFor(clients);
+  // Probes start once the gateway installed the adapter (FanoutHealth.watch).
+  const fanout = new FanoutCanary(clients, adapter.kind, podId, metrics, log.child({ component: "fanout-canary" }));
 
   const ops = new RedisOps(clients.command, { opTimeoutMs: config.redisOpTimeoutMs });
   const presence = new RedisPresence(ops, {
@@ -104,10 +107,12 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
     history,
     idempotency,
     fleetLoad: new RedisFleetLoad(ops, FLEET_LOAD_TTL_MS),
+    fanout,
     isHealthy: () => health.isUp(),
     close: () =>
       (closing ??= (async () => {
         health.stop();
+        fanout.close();
         await rebuilding;
         await Promise.allSettled([presence.close(), inbox.close(), history.close(), idempotency.close()]);
         ops.close();
