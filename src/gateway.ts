@@ -1,6 +1,6 @@
 // Composition root: builds each part from the config and hands it exactly what it needs.
 import { randomUUID } from "node:crypto";
-import type { Server, Socket } from "socket.io";
+import type { Server } from "socket.io";
 import { ApiKeys } from "./api/api-keys.js";
 import { registerBackendApi } from "./api/backend-api.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
@@ -22,7 +22,8 @@ import { clientEvents } from "./protocol/index.js";
 import { PresenceTracker } from "./protocol/presence-tracker.js";
 import { registerDemo } from "./demo/demo-route.js";
 import { AddressRateLimit } from "./transport/address-rate-limit.js";
-import { createAdmission } from "./transport/admission.js";
+import { createAdmission } from "./auth/admission.js";
+import { createSessionGate } from "./auth/session-gate.js";
 import { flushTracing } from "./ops/tracing.js";
 import { createPublicServer } from "./transport/public-server.js";
 import { loadUws } from "./transport/uws-loader.js";
@@ -86,24 +87,29 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence };
   const inflight = new InflightHandlers();
   const events = clientEvents(options.extraEvents);
-  const admission = createAdmission({
-    verifier,
-    metrics,
-    logger,
-    maxConnections: config.maxConnections,
-    trustProxyHops: config.trustProxyHops,
-    rateLimitEventsPerS: config.rateLimitEventsPerS,
-    rateLimitBurst: config.rateLimitBurst,
-    addressRateLimit: new AddressRateLimit({ ratePerS: config.connRatePerAddressPerS, burst: config.connRateBurst }),
-    isDraining: () => listenerClosed,
-    connectedCount: () => io.of("/").sockets.size,
-  });
-  io.use(admission.middleware);
-  const onConnection = connectionHandler(events, ctx, inflight);
-  io.on("connection", (socket: Socket) => {
-    admission.connected(socket);
-    onConnection(socket);
-  });
+  metrics.engineSessionCount = () => io.engine.clientsCount;
+  // Engine.IO sessions hold the capacity slots (and meet the per-address rate) from their handshake on.
+  server.admitSessions(
+    createSessionGate({
+      maxConnections: config.maxConnections,
+      trustProxyHops: config.trustProxyHops,
+      metrics,
+      addressRateLimit: new AddressRateLimit({ ratePerS: config.connRatePerAddressPerS, burst: config.connRateBurst }),
+      engineSessions: () => io.engine.clientsCount,
+    }),
+  );
+  io.use(
+    createAdmission({
+      verifier,
+      metrics,
+      logger,
+      trustProxyHops: config.trustProxyHops,
+      rateLimitEventsPerS: config.rateLimitEventsPerS,
+      rateLimitBurst: config.rateLimitBurst,
+      isDraining: () => listenerClosed,
+    }),
+  );
+  io.on("connection", connectionHandler(events, ctx, inflight));
   server.app.get("/health", (res) => {
     res.writeHeader("content-type", "text/plain").end("OK");
   });
@@ -121,7 +127,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const readiness = (): Readiness => {
     if (draining) return { ready: false, reason: "draining" };
     if (!cluster.isHealthy()) return { ready: false, reason: "redis_unavailable" };
-    if (io.of("/").sockets.size >= config.maxConnections) return { ready: false, reason: "at_capacity" };
+    // Engine.IO sessions, not just connected sockets: half-open sessions hold capacity slots too.
+    if (io.engine.clientsCount >= config.maxConnections) return { ready: false, reason: "at_capacity" };
     return { ready: true };
   };
   const ops = createOpsServer(metrics, readiness, (err) => logger.error({ err }, "metrics rendering failed"));

@@ -6,6 +6,7 @@ import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Uws } from "./uws-loader.js";
 import { Backpressure } from "./slow-consumer-watcher.js";
 import { boundedParser } from "./bounded-parser.js";
+import { REASON, REFUSALS, refusalOf, type RetryableRefusal, type SessionGate } from "../auth/session-gate.js";
 
 type App = ReturnType<Uws["App"]>;
 type ListenSocket = Parameters<Uws["us_listen_socket_close"]>[0];
@@ -28,12 +29,15 @@ export interface PublicServer {
    * otherwise stay disconnected for good.
    */
   refuseNewSessions(): void;
+  /** Installs the admission check of new Engine.IO sessions (capacity, per-address rate). */
+  admitSessions(gate: SessionGate): void;
 }
 
 export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: GatewayMetrics, logger: Logger): PublicServer {
   const app = uws.App();
   const maxBackpressure = config.slowConsumerBufferBytes * MAX_BACKPRESSURE_FACTOR;
   let refusing = false;
+  let gate: SessionGate | undefined;
 
   // engine.io passes only some uWS options through; close sockets that hit the hard limit instead of
   // letting uWS drop their messages silently (the watcher normally cuts them well before that).
@@ -86,10 +90,6 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     allowEIO3: false,
     cleanupEmptyChildNamespaces: true,
     allowRequest: (req, callback) => {
-      if (refusing) {
-        metrics.connectionFailures.inc({ reason: "draining" });
-        return callback("DRAINING: this gateway is draining: reconnect to another one", false);
-      }
       const origin = req.headers.origin;
       if (origin && !originAllowed(origin, req.headers.host, config.corsOrigins)) {
         // Refused before Socket.IO's handshake counts an attempt: count it here so failures <= attempts.
@@ -97,11 +97,20 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
         metrics.connectionFailures.inc({ reason: "cors" });
         return callback("origin not allowed", false);
       }
+      let refusal: RetryableRefusal | undefined;
+      if (refusing) {
+        metrics.connectionAttempts.inc();
+        metrics.connectionFailures.inc({ reason: REASON.DRAINING });
+        refusal = REFUSALS.DRAINING;
+      } else refusal = gate?.admit({ headers: req.headers, remoteAddress: req.connection?.remoteAddress ?? "" });
+      // The message carries the refusal to abortRequest below, which answers it as a retryable HTTP status.
+      if (refusal) return callback(refusal.message, false);
       callback(null, true);
     },
     cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins.includes("*") ? true : config.corsOrigins, credentials: true } : undefined,
   });
   io.attachApp(app, { maxBackpressure } as Parameters<Server["attachApp"]>[1]);
+  answerRetryableRefusals(io);
   const backpressure = new Backpressure(io, { limitBytes: config.slowConsumerBufferBytes, graceMs: config.slowConsumerGraceMs, hardLimitBytes: maxBackpressure }, metrics, logger);
   // engine.io answers other methods on a live polling session with a bare 500 (and HEAD with a body):
   // a client error, so answer it as one. Method routes take priority over engine.io's app.any.
@@ -121,7 +130,10 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     logger.debug({ code: err.code, message: err.message }, "engine.io refused a request");
   });
 
-  io.engine.on("connection", (conn: EngineConn) => countAbandonedHandshake(conn, metrics));
+  io.engine.on("connection", (conn: EngineConn) => {
+    gate?.opened();
+    countAbandonedHandshake(conn, metrics);
+  });
 
   let listenSocket: ListenSocket | undefined;
   return {
@@ -138,6 +150,9 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
       }),
     refuseNewSessions: () => {
       refusing = true;
+    },
+    admitSessions: (g) => {
+      gate = g;
     },
     closeListener: () => {
       // io.close() does not close a uWS listener: only the listen token does.
@@ -191,6 +206,27 @@ function countAbandonedHandshake(conn: EngineConn, metrics: GatewayMetrics): voi
       metrics.connectionFailures.inc({ reason: "handshake_timeout" });
     }
   });
+}
+
+type UwsResponse = { writeStatus(s: string): UwsResponse; writeHeader(k: string, v: string): UwsResponse; end(body: string): unknown };
+interface AbortingEngine {
+  abortRequest(res: UwsResponse, code: number, context?: { message?: unknown }): void;
+}
+
+/**
+ * engine.io answers every allowRequest refusal with 403. Capacity, draining and rate refusals are
+ * "try again": answered 503 / 429 with Retry-After, and `{ code, message }` with our stable code.
+ * Both the polling handshake and the WebSocket upgrade go through abortRequest on the uWS server.
+ */
+function answerRetryableRefusals(io: Server): void {
+  const engine = io.engine as unknown as AbortingEngine;
+  const original = engine.abortRequest.bind(engine);
+  engine.abortRequest = (res, code, context) => {
+    const refusal = refusalOf(context?.message);
+    if (!refusal) return original(res, code, context);
+    res.writeStatus(refusal.status).writeHeader("content-type", "application/json").writeHeader("retry-after", "1");
+    res.end(JSON.stringify({ code: refusal.code, message: refusal.message }));
+  };
 }
 
 /** Browsers always send Origin on WebSocket and cross-site requests: same origin or the allow-list. */
