@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
-# socketgate image. glibc (Debian bookworm slim), not Alpine: uWebSockets.js ships no musl build
-# and the gateway refuses to start on its slow JavaScript fallback. Details: docs/operations.md.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# socketgate image: Node 24 LTS on Debian trixie slim (glibc 2.41). The current uWebSockets.js build
+# (@btc-vision/uwebsockets.js, uWS v20.57) needs glibc >= 2.38, so not bookworm (2.36); not Alpine
+# either: no musl build, and the gateway refuses to start on uWS's slow JavaScript fallback.
+# Node 22 works too: --build-arg NODE_IMAGE=node:22-trixie-slim. Details: README "Runtime".
+# tests/deploy/dockerfile.test.ts checks this base's glibc against the uWS binary's symbol versions.
+ARG NODE_IMAGE=node:24-trixie-slim
 
 # 1. Compile TypeScript with the full dependency set.
 FROM ${NODE_IMAGE} AS build

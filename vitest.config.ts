@@ -5,7 +5,7 @@ import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config
 // can print it. Integration suites start real processes (gateways, redis-server, haproxy,
 // prometheus) on free ports; forks keep each file's processes and globals apart, and two workers
 // match the 2-core CI box.
-const TIERS = ["unit", "contract", "integration", "system", "hardening", "deploy"] as const;
+const TIERS = ["unit", "contract", "integration", "system", "hardening", "deploy", "runtime"] as const;
 
 // Files that load both cores on their own (hundreds of clients through a balancer, the soak, the
 // fuzzers): they run one at a time after the rest of their tier, as the project "<tier>-heavy",

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Installs the Debian packages the test suite talks to (real redis-server, haproxy, promtool,
-// Go + sprig for rendering the Helm chart, chromium for the browser test) when they are missing.
+// Go + sprig for rendering the Helm chart, chromium for the browser test, debootstrap for the runtime
+// tier's production root filesystem) when they are missing.
 // Runs as `npm test`'s pretest. Needs root for apt-get; otherwise prints the exact command.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -17,6 +18,8 @@ const PACKAGES = {
   chromium: "/usr/bin/chromium",
   // Machines of this kind ship kubectl already; Debian's kubernetes-client provides it elsewhere.
   "kubernetes-client": "/usr/bin/kubectl",
+  // The runtime tier builds a Debian trixie root filesystem (tests/runtime/production-rootfs.ts).
+  debootstrap: "/usr/sbin/debootstrap",
 };
 
 const missing = Object.entries(PACKAGES)

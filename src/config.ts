@@ -54,6 +54,7 @@ const SETTINGS = {
   REDIS_TLS_KEY_FILE: { def: undefined, schema: filePath, help: "PEM client key (mutual TLS), with REDIS_TLS_CERT_FILE" },
   REDIS_OP_TIMEOUT_MS: { def: "2500", schema: int(100, 600_000), help: "deadline of one Redis store operation; past it the client gets UNAVAILABLE" },
   REDIS_STARTUP_WAIT_MS: { def: "10000", schema: int(0, 600_000), help: "start-up waits this long for Redis, then starts unready (readiness 503) until it answers" },
+  REDIS_ACK_REPLICAS: { def: "0", schema: int(0, 16), help: "acknowledge a stored message only once this many replicas have it (WAIT, 1 s); too few: UNAVAILABLE (retryable)" },
   MAX_CONNECTIONS: { def: "1000", schema: int(1, 1_000_000), help: "connections per pod" },
   MAX_PAYLOAD_BYTES: { def: "1048576", schema: int(1024, 64 * 1024 * 1024), help: "largest packet or API body" },
   MAX_BODY_BYTES: { def: "65536", schema: int(64, 64 * 1024 * 1024), help: "largest message body or API data, serialised, binary attachments included; nested at most 32 levels" },
@@ -70,9 +71,13 @@ const SETTINGS = {
   SLOW_CONSUMER_GRACE_MS: { def: "3000", schema: int(0, 600_000), help: "how long a socket may stay slow before it is cut" },
   PRESENCE_GRACE_MS: { def: "2000", schema: int(0, 600_000), help: "how long a user stays online after their last device leaves" },
   PRESENCE_TTL_MS: { def: "15000", schema: int(1000, 600_000), help: "cluster mode: a crashed pod's presence entries expire after this" },
+  PRESENCE_FULL_MAX_USERS: { def: "200", schema: int(1, 100_000), help: "rooms above this many users get occupancy counts instead of per-user presence; also the user-list page size" },
+  OCCUPANCY_INTERVAL_MS: { def: "2000", schema: int(100, 600_000), help: "big rooms: at most one presence:occupancy per room this often while the count changes" },
   INBOX_MAX_LENGTH: { def: "1000", schema: int(1, 1_000_000), help: "direct messages kept per user" },
   INBOX_MAX_AGE_MS: { def: "604800000", schema: int(1000, 365 * 24 * 3600 * 1000), help: "direct messages older than this are trimmed" },
   HISTORY_MAX_LENGTH: { def: "500", schema: int(0, 1_000_000), help: "room messages kept for catch-up" },
+  HISTORY_TTL_MS: { def: "604800000", schema: int(1000, 365 * 24 * 3600 * 1000), help: "a room's history is dropped this long after its last message (its next message starts a new epoch)" },
+  MAX_ANSWER_BYTES: { def: "1048576", schema: int(16 * 1024, 64 * 1024 * 1024), help: "catch-up and message:unacked answers carry at most this many serialised bytes and paginate" },
   IDEMPOTENCY_TTL_MS: { def: "600000", schema: int(1000, 7 * 24 * 3600 * 1000), help: "how long clientMsgId / idempotencyKey suppress duplicates" },
   DRAIN_DELAY_MS: { def: "3000", schema: int(0, 600_000), help: "SIGTERM: wait before closing the listener" },
   DRAIN_WINDOW_MS: { def: "20000", schema: int(0, 3_600_000), help: "SIGTERM: spread the closes over this window" },
@@ -131,10 +136,15 @@ export interface GatewayConfig {
   slowConsumerGraceMs: number;
   presenceGraceMs: number;
   presenceTtlMs: number;
+  presenceFullMaxUsers: number;
+  occupancyIntervalMs: number;
   inboxMaxLength: number;
   inboxMaxAgeMs: number;
   historyMaxLength: number;
   idempotencyTtlMs: number;
+  historyTtlMs: number;
+  redisAckReplicas: number;
+  maxAnswerBytes: number;
   drainDelayMs: number;
   drainWindowMs: number;
   drainTimeoutMs: number;
@@ -241,10 +251,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     slowConsumerGraceMs: p.SLOW_CONSUMER_GRACE_MS,
     presenceGraceMs: p.PRESENCE_GRACE_MS,
     presenceTtlMs: p.PRESENCE_TTL_MS,
+    presenceFullMaxUsers: p.PRESENCE_FULL_MAX_USERS,
+    occupancyIntervalMs: p.OCCUPANCY_INTERVAL_MS,
     inboxMaxLength: p.INBOX_MAX_LENGTH,
     inboxMaxAgeMs: p.INBOX_MAX_AGE_MS,
     historyMaxLength: p.HISTORY_MAX_LENGTH,
     idempotencyTtlMs: p.IDEMPOTENCY_TTL_MS,
+    historyTtlMs: p.HISTORY_TTL_MS,
+    redisAckReplicas: p.REDIS_ACK_REPLICAS,
+    maxAnswerBytes: p.MAX_ANSWER_BYTES,
     drainDelayMs: p.DRAIN_DELAY_MS,
     drainWindowMs: p.DRAIN_WINDOW_MS,
     // The drain waits PRESENCE_GRACE_MS after the last close before it settles presence and exits.

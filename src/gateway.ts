@@ -1,8 +1,5 @@
 // Composition root: builds each part from the config and hands it exactly what it needs.
 import { randomUUID } from "node:crypto";
-import type { Server } from "socket.io";
-import { ApiKeys } from "./api/api-keys.js";
-import { registerBackendApi } from "./api/backend-api.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
 import { createClusterServices } from "./cluster/index.js";
 import { LocalDelivery } from "./delivery/local-delivery.js";
@@ -15,16 +12,18 @@ import { readMemoryLimit } from "./ops/cgroup-memory.js";
 import type { Logger } from "./ops/logger.js";
 import { GatewayMetrics } from "./ops/metrics.js";
 import { createOpsServer, type Readiness } from "./ops/ops-server.js";
+import { readinessCheck } from "./ops/readiness.js";
+import { flushTracing } from "./ops/tracing.js";
+import { acceptConnections, connectionHandler, localPresenceEntries } from "./protocol/connection.js";
 import type { EventDefinition, GatewayContext } from "./protocol/context.js";
-import { connectionHandler } from "./protocol/connection.js";
 import { InflightHandlers } from "./protocol/event-pipeline.js";
 import { clientEvents } from "./protocol/index.js";
-import { PresenceTracker } from "./protocol/presence-tracker.js";
-import { registerDemo } from "./demo/demo-route.js";
+import { PresenceService, presenceServiceOptions } from "./presence/presence-service.js";
+import type { GatewayServer } from "./protocol/session.js";
 import { AddressRateLimit } from "./transport/address-rate-limit.js";
 import { createAdmission } from "./auth/admission.js";
 import { createSessionGate } from "./auth/session-gate.js";
-import { flushTracing } from "./ops/tracing.js";
+import { registerPublicRoutes } from "./transport/public-routes.js";
 import { createPublicServer } from "./transport/public-server.js";
 import { loadUws } from "./transport/uws-loader.js";
 
@@ -40,7 +39,7 @@ export interface Gateway {
   config: GatewayConfig;
   port: number;
   opsPort: number;
-  io: Server;
+  io: GatewayServer;
   metrics: GatewayMetrics;
   cluster: ClusterServices;
   /** Dev mode only: a ready-to-use token for the quick start. */
@@ -68,25 +67,21 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const server = createPublicServer(loaded.uws, config, metrics, logger);
   const io = server.io;
   const podId = `${process.env.HOSTNAME ?? "pod"}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const cluster = await createClusterServices(config, { io, metrics, logger, podId });
-  // After createClusterServices: in cluster mode it replaces the namespace adapter with the Redis one.
+  const cluster = await createClusterServices(config, { metrics, logger, podId, localPresence: () => localPresenceEntries(io) });
+  io.adapter(cluster.adapter);
+  // After io.adapter(): local delivery wraps the adapter this namespace actually uses.
   const localDelivery = new LocalDelivery({ app: server.app, metrics });
   localDelivery.attach(io.of("/").adapter);
   const delivery = new StoreThenFanOut(io, cluster, metrics, logger, options.fanOutFaults);
-  const presence = new PresenceTracker(cluster.presence, io, config.presenceGraceMs, logger);
-  if (cluster.mode === "redis") presence.startHeartbeat(Math.max(250, Math.floor(config.presenceTtlMs / 3)));
+  const presence = new PresenceService(cluster.presence, io, presenceServiceOptions(config), logger);
+  presence.start();
 
-  let draining = false;
-  // New handshakes are refused (DRAINING) only once the listener is closed: during DRAIN_DELAY_MS the
-  // balancer may still send new clients here, and a refused socket.io-client does not retry on its own.
-  let listenerClosed = false;
-  const closeListener = () => {
-    listenerClosed = true;
-    server.closeListener();
-  };
+  // Readiness flips at SIGTERM; new handshakes are refused (DRAINING) only once the listener is closed:
+  // during DRAIN_DELAY_MS the balancer may still send new clients here, and a refused socket.io-client
+  // does not retry on its own.
+  const state = { draining: false, listenerClosed: false };
   const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence };
   const inflight = new InflightHandlers();
-  const events = clientEvents(options.extraEvents);
   metrics.engineSessionCount = () => io.engine.clientsCount;
   // Engine.IO sessions hold the capacity slots (and meet the per-address rate) from their handshake on.
   server.admitSessions(
@@ -98,51 +93,45 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       engineSessions: () => io.engine.clientsCount,
     }),
   );
-  io.use(
-    createAdmission({
-      verifier,
-      metrics,
-      logger,
-      trustProxyHops: config.trustProxyHops,
-      rateLimitEventsPerS: config.rateLimitEventsPerS,
-      rateLimitBurst: config.rateLimitBurst,
-      isDraining: () => listenerClosed,
-    }),
-  );
-  io.on("connection", connectionHandler(events, ctx, inflight));
-  server.app.get("/health", (res) => {
-    res.writeHeader("content-type", "text/plain").end("OK");
+  const admission = createAdmission({
+    verifier,
+    metrics,
+    logger,
+    trustProxyHops: config.trustProxyHops,
+    rateLimitEventsPerS: config.rateLimitEventsPerS,
+    rateLimitBurst: config.rateLimitBurst,
+    isDraining: () => state.listenerClosed,
   });
-  registerBackendApi(server.app, ctx, new ApiKeys(config.apiKeys));
-  if (config.demo) registerDemo(server.app);
-  server.app.any("/*", (res, req) => {
-    res.writeStatus("404 Not Found").writeHeader("content-type", "application/json");
-    // A HEAD answer has no body: uWS would send one and desynchronise keep-alive clients and proxies.
-    if (req.getMethod().toLowerCase() === "head") res.endWithoutBody();
-    else res.end(JSON.stringify({ error: { code: "NOT_FOUND", message: "not found" } }));
-  });
+  acceptConnections(io, admission, connectionHandler(clientEvents(options.extraEvents), ctx, inflight));
+  // The demo's one-click dev tokens: dev mode only (no key material), never under NODE_ENV=production.
+  registerPublicRoutes(server.app, ctx, config.nodeEnv !== "production" ? verifier.issueDevToken : undefined);
 
   server.backpressure.start();
 
-  const readiness = (): Readiness => {
-    if (draining) return { ready: false, reason: "draining" };
-    if (!cluster.isHealthy()) return { ready: false, reason: "redis_unavailable" };
+  const readiness = readinessCheck({
+    isDraining: () => state.draining,
+    clusterHealthy: () => cluster.isHealthy(),
     // Engine.IO sessions, not just connected sockets: half-open sessions hold capacity slots too.
-    if (io.engine.clientsCount >= config.maxConnections) return { ready: false, reason: "at_capacity" };
-    return { ready: true };
-  };
+    connected: () => io.engine.clientsCount,
+    maxConnections: config.maxConnections,
+  });
   const ops = createOpsServer(metrics, readiness, (err) => logger.error({ err }, "metrics rendering failed"));
   const opsPort = await ops.listen(config.host, config.opsPort);
   const port = await server.listen();
 
-  let devToken: string | undefined;
-  if (verifier.issueDevToken) {
-    devToken = await verifier.issueDevToken("dev-user");
-    logger.warn({ devToken, userId: "dev-user" }, "DEV MODE: no JWT key configured; tokens are signed with a random secret of this process. Use this token as auth.token.");
-  }
+  const devToken = verifier.issueDevToken ? await verifier.issueDevToken("dev-user") : undefined;
+  if (devToken) logger.warn({ devToken, userId: "dev-user" }, "DEV MODE: no JWT key configured; tokens are signed with a random secret of this process. Use this token as auth.token.");
   logger.info({ port, opsPort, mode: cluster.mode, uws: { build: loaded.build, version: loaded.version, native: loaded.native, detail: loaded.detail }, node: process.version, auth: verifier.mode, maxConnections: config.maxConnections }, "socketgate listening");
 
-  let closing: Promise<void> | undefined;
+  const markDraining = () => {
+    state.draining = true;
+    server.refuseNewSessions();
+    metrics.draining.set(1);
+  };
+  const closeListener = () => {
+    state.listenerClosed = true;
+    server.closeListener();
+  };
   const closeResources = async () => {
     server.backpressure.stop();
     presence.stop();
@@ -152,12 +141,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await flushTracing();
     await ops.close();
   };
-  const markDraining = () => {
-    draining = true;
-    server.refuseNewSessions();
-    metrics.draining.set(1);
-  };
+  const localSockets = () => [...io.of("/").sockets.values()];
 
+  let closing: Promise<void> | undefined;
   return {
     config,
     port,
@@ -165,7 +151,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     io,
     metrics,
     cluster,
-    devToken,
+    ...(devToken ? { devToken } : {}),
     readiness,
     drain: () =>
       (closing ??= drain({
@@ -174,7 +160,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         logger,
         markDraining,
         closeListener,
-        localSockets: () => [...io.of("/").sockets.values()],
+        localSockets,
         settleWork: async () => {
           await inflight.settle();
           await presence.settle();
@@ -185,7 +171,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       (closing ??= (async () => {
         markDraining();
         closeListener();
-        for (const socket of io.of("/").sockets.values()) socket.conn.close();
+        for (const socket of localSockets()) socket.conn.close();
         await closeResources();
       })()),
   };

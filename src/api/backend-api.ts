@@ -3,16 +3,17 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import { z } from "zod";
 import { userRoom } from "../auth/room-access.js";
-import type { StoredMessage } from "../cluster/types.js";
-import { GatewayError, toErrorBody } from "../errors.js";
+import type { Sent } from "../delivery/message-delivery.js";
+import { classify, GatewayError, toErrorBody } from "../errors.js";
 import { inSpan, startApiSpan, type ActiveSpan } from "../ops/tracing.js";
 import { assertBodyWithinBounds } from "../protocol/body-bounds.js";
 import type { GatewayContext } from "../protocol/context.js";
-import { describeIssues, roomName, userId } from "../protocol/schemas.js";
+import { emitBackendEvent } from "../protocol/session.js";
+import { describeIssues, presenceCursor, roomName, userId } from "../protocol/schemas.js";
 import type { ApiKeys } from "./api-keys.js";
 import { readBody, sendError, sendJson, trackResponse, type ResponseState } from "./http-io.js";
 
-const RESERVED_EVENTS = new Set(["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener", "presence", "typing"]);
+const RESERVED_EVENTS = new Set(["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener", "presence", "presence:occupancy", "typing"]);
 
 const publishSchema = z
   .strictObject({
@@ -28,6 +29,16 @@ const publishSchema = z
   })
   .refine((b) => [b.room, b.userId, b.userIds].filter((x) => x !== undefined).length === 1, "exactly one of room, userId, userIds");
 type Publish = z.output<typeof publishSchema>;
+
+/** GET /v1/presence/:room?cursor=&limit= (a limit above PRESENCE_FULL_MAX_USERS is served as a full page). */
+const presenceQuery = z.strictObject({
+  cursor: presenceCursor.optional(),
+  limit: z
+    .string()
+    .regex(/^[1-9]\d{0,5}$/, "limit must be a positive integer")
+    .transform(Number)
+    .optional(),
+});
 
 const disconnectSchema = z.strictObject({ userId });
 
@@ -85,7 +96,7 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
       } catch {
         return sendError(res, state, 400, { code: "BAD_REQUEST", message: "body is not valid JSON" });
       }
-      await answer(res, state, () => inSpan(g.span, () => handle(body, state)));
+      await answer(res, state, () => inSpan(g.span, () => handle(body, state)), ctx.logger);
     });
   };
 
@@ -94,8 +105,10 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
       const input = parse(publishSchema, body);
       // Same bounds as a client's message body, before anything is stored or emitted.
       assertBodyWithinBounds(input.data, { maxBodyBytes: ctx.config.maxBodyBytes }, "data");
-      const run = () => publish(ctx, input);
-      return input.idempotencyKey ? duplicateAware(await ctx.cluster.idempotency.once(`api:${input.idempotencyKey}`, run)) : await run();
+      // Durable messages carry their idempotency key into each append (per room / per recipient, recorded
+      // atomically with it); ephemeral events only suppress a repeated emit.
+      if (input.event === "message" || !input.idempotencyKey) return publish(ctx, input);
+      return duplicateAware(await ctx.cluster.idempotency.once(`api:${input.idempotencyKey}`, () => publish(ctx, input)));
     }),
   );
 
@@ -110,13 +123,17 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
 
   app.get("/v1/presence/:room", (res, req) => {
     const raw = req.getParameter(0) ?? "";
+    // Read before the first await: uWS invalidates the request object when the handler returns.
+    const query = { cursor: req.getQuery("cursor") || undefined, limit: req.getQuery("limit") || undefined };
     const g = guard(res, req);
     if (!g) return;
     void answer(res, g.state, () =>
       inSpan(g.span, async () => {
         const room = parse(roomName, safeDecode(raw));
-        return { room, users: await ctx.cluster.presence.list(room) };
+        const { cursor, limit } = parse(presenceQuery, query);
+        return { room, ...(await ctx.presence.page(room, cursor, limit)) };
       }),
+      ctx.logger,
     );
   });
 
@@ -134,16 +151,18 @@ async function publish(ctx: GatewayContext, input: Publish): Promise<Record<stri
   // `message` is the durable event: stored in room history or each user's inbox, like message:send.
   if (input.event === "message") {
     const message = { from: "server", body: input.data, ts };
+    // A retry after a failure at recipient k stores nothing again for recipients 1..k: their first ids.
+    const options = input.idempotencyKey ? { idempotencyKey: `api:${input.idempotencyKey}` } : {};
     if (input.room) {
-      const { message: stored } = await ctx.delivery.toRoom(input.room, message);
-      return { ids: [stored.id], seq: stored.seq };
+      const { message: stored, duplicate } = await ctx.delivery.toRoom(input.room, message, options);
+      return { ids: [stored.id], seq: stored.seq, epoch: stored.epoch, ...(duplicate ? { duplicate: true } : {}) };
     }
-    const stored: StoredMessage[] = [];
-    for (const u of users) stored.push((await ctx.delivery.toUser(u, message)).message);
-    return { ids: stored.map((m) => m.id) };
+    const sent: Sent[] = [];
+    for (const u of users) sent.push(await ctx.delivery.toUser(u, message, options));
+    return { ids: sent.map((r) => r.message.id), ...(sent.every((r) => r.duplicate) ? { duplicate: true } : {}) };
   }
   const rooms = input.room ? [input.room] : users.map(userRoom);
-  ctx.io.to(rooms).emit(input.event, input.data);
+  emitBackendEvent(ctx.io.to(rooms), input.event, input.data);
   return {};
 }
 
@@ -165,16 +184,16 @@ function safeDecode(s: string): string {
   }
 }
 
-const STATUS_OF: Record<string, number> = { BAD_REQUEST: 400, FORBIDDEN: 403, NOT_FOUND: 404, PAYLOAD_TOO_LARGE: 413, UNAVAILABLE: 503 };
-
-async function answer(res: HttpResponse, state: ResponseState, run: () => Promise<unknown>, logger?: GatewayContext["logger"]): Promise<void> {
+async function answer(res: HttpResponse, state: ResponseState, run: () => Promise<unknown>, logger: GatewayContext["logger"]): Promise<void> {
   try {
     const result = (await run()) as Record<string, unknown>;
     sendJson(res, state, 200, { ok: true, ...result });
   } catch (err) {
     const body = toErrorBody(err);
-    if (body.code === "INTERNAL") logger?.error({ err }, "backend API request failed");
-    // Anything unexpected is the gateway's fault, but still a readable answer rather than a reset.
-    sendError(res, state, STATUS_OF[body.code] ?? 503, body.code === "INTERNAL" ? { code: "UNAVAILABLE", message: "the request could not be processed: retry" } : body);
+    if (body.code === "INTERNAL") logger.error({ err }, "backend API request failed");
+    else if (classify(body.code).fault === "gateway") logger.warn({ code: body.code, message: body.message }, "backend API request refused by the gateway");
+    // Anything unexpected is the gateway's fault, but still a readable, retryable answer rather than a reset.
+    if (body.code === "INTERNAL") sendError(res, state, classify("UNAVAILABLE").httpStatus, { code: "UNAVAILABLE", message: "the request could not be processed: retry" });
+    else sendError(res, state, classify(body.code).httpStatus, body);
   }
 }

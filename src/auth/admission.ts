@@ -5,28 +5,16 @@
 // A client-side problem (token, auth object) is a CONNECT_ERROR with data.code, final for
 // socket.io-client; a "try again" (draining, the kick store unreachable) closes the transport instead,
 // which socket.io-client retries with backoff.
-import type { Socket } from "socket.io";
 import { z } from "zod";
-import { GatewayError, toErrorBody, type ErrorCode } from "../errors.js";
-import type { FailureReason, GatewayMetrics } from "../ops/metrics.js";
+import { classify, GatewayError, toErrorBody, type ErrorCode } from "../errors.js";
+import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Logger } from "../ops/logger.js";
 import { inSpan, startHandshakeSpan } from "../ops/tracing.js";
 import { TokenBucket } from "../protocol/token-bucket.js";
-import type { Session } from "../protocol/session.js";
+import type { GatewaySocket, Session } from "../protocol/session.js";
 import { clientAddress } from "../transport/client-address.js";
 import { ID_PATTERN } from "./room-access.js";
 import type { TokenVerifier } from "./token-verifier.js";
-
-const REASON_OF: Partial<Record<ErrorCode, FailureReason>> = {
-  AUTH_REQUIRED: "auth_required",
-  AUTH_INVALID: "auth_invalid",
-  AUTH_EXPIRED: "auth_expired",
-  OVER_CAPACITY: "capacity",
-  DRAINING: "draining",
-  RATE_LIMITED: "rate_limited",
-  BAD_REQUEST: "bad_request",
-  UNAVAILABLE: "redis_unavailable",
-};
 
 /** Refusals the client should retry: the transport is closed instead of answering CONNECT_ERROR. */
 const RETRY_BY_CLOSE: ReadonlySet<ErrorCode> = new Set(["DRAINING", "UNAVAILABLE"]);
@@ -46,10 +34,14 @@ export interface AdmissionOptions {
   isDraining(): boolean;
 }
 
-export type Middleware = (socket: Socket, next: (err?: Error) => void) => void;
+export type Middleware = (socket: GatewaySocket, next: (err?: Error) => void) => void;
 
-export function createAdmission(o: AdmissionOptions): Middleware {
-  const admit = async (socket: Socket): Promise<Session> => {
+export interface Admission {
+  middleware: Middleware;
+}
+
+export function createAdmission(o: AdmissionOptions): Admission {
+  const admit = async (socket: GatewaySocket): Promise<Session> => {
     if (o.isDraining()) throw new GatewayError("DRAINING", "this gateway is draining: reconnect to another one");
     const auth = authSchema.safeParse(socket.handshake.auth ?? {});
     if (!auth.success) throw new GatewayError("BAD_REQUEST", auth.error.issues[0]?.message ?? "invalid auth object");
@@ -70,7 +62,7 @@ export function createAdmission(o: AdmissionOptions): Middleware {
     };
   };
 
-  return (socket, next) => {
+  const middleware: Middleware = (socket, next) => {
     o.metrics.connectionAttempts.inc();
     // auth.traceparent (W3C) lets a client put its handshake in its own trace. Undefined when tracing is off.
     const span = startHandshakeSpan((socket.handshake.auth as Record<string, unknown> | undefined)?.traceparent);
@@ -84,7 +76,7 @@ export function createAdmission(o: AdmissionOptions): Middleware {
       },
       (err: unknown) => {
         const body = toErrorBody(err);
-        const reason = REASON_OF[body.code] ?? "bad_request";
+        const reason = classify(body.code).handshakeReason;
         span?.end(body, { "socketgate.failure_reason": reason });
         o.metrics.connectionFailures.inc({ reason });
         if (!(err instanceof GatewayError)) o.logger.error({ err }, "handshake failed unexpectedly");
@@ -98,4 +90,5 @@ export function createAdmission(o: AdmissionOptions): Middleware {
       },
     );
   };
+  return { middleware };
 }

@@ -1,5 +1,5 @@
 // Chooses what pods share: in-memory services (embedded) or Redis (cluster), from the config alone.
-import type { Server } from "socket.io";
+import { Adapter } from "socket.io-adapter";
 import type { GatewayConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
@@ -7,10 +7,12 @@ import { MemoryHistory } from "./memory/memory-history.js";
 import { MemoryIdempotency } from "./memory/memory-idempotency.js";
 import { MemoryInbox } from "./memory/memory-inbox.js";
 import { MemoryPresence } from "./memory/memory-presence.js";
-import type { ClusterServices } from "./types.js";
+import { presenceModeLimits } from "../presence/limits.js";
+import type { ClusterServices, PresenceEntry } from "./types.js";
 
 export interface ClusterDeps {
-  io: Server;
+  /** This pod's own presence entries (its connected sockets' rooms): the truth Redis is rebuilt from after an outage. */
+  localPresence(): Iterable<PresenceEntry>;
   metrics: GatewayMetrics;
   logger: Logger;
   /** Unique per process: owns this pod's presence entries in Redis. */
@@ -26,12 +28,18 @@ export async function createClusterServices(config: GatewayConfig, deps: Cluster
 }
 
 export function createMemoryServices(config: GatewayConfig, deps: Pick<ClusterDeps, "metrics">): ClusterServices {
-  const presence = new MemoryPresence();
-  const inbox = new MemoryInbox({ maxLength: config.inboxMaxLength, maxAgeMs: config.inboxMaxAgeMs, onTrim: (n) => deps.metrics.inboxTrimmed.inc(n) });
-  const history = new MemoryHistory(config.historyMaxLength);
+  const presence = new MemoryPresence(presenceModeLimits(config.presenceFullMaxUsers));
+  const inbox = new MemoryInbox({
+    maxLength: config.inboxMaxLength,
+    maxAgeMs: config.inboxMaxAgeMs,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    onTrim: (n) => deps.metrics.inboxTrimmed.inc(n),
+  });
+  const history = new MemoryHistory({ maxLength: config.historyMaxLength, ttlMs: config.historyTtlMs, idempotencyTtlMs: config.idempotencyTtlMs });
   const idempotency = new MemoryIdempotency(config.idempotencyTtlMs);
   return {
     mode: "embedded",
+    adapter: Adapter,
     presence,
     inbox,
     history,

@@ -1,13 +1,13 @@
 // "Store, then fan out" for durable messages, written once: the client event message:send and the
 // backend API's publish both go through here.
-import type { Server } from "socket.io";
+import type { GatewayServer } from "../protocol/session.js";
 import { userRoom } from "../auth/room-access.js";
-import type { ClusterServices, StoredMessage } from "../cluster/types.js";
+import type { AppendResult, ClusterServices, StoredMessage } from "../cluster/types.js";
 import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 
 /** What the caller provides; the log assigns id and position. */
-export type OutgoingMessage = Omit<StoredMessage, "id" | "seq" | "room" | "to">;
+export type OutgoingMessage = Omit<StoredMessage, "id" | "seq" | "epoch" | "room" | "to">;
 
 export interface SendOptions {
   /** Retries with the same key store nothing twice and answer the first message (`duplicate: true`). */
@@ -18,7 +18,7 @@ export interface SendOptions {
 
 export interface Sent {
   message: StoredMessage;
-  /** The key was seen before: nothing was stored or fanned out this time. */
+  /** The key was seen before: nothing was stored this time (the first message is fanned out again, same id). */
   duplicate: boolean;
 }
 
@@ -42,30 +42,33 @@ export interface FanOutFaults {
 
 export class StoreThenFanOut implements MessageDelivery {
   constructor(
-    private readonly io: Server,
-    private readonly cluster: Pick<ClusterServices, "history" | "inbox" | "idempotency">,
+    private readonly io: GatewayServer,
+    private readonly cluster: Pick<ClusterServices, "history" | "inbox">,
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
     private readonly faults?: FanOutFaults,
   ) {}
 
   toRoom(room: string, message: OutgoingMessage, options: SendOptions = {}): Promise<Sent> {
-    return this.send(options, () => this.cluster.history.append(room, message), (stored) => {
+    return this.send(() => this.cluster.history.append(room, message, options), (stored) => {
       const target = this.io.to(room);
       (options.exceptSocketId ? target.except(options.exceptSocketId) : target).emit("message", stored);
     });
   }
 
   toUser(userId: string, message: OutgoingMessage, options: SendOptions = {}): Promise<Sent> {
-    return this.send(options, () => this.cluster.inbox.append(userId, { ...message, to: userId }), (stored) => {
+    return this.send(() => this.cluster.inbox.append(userId, { ...message, to: userId }, options), (stored) => {
       this.io.to(userRoom(userId)).emit("message", stored);
     });
   }
 
-  private async send(options: SendOptions, store: () => Promise<StoredMessage>, fanOut: (stored: StoredMessage) => void): Promise<Sent> {
-    // The idempotency record covers the store only: what happens after it cannot release the claim.
-    const { value: message, duplicate } = options.idempotencyKey ? await this.cluster.idempotency.once(options.idempotencyKey, store) : { value: await store(), duplicate: false };
-    if (!duplicate) this.fanOut(message, fanOut);
+  private async send(store: () => Promise<AppendResult>, fanOut: (stored: StoredMessage) => void): Promise<Sent> {
+    // The idempotency key is recorded by the store in the same atomic step as the append, so nothing
+    // that fails later (a deadline, the fan-out) can lead a retry to store a second copy.
+    const { message, duplicate } = await store();
+    // A duplicate is fanned out again under its first id (clients dedupe by id): the first attempt may
+    // have stored it and then failed before the fan-out (e.g. its deadline fired while Redis still ran it).
+    this.fanOut(message, fanOut);
     return { message, duplicate };
   }
 

@@ -1,9 +1,8 @@
 // The SIGTERM sequence of SPEC.md: not ready at once, close the listener after a delay, warn the
 // clients, close their transports in spread batches (so they reconnect elsewhere without a storm),
 // finish in-flight work, settle presence, flush shared state. Every step is logged.
-import type { Socket } from "socket.io";
+import type { GatewaySocket } from "../protocol/session.js";
 import type { Logger } from "../ops/logger.js";
-import { sessionOf } from "../protocol/session.js";
 
 export interface DrainTarget {
   delayMs: number;
@@ -11,7 +10,7 @@ export interface DrainTarget {
   logger: Logger;
   markDraining(): void;
   closeListener(): void;
-  localSockets(): Socket[];
+  localSockets(): GatewaySocket[];
   /** Resolves once in-flight handlers and presence grace timers are done. */
   settleWork(): Promise<void>;
   /** Closes adapter, stores, telemetry: everything that must flush before exit. */
@@ -52,7 +51,7 @@ export async function drain(t: DrainTarget): Promise<void> {
         socket.emit("gateway:draining", { reconnectInMs: Math.round(offsets[i]!) });
         setTimeout(() => {
           if (!socket.connected) return;
-          sessionOf(socket).closing = "drain";
+          socket.data.closing = "drain";
           // Transport close, never socket.disconnect(): socket.io-client reconnects only after the former.
           // A long-polling client may never poll this pod again (the balancer stops routing to a pod that
           // is not ready): discard its transport instead of waiting up to 30 s for a poll to carry the close.

@@ -1,14 +1,27 @@
 // One connected socket from start to end: user room, event binding, metrics, logs, presence cleanup.
-import type { Socket } from "socket.io";
+import type { PresenceEntry } from "../cluster/types.js";
+import type { Admission } from "../auth/admission.js";
+import type { GatewayServer, GatewaySocket } from "./session.js";
 import { userRoom } from "../auth/room-access.js";
 import type { EventDefinition, GatewayContext } from "./context.js";
 import { eventListener, type InflightHandlers } from "./event-pipeline.js";
-import { sessionOf } from "./session.js";
 
 /** Disconnect reasons that are part of normal life: logged at info, never as errors. */
 const NORMAL_REASONS = new Set(["client namespace disconnect", "transport close", "server namespace disconnect", "server shutting down", "ping timeout", "forced close", "forced server close"]);
 
-type ConnectionHandler = (socket: Socket) => void;
+type ConnectionHandler = (socket: GatewaySocket) => void;
+
+/** The two steps every socket passes: admission (auth, capacity) before `connection`, then its per-socket setup. */
+export function acceptConnections(io: GatewayServer, admission: Admission, onConnection: ConnectionHandler): void {
+  io.use(admission.middleware);
+  io.on("connection", onConnection);
+}
+
+/** This pod's presence truth: every connected socket in every client room it joined. */
+export function* localPresenceEntries(io: GatewayServer): Iterable<PresenceEntry> {
+  for (const socket of io.of("/").sockets.values())
+    for (const room of socket.data.rooms) yield { room, userId: socket.data.identity.userId, socketKey: socket.id };
+}
 
 /**
  * Builds the connection handler once per gateway. Every per-socket listener it installs is shared by
@@ -19,26 +32,26 @@ export function connectionHandler(events: ReadonlyMap<string, EventDefinition>, 
   const { metrics, logger } = ctx;
   const onAny = eventListener(events, ctx, inflight);
   /** Log fields of a socket, built only when a line is written (a pino child per socket costs ~1 KB for its lifetime). */
-  const fieldsOf = (socket: Socket) => {
-    const session = sessionOf(socket);
+  const fieldsOf = (socket: GatewaySocket) => {
+    const session = socket.data;
     return { socketId: socket.id, userId: session.identity.userId, deviceId: session.deviceId, address: session.clientAddress };
   };
 
-  // engine.io emits "upgrade" on its own Socket (socket.conn); the socket.io socket is found through the session map.
-  const upgraded = new WeakMap<object, Socket>();
+  // engine.io emits "upgrade" on its own GatewaySocket (socket.conn); the socket.io socket is found through the session map.
+  const upgraded = new WeakMap<object, GatewaySocket>();
   function onUpgrade(this: object): void {
     const socket = upgraded.get(this);
     if (!socket) return;
     upgraded.delete(this);
-    const session = sessionOf(socket);
+    const session = socket.data;
     metrics.connections.dec({ transport: session.transport });
     session.transport = "websocket";
     metrics.connections.inc({ transport: "websocket" });
   }
 
-  function onDisconnect(this: Socket, reason: string, description: unknown): void {
+  function onDisconnect(this: GatewaySocket, reason: string, description: unknown): void {
     const socket = this;
-    const session = sessionOf(socket);
+    const session = socket.data;
     if (upgraded.delete(socket.conn)) socket.conn.off("upgrade", onUpgrade);
     const transport = session.transport;
     metrics.connections.dec({ transport });
@@ -57,7 +70,7 @@ export function connectionHandler(events: ReadonlyMap<string, EventDefinition>, 
   }
 
   return (socket) => {
-    const session = sessionOf(socket);
+    const session = socket.data;
     const transport = socket.conn.transport.name === "websocket" ? "websocket" : "polling";
     session.transport = transport;
     metrics.connections.inc({ transport });
@@ -76,11 +89,6 @@ export function connectionHandler(events: ReadonlyMap<string, EventDefinition>, 
     logger.info({ ...fieldsOf(socket), transport, userAgent: session.userAgent }, "connected");
     socket.once("disconnect", onDisconnect);
   };
-}
-
-/** One socket (tests): the same as connectionHandler(...)(socket), without sharing the listeners. */
-export function handleConnection(socket: Socket, events: ReadonlyMap<string, EventDefinition>, ctx: GatewayContext, inflight: InflightHandlers): void {
-  connectionHandler(events, ctx, inflight)(socket);
 }
 
 function describe(d: unknown): string | undefined {

@@ -1,28 +1,28 @@
 // What a client-event handler may touch: the shared services of one gateway, nothing else.
-import type { Server, Socket } from "socket.io";
+import type { GatewayServer, GatewaySocket } from "./session.js";
 import type { z } from "zod";
 import type { ClusterServices } from "../cluster/types.js";
 import type { MessageDelivery } from "../delivery/message-delivery.js";
 import type { GatewayConfig } from "../config.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Logger } from "../ops/logger.js";
-import type { PresenceTracker } from "./presence-tracker.js";
+import type { PresenceService } from "../presence/presence-service.js";
 import type { Session } from "./session.js";
 
 export interface GatewayContext {
   config: GatewayConfig;
-  io: Server;
+  io: GatewayServer;
   cluster: ClusterServices;
   /** Store, then fan out: the only way handlers and the API send durable messages. */
   delivery: MessageDelivery;
   metrics: GatewayMetrics;
   logger: Logger;
-  presence: PresenceTracker;
+  presence: PresenceService;
 }
 
 export interface HandlerCall {
   ctx: GatewayContext;
-  socket: Socket;
+  socket: GatewaySocket;
   session: Session;
 }
 

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { assertRoomAllowed } from "../auth/room-access.js";
 import { GatewayError } from "../errors.js";
 import { defineEvent } from "./context.js";
-import { roomName } from "./schemas.js";
+import { presenceCursor, roomName } from "./schemas.js";
 
 export const typing = defineEvent({
   name: "typing",
@@ -17,9 +17,10 @@ export const typing = defineEvent({
 
 export const presenceGet = defineEvent({
   name: "presence:get",
-  schema: z.strictObject({ room: roomName }),
-  async handle({ ctx, session }, { room }) {
+  schema: z.strictObject({ room: roomName, cursor: presenceCursor.optional(), limit: z.number().int().min(1).optional() }),
+  async handle({ ctx, session }, { room, cursor, limit }) {
     assertRoomAllowed(session.identity, room);
-    return { room, users: await ctx.cluster.presence.list(room) };
+    // A limit above the page size is served as a full page: clients need not know PRESENCE_FULL_MAX_USERS.
+    return { room, ...(await ctx.presence.page(room, cursor, limit)) };
   },
 });

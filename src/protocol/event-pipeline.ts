@@ -1,15 +1,14 @@
 // The one wrapper around every client event: rate limit, schema check, timing, error isolation,
 // ack answer, metrics. Handlers stay plain async functions; a failure here never leaves this socket.
-import type { Socket } from "socket.io";
-import { GatewayError, toErrorBody, type ErrorBody } from "../errors.js";
+import type { EventAnswer, GatewaySocket } from "./session.js";
+import { classify, GatewayError, toErrorBody, type ErrorBody } from "../errors.js";
 import type { Outcome } from "../ops/metrics.js";
 import { inSpan, splitTraceEnvelope, startEventSpan, type ActiveSpan } from "../ops/tracing.js";
 import type { EventDefinition, GatewayContext } from "./context.js";
 import { eventLabel } from "./event-names.js";
-import { sessionOf } from "./session.js";
 import { describeIssues } from "./schemas.js";
 
-type Ack = (answer: unknown) => void;
+type Ack = (answer: EventAnswer) => void;
 
 /** In-flight handler promises, so a drain can wait for them. */
 export class InflightHandlers {
@@ -28,14 +27,8 @@ export class InflightHandlers {
   }
 }
 
-/** Codes that mean the gateway (not the client) failed: they count as outcome "error". */
-const SERVER_SIDE: ReadonlySet<string> = new Set(["UNAVAILABLE", "INTERNAL"]);
 
-export function bindEvents(socket: Socket, events: ReadonlyMap<string, EventDefinition>, ctx: GatewayContext, inflight: InflightHandlers): void {
-  socket.onAny(eventListener(events, ctx, inflight));
-}
-
-type AnyListener = (this: Socket, name: unknown, ...args: unknown[]) => void;
+type AnyListener = (this: GatewaySocket, name: unknown, ...args: unknown[]) => void;
 
 /**
  * The onAny listener of every socket of a gateway: built once and shared (socket.io calls it with
@@ -44,8 +37,8 @@ type AnyListener = (this: Socket, name: unknown, ...args: unknown[]) => void;
 export function eventListener(events: ReadonlyMap<string, EventDefinition>, ctx: GatewayContext, inflight: InflightHandlers): AnyListener {
   const { metrics, config } = ctx;
 
-  const run = (socket: Socket, name: string, args: unknown[]): void => {
-    const session = sessionOf(socket);
+  const run = (socket: GatewaySocket, name: string, args: unknown[]): void => {
+    const session = socket.data;
     const started = performance.now();
     const label = eventLabel(name);
     const last = args[args.length - 1];
@@ -56,10 +49,10 @@ export function eventListener(events: ReadonlyMap<string, EventDefinition>, ctx:
     const payload = traced ? traced.payload : envelope;
     let span: ActiveSpan | undefined;
 
-    const finish = (outcome: Outcome, answer: Record<string, unknown> | { ok: false; error: ErrorBody }) => {
+    const finish = (outcome: Outcome, answer: EventAnswer) => {
       metrics.events.inc({ event: label, outcome });
       metrics.eventDuration.observe({ event: label }, (performance.now() - started) / 1000);
-      span?.end(outcome === "error" ? (answer.error as ErrorBody) : undefined, { "socketgate.outcome": outcome });
+      span?.end(outcome === "error" && answer.ok === false ? answer.error : undefined, { "socketgate.outcome": outcome });
       if (!socket.connected) return;
       if (ack) ack(answer);
       else if (answer.ok === false) socket.emit("gateway:error", answer.error);
@@ -81,14 +74,14 @@ export function eventListener(events: ReadonlyMap<string, EventDefinition>, ctx:
       (result) => finish("ok", { ok: true, ...result }),
       (err: unknown) => {
         const body = toErrorBody(err);
-        if (err instanceof GatewayError && !SERVER_SIDE.has(err.code)) return refuse("rejected", body);
+        if (classify(body.code).fault === "client") return refuse("rejected", body);
         refuse("error", body);
         if (!(err instanceof GatewayError)) onHandlerFailure(socket, name, err, ctx);
       },
     ));
   };
 
-  return function (this: Socket, name: unknown, ...args: unknown[]) {
+  return function (this: GatewaySocket, name: unknown, ...args: unknown[]) {
     try {
       run(this, typeof name === "string" ? name : String(name), args);
     } catch (err) {
@@ -99,8 +92,8 @@ export function eventListener(events: ReadonlyMap<string, EventDefinition>, ctx:
 }
 
 /** Counts an unexpected failure (a "panic") and disconnects the socket once it spends its budget. */
-function onHandlerFailure(socket: Socket, name: string, err: unknown, ctx: GatewayContext): void {
-  const session = sessionOf(socket);
+function onHandlerFailure(socket: GatewaySocket, name: string, err: unknown, ctx: GatewayContext): void {
+  const session = socket.data;
   ctx.metrics.handlerErrors.inc({ event: eventLabel(name) });
   session.failures += 1;
   ctx.logger.error(

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { GatewayError } from "../errors.js";
 import { assertBodyWithinBounds } from "./body-bounds.js";
+import { chargeAnswer, pageLimits, unackedCursor } from "./catch-up.js";
 import { defineEvent } from "./context.js";
 import { clientMsgId, messageBody, roomName, userId } from "./schemas.js";
 
@@ -19,13 +20,13 @@ export const messageSend = defineEvent({
     assertBodyWithinBounds(input.body, { maxBodyBytes: ctx.config.maxBodyBytes });
     if ("room" in input && !session.rooms.has(input.room)) throw new GatewayError("FORBIDDEN", `join room ${input.room} before sending to it`);
     const message = { from, body: input.body, ts: Date.now(), ...(input.clientMsgId ? { clientMsgId: input.clientMsgId } : {}) };
-    // A retried send (same clientMsgId) answers the first result and is not stored or delivered twice.
+    // A retried send (same clientMsgId) answers the first result: the key is recorded atomically with the append.
     const idempotencyKey = input.clientMsgId ? `msg:${from}:${input.clientMsgId}` : undefined;
     const { message: stored, duplicate } =
       "room" in input
         ? await ctx.delivery.toRoom(input.room, message, { idempotencyKey, exceptSocketId: socket.id })
         : await ctx.delivery.toUser(input.to, message, { idempotencyKey });
-    return { id: stored.id, ts: stored.ts, ...(stored.seq !== undefined ? { seq: stored.seq } : {}), ...(duplicate ? { duplicate: true } : {}) };
+    return { id: stored.id, ts: stored.ts, seq: stored.seq, epoch: stored.epoch, ...(duplicate ? { duplicate: true } : {}) };
   },
 });
 
@@ -40,9 +41,11 @@ export const messageAck = defineEvent({
 
 export const messageUnacked = defineEvent({
   name: "message:unacked",
-  schema: z.strictObject({ limit: z.number().int().min(1).max(1000).optional() }),
-  async handle({ ctx, session }, { limit }) {
-    const messages = await ctx.cluster.inbox.unacked(session.identity.userId, session.deviceId, limit ?? 1000);
-    return { messages };
+  schema: z.strictObject({ limit: z.number().int().min(1).max(1000).optional(), cursor: unackedCursor.optional() }),
+  async handle({ ctx, session }, { limit, cursor }) {
+    // One page of at most `limit` messages and MAX_ANSWER_BYTES; `nextCursor` continues it.
+    const page = await ctx.cluster.inbox.unacked(session.identity.userId, session.deviceId, { ...pageLimits(ctx.config, limit), ...(cursor ? { cursor } : {}) });
+    chargeAnswer(session, page.messages);
+    return page.more ? { messages: page.messages, more: true, nextCursor: page.nextCursor } : { messages: page.messages };
   },
 });

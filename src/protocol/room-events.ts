@@ -2,35 +2,38 @@
 import { z } from "zod";
 import { assertRoomAllowed } from "../auth/room-access.js";
 import { GatewayError } from "../errors.js";
+import type { PresenceAnswer } from "../presence/presence-service.js";
 import { defineEvent } from "./context.js";
+import { chargeAnswer, gapAnswer, pageLimits, readFrom, sinceSchema } from "./catch-up.js";
 import { roomName } from "./schemas.js";
-
-/** Most messages one join replays; older gaps answer HISTORY_GAP so the client resyncs. */
-export const MAX_REPLAY = 1000;
 
 export const roomJoin = defineEvent({
   name: "room:join",
-  schema: z.strictObject({ room: roomName, since: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }),
+  schema: z.strictObject({ room: roomName, since: sinceSchema.optional() }),
   async handle({ ctx, socket, session }, { room, since }) {
     assertRoomAllowed(session.identity, room);
     if (!session.rooms.has(room) && session.rooms.size >= ctx.config.maxRoomsPerSocket)
       throw new GatewayError("TOO_MANY_ROOMS", `a socket may join at most ${ctx.config.maxRoomsPerSocket} rooms`);
     // Join first, read history second: nothing sent in between is missed (the client dedupes by id).
+    // The presence service puts the socket into the room between recording it and reading the page.
     session.rooms.add(room);
-    await socket.join(room);
-    await ctx.presence.join(room, session.identity.userId, socket.id);
-    const users = await ctx.cluster.presence.list(room);
-    if (since === undefined) return { room, users };
-    const history = await ctx.cluster.history.since(room, since, MAX_REPLAY);
-    if (history.ok) return { room, users, messages: history.messages };
-    return {
-      room,
-      users,
-      messages: [],
-      gap: { code: "HISTORY_GAP", message: `history starts at seq ${history.oldestSeq}: resync this room`, oldestSeq: history.oldestSeq },
-    };
+    const presence = joinAnswer(await ctx.presence.join(room, session.identity.userId, socket.id, () => socket.join(room)));
+    if (since === undefined) return { room, ...presence };
+    // Catch-up: one page of at most MAX_ANSWER_BYTES; `nextSince` continues it (the client re-sends room:join).
+    const read = await ctx.cluster.history.since(room, readFrom(since), pageLimits(ctx.config));
+    if (!read.ok) return { room, ...presence, messages: [], gap: gapAnswer(read.gap) };
+    chargeAnswer(session, read.messages);
+    return { room, ...presence, messages: read.messages, position: read.next, ...(read.more ? { messagesMore: true, nextSince: read.next } : {}) };
   },
 });
+
+/**
+ * The presence part of a room:join answer: exact counts always, the first page of users (`more` and
+ * `nextCursor` when presence:get has the rest), and `presenceMode` so a client knows which events to expect.
+ */
+function joinAnswer({ occupancy, mode, users, more, nextCursor }: PresenceAnswer): Record<string, unknown> {
+  return { occupancy, presenceMode: mode, users, ...(more ? { more, nextCursor } : {}) };
+}
 
 export const roomLeave = defineEvent({
   name: "room:leave",

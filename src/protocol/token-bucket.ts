@@ -24,4 +24,15 @@ export class TokenBucket {
     this.tokens -= 1;
     return true;
   }
+
+  /**
+   * Takes `tokens` for work already done (a large answer): the balance may go negative, down to -burst,
+   * so the following events are refused until it has refilled.
+   */
+  charge(tokens: number): void {
+    const t = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.ratePerS);
+    this.last = t;
+    this.tokens = Math.max(-this.burst, this.tokens - tokens);
+  }
 }

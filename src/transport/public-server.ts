@@ -1,14 +1,17 @@
 // The public listener: a uWebSockets.js app with Socket.IO attached, plus its limits and its close.
 import { Server } from "socket.io";
+import type { ClientToServerEvents, GatewayServer, InterServerEvents, ServerToClientEvents, Session } from "../protocol/session.js";
 import type { GatewayConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Uws } from "./uws-loader.js";
+import { countEngineRefusals } from "./engine-accounting.js";
 import { Backpressure } from "./slow-consumer-watcher.js";
 import { boundedParser } from "./bounded-parser.js";
+import { applyWsLimits } from "./ws-limits.js";
 import { REASON, REFUSALS, refusalOf, type RetryableRefusal, type SessionGate } from "../auth/session-gate.js";
 
-type App = ReturnType<Uws["App"]>;
+export type App = ReturnType<Uws["App"]>;
 type ListenSocket = Parameters<Uws["us_listen_socket_close"]>[0];
 
 /** uWS send buffer past which it drops (publish) or refuses (send): set on purpose, watched by the slow-consumer watcher. */
@@ -16,7 +19,7 @@ export const MAX_BACKPRESSURE_FACTOR = 16;
 
 export interface PublicServer {
   app: App;
-  io: Server;
+  io: GatewayServer;
   /** Slow-consumer cuts of this server (start it once the gateway is wired). */
   backpressure: Backpressure;
   listen(): Promise<number>;
@@ -39,40 +42,11 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   let refusing = false;
   let gate: SessionGate | undefined;
 
-  // engine.io passes only some uWS options through; close sockets that hit the hard limit instead of
-  // letting uWS drop their messages silently (the watcher normally cuts them well before that).
-  const ws = app.ws.bind(app);
-  // uWS cuts a connection whose frame exceeds maxPayloadLength (MAX_PAYLOAD_BYTES) from the frame header,
-  // before buffering it (1006 "Received too big message"); engine.io only sees "transport close", so the
-  // refusal is counted here.
-  app.ws = ((pattern: string, behavior: Parameters<App["ws"]>[1]) =>
-    ws(pattern, {
-      ...behavior,
-      maxBackpressure,
-      closeOnBackpressureLimit: CLOSE_ON_BACKPRESSURE_LIMIT,
-      // engine.io's uWS upgrade handler does not check the transport: an Upgrade request with
-      // transport=polling starts a polling session, answers 200, then writes "101" on the ended response
-      // and rejects (an unhandled rejection per request, for anyone who asks). Refuse it here instead.
-      upgrade: (res, req, context) => {
-        if (new URLSearchParams(req.getQuery() ?? "").get("transport") !== "websocket") {
-          metrics.connectionFailures.inc({ reason: "transport_error" });
-          res.writeStatus("400 Bad Request").writeHeader("content-type", "application/json");
-          res.end(JSON.stringify({ code: 3, message: "Bad request: a WebSocket upgrade needs transport=websocket" }));
-          return;
-        }
-        behavior.upgrade?.(res, req, context);
-      },
-      close: (socket, code, message) => {
-        const tooBig = code === WS_MESSAGE_TOO_BIG || (code === WS_ABNORMAL && Buffer.from(message).toString() === UWS_TOO_BIG_TEXT);
-        if (tooBig) metrics.connectionFailures.inc({ reason: "payload_too_large" });
-        const transport = (socket.getUserData() as { transport?: object } | undefined)?.transport;
-        // uWS hit its hard limit before the watcher's grace ran out: still a slow-consumer cut.
-        if (!tooBig && code === WS_ABNORMAL && transport) backpressure.closedByUws(transport);
-        behavior.close?.(socket, code, message);
-      },
-    } as Parameters<App["ws"]>[1])) as App["ws"];
+  // Created below, after the server it watches; uWS only closes sockets once they exist.
+  let backpressure: Backpressure | undefined;
+  applyWsLimits(app, maxBackpressure, metrics, (transport) => backpressure?.closedByUws(transport));
 
-  const io = new Server({
+  const io: GatewayServer = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, Session>({
     path: "/socket.io",
     serveClient: config.demo,
     transports: ["polling", "websocket"],
@@ -111,7 +85,7 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   });
   io.attachApp(app, { maxBackpressure } as Parameters<Server["attachApp"]>[1]);
   answerRetryableRefusals(io);
-  const backpressure = new Backpressure(io, { limitBytes: config.slowConsumerBufferBytes, graceMs: config.slowConsumerGraceMs, hardLimitBytes: maxBackpressure }, metrics, logger);
+  backpressure = new Backpressure(io, { limitBytes: config.slowConsumerBufferBytes, graceMs: config.slowConsumerGraceMs, hardLimitBytes: maxBackpressure }, metrics, logger);
   // engine.io answers other methods on a live polling session with a bare 500 (and HEAD with a body):
   // a client error, so answer it as one. Method routes take priority over engine.io's app.any.
   for (const method of ["put", "del", "patch", "head"] as const) {
@@ -121,19 +95,9 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
       else res.end(JSON.stringify({ error: { code: "BAD_REQUEST", message: "method not allowed on /socket.io/" } }));
     });
   }
-  io.engine.on("connection_error", (err: { code?: number; message?: string }) => {
-    // FORBIDDEN comes only from allowRequest above, which already counted it as "cors".
-    if (err.code !== ENGINE_FORBIDDEN) {
-      metrics.connectionAttempts.inc();
-      metrics.connectionFailures.inc({ reason: "transport_error" });
-    }
-    logger.debug({ code: err.code, message: err.message }, "engine.io refused a request");
-  });
-
-  io.engine.on("connection", (conn: EngineConn) => {
-    gate?.opened();
-    countAbandonedHandshake(conn, metrics);
-  });
+  countEngineRefusals(io, metrics, logger);
+  // engine.io counted the session: the gate's reservation for its handshake ends.
+  io.engine.on("connection", () => gate?.opened());
 
   let listenSocket: ListenSocket | undefined;
   return {
@@ -164,49 +128,6 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
 
 /** Binary attachments one packet may carry (socket.io-parser's default); their total is bounded by MAX_BODY_BYTES. */
 const MAX_ATTACHMENTS = 10;
-/**
- * uWS v20.30 typings declare closeOnBackpressureLimit a number, v20.5x a boolean; both native builds
- * read it as a truth value, so `true` compiles against either typing and means the same to both.
- */
-const CLOSE_ON_BACKPRESSURE_LIMIT = true as boolean | number as NonNullable<Parameters<App["ws"]>[1]["closeOnBackpressureLimit"]>;
-const WS_MESSAGE_TOO_BIG = 1009;
-/** What uWS reports when it closes a socket itself (backpressure hard limit) or the peer vanished. */
-const WS_ABNORMAL = 1006;
-const UWS_TOO_BIG_TEXT = "Received too big message";
-const ENGINE_FORBIDDEN = 4;
-
-interface EngineConn {
-  on(event: "data", fn: (data: unknown) => void): unknown;
-  off(event: "data", fn: (data: unknown) => void): unknown;
-  once(event: "close", fn: (reason: string, description?: unknown) => void): unknown;
-}
-
-/**
- * Counts Engine.IO sessions the server had to close before they ever sent a Socket.IO CONNECT
- * (idle sockets past CONNECT_TIMEOUT_MS, half-open polling sessions past the ping timeout) as
- * "handshake_timeout", and polling bodies over MAX_PAYLOAD_BYTES as "payload_too_large".
- */
-function countAbandonedHandshake(conn: EngineConn, metrics: GatewayMetrics): void {
-  let sentConnect = false;
-  const onData = (data: unknown) => {
-    // Socket.IO CONNECT is packet type 0; the first message decides, then this listener goes.
-    sentConnect = typeof data === "string" && data.startsWith("0");
-    conn.off("data", onData);
-  };
-  conn.on("data", onData);
-  conn.once("close", (reason, description) => {
-    conn.off("data", onData);
-    // A session that never sent CONNECT never reached admission, which counts attempts: count it here,
-    // so the alert's failures / attempts ratio stays a ratio of the same population.
-    if (reason === "transport error" && description instanceof Error && description.message === "payload too large") {
-      if (!sentConnect) metrics.connectionAttempts.inc();
-      metrics.connectionFailures.inc({ reason: "payload_too_large" });
-    } else if (!sentConnect && (reason === "forced close" || reason === "ping timeout")) {
-      metrics.connectionAttempts.inc();
-      metrics.connectionFailures.inc({ reason: "handshake_timeout" });
-    }
-  });
-}
 
 type UwsResponse = { writeStatus(s: string): UwsResponse; writeHeader(k: string, v: string): UwsResponse; end(body: string): unknown };
 interface AbortingEngine {
@@ -238,3 +159,4 @@ export function originAllowed(origin: string, host: string | undefined, allowed:
     return false;
   }
 }
+

@@ -1,17 +1,16 @@
 // Backpressure of one server: cuts sockets whose send buffer stays over the limit, so uWS never drops
 // their messages unnoticed, and counts uWS's own hard-limit closes of sockets it saw slow.
 // A cut closes the transport only: socket.io-client reconnects and catches up through room history.
-import type { Server, Socket } from "socket.io";
+import type { GatewayServer, GatewaySocket } from "../protocol/session.js";
 import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
-import { sessionOf } from "../protocol/session.js";
 
 interface UwsSocketLike {
   getBufferedAmount(): number;
 }
 
 /** Bytes (WebSocket) or packets x 1 KiB (polling) waiting to be sent to this socket. */
-export function bufferedBytes(socket: Socket): number {
+export function bufferedBytes(socket: GatewaySocket): number {
   const conn = socket.conn as unknown as { transport: { name: string; socket?: UwsSocketLike }; writeBuffer: unknown[] };
   let bytes = conn.writeBuffer.length * 1024;
   if (conn.transport.name === "websocket" && conn.transport.socket) {
@@ -34,7 +33,7 @@ export interface BackpressureLimits {
 }
 
 export class Backpressure {
-  private readonly since = new WeakMap<Socket, number>();
+  private readonly since = new WeakMap<GatewaySocket, number>();
   /**
    * Transports seen over the limit and not cut yet. If uWS closes one of them at its hard limit (close
    * code 1006, indistinguishable from a vanished client otherwise), that close is a slow-consumer cut
@@ -50,7 +49,7 @@ export class Backpressure {
   private readonly urgentBytes: number;
 
   constructor(
-    private readonly io: Server,
+    private readonly io: GatewayServer,
     private readonly limits: BackpressureLimits,
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
@@ -89,8 +88,8 @@ export class Backpressure {
       this.since.delete(socket);
       this.slow.delete(socket.conn.transport);
       this.metrics.slowConsumerDisconnects.inc();
-      sessionOf(socket).closing = "slow_consumer";
-      this.logger.warn({ socketId: socket.id, userId: sessionOf(socket).identity?.userId, bufferedBytes: bytes }, "slow consumer cut");
+      socket.data.closing = "slow_consumer";
+      this.logger.warn({ socketId: socket.id, userId: socket.data.identity.userId, bufferedBytes: bytes }, "slow consumer cut");
       socket.conn.close();
     }
   }

@@ -7,6 +7,7 @@
 //   --only=raw-uws,socketgate     only these stacks    --scenarios=fanout,echo   only these scenarios
 //   --mem-levels=1000,5000        idle-memory levels    --cpu-prof=<dir>          node --cpu-prof on socketgate pods
 //   --no-write                    do not overwrite results/latest.*
+//   --only=socketgate,socketgate-node24   the legacy uWS build (Node 20, host) against the current one (Node 24, trixie rootfs; root)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -16,6 +17,7 @@ import { connRate, echo, fanoutSession, memory } from "./loadgen/scenarios.mjs";
 import { pusherProtocol, socketIoProtocol } from "./loadgen/protocols.mjs";
 import { freePort, hasTaskset, httpGet, killAll, pinSelf, rssKiB, startProcess } from "./lib/proc.mjs";
 import { median, round } from "./lib/stats.mjs";
+import { childrenOf, missingPrerequisite, prepareProductionRoot, productionLaunch, removeApp } from "../runtime/production-rootfs.mjs";
 import { renderMarkdown, renderSvg, goals } from "./report.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -90,25 +92,54 @@ async function startNodeServer(name, script, extraEnv = {}) {
   return { proc, port };
 }
 
+const gatewayEnv = (port, opsPort) => ({
+  NODE_ENV: "production",
+  HOST: "127.0.0.1",
+  PORT: String(port),
+  OPS_PORT: String(opsPort),
+  JWT_SECRET: SECRET,
+  MAX_CONNECTIONS: "30000",
+  RATE_LIMIT_EVENTS_PER_S: "100000",
+  RATE_LIMIT_BURST: "1000000",
+  LOG_LEVEL: "warn",
+});
+
 async function startGateway(name, extraEnv = {}, nodeArgs = []) {
   const port = await freePort();
   const opsPort = await freePort();
-  const env = {
-    NODE_ENV: "production",
-    HOST: "127.0.0.1",
-    PORT: String(port),
-    OPS_PORT: String(opsPort),
-    JWT_SECRET: SECRET,
-    MAX_CONNECTIONS: "30000",
-    RATE_LIMIT_EVENTS_PER_S: "100000",
-    RATE_LIMIT_BURST: "1000000",
-    LOG_LEVEL: "warn",
-    ...extraEnv,
-  };
+  const env = { ...gatewayEnv(port, opsPort), ...extraEnv };
   if (CPU_PROF) nodeArgs = [...nodeArgs, "--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
   const proc = await startProcess({ name, cmd: nodeBin, args: [...nodeArgs, join(ROOT, "dist", "main.js")], env, core: SERVER_CORE, ready: healthReady(port) });
   // --cpu-prof writes on a normal exit only: stop with SIGTERM (the gateway drains and exits 0).
   if (CPU_PROF) proc.stop = stopGently(proc);
+  return { proc, port, opsPort };
+}
+
+/**
+ * The gateway as the image runs it: Node 24 and the current uWS build (v20.57) in the runtime tier's
+ * Debian trixie root filesystem (tests/runtime/production-rootfs.mjs; root only, cached there), on the
+ * same core and with the same settings as `startGateway`, which runs Node 20 + the legacy build here.
+ */
+async function startGatewayInRootfs(name, extraEnv = {}) {
+  const prod = prepareProductionRoot((line) => log(`${name}: ${line}`));
+  const port = await freePort();
+  const opsPort = await freePort();
+  const env = { ...gatewayEnv(port, opsPort), HOME: "/tmp", ...extraEnv };
+  const launch = productionLaunch(prod);
+  const proc = await startProcess({ name, cmd: launch.command, args: launch.args, env, core: SERVER_CORE, ready: healthReady(port), timeoutMs: 60_000 });
+  // unshare -> tini -> node: measure (RSS, CPU) the node process; stop() still kills the whole namespace.
+  const tini = childrenOf(proc.pid)[0];
+  const nodePid = tini === undefined ? undefined : childrenOf(tini)[0];
+  if (nodePid === undefined) throw new Error(`${name}: no node process under ${proc.pid}`);
+  const { body } = await httpGet(`http://127.0.0.1:${opsPort}/metrics`, 5000);
+  const build = /^socketgate_uws_build_info\{build="(\w+)",version="([\d.]+)"\} 1$/m.exec(body);
+  log(`${name}: Node ${prod.node.version}, glibc ${prod.glibc}, uWS build ${build?.[1]} v${build?.[2]}, native ${/^socketgate_uws_native 1$/m.test(body)}`);
+  proc.pid = nodePid;
+  const stop = proc.stop;
+  proc.stop = async () => {
+    await stop();
+    removeApp(prod);
+  };
   return { proc, port, opsPort };
 }
 
@@ -159,10 +190,10 @@ function stacks(redisUrl) {
   const sio = socketIoProtocol();
   const sioAuth = socketIoProtocol({ jwtSecret: SECRET });
   const S = join(HERE, "servers");
-  const gw = (pods, redis) => async (extra = {}) => {
+  const gw = (pods, redis, start = startGateway) => async (extra = {}) => {
     const started = [];
     const env = { ...(redis ? { REDIS_URL: redisUrl } : {}), ...(extra.slowConsumerBytes ? { SLOW_CONSUMER_BUFFER_BYTES: String(extra.slowConsumerBytes) } : {}) };
-    for (let i = 0; i < pods; i++) started.push(await startGateway(`socketgate-${i}`, env));
+    for (let i = 0; i < pods; i++) started.push(await start(`socketgate-${i}`, env));
     return { procs: started.map((s) => s.proc), endpoints: started.map((s) => ({ port: s.port })), counters: () => gatewayCounters(started.map((s) => s.opsPort)) };
   };
   const node = (script, env = () => ({}), pods = 1) => async (extra = {}) => {
@@ -177,6 +208,7 @@ function stacks(redisUrl) {
   const ALL = ["memory", "connrate", "fanout", "overload", "echo"];
   return [
     { id: "socketgate", label: "socketgate embedded", proto: sioAuth, kinds: ["except"], start: gw(1, false), auth: true, skip: noGw, scenarios: ALL, goal: ["memory", "connrate", "fanout", "echo"] },
+    { id: "socketgate-node24", label: "socketgate embedded, Node 24 + current uWS build (v20.57) in the Debian trixie rootfs (tests/runtime)", proto: sioAuth, kinds: ["except"], start: gw(1, false, startGatewayInRootfs), auth: true, skip: noGw ?? missingPrerequisite(), scenarios: ["memory", "connrate", "fanout", "echo"], goal: ["memory", "fanout", "echo"], experiment: true, note: "same build and settings as socketgate (Node 20 + uWS v20.30 on this host), run as the image runs it" },
     { id: "socketgate-cluster-2", label: "socketgate cluster (Redis), 2 pods, cross-pod fan-out", proto: sioAuth, kinds: ["except"], start: gw(2, true), auth: true, needsRedis: true, skip: noCluster, scenarios: ["fanout"], goal: ["fanout"], goalRates: [1000] },
     { id: "socketgate-cluster-1", label: "socketgate cluster (Redis), 1 pod", proto: sioAuth, kinds: ["except"], start: gw(1, true), auth: true, needsRedis: true, skip: noCluster, scenarios: ["fanout", "echo"], goal: ["fanout"] },
     { id: "raw-uws", label: "raw uWS native pub/sub (ceiling)", proto: sio, kinds: ["except", "all"], start: node("raw-uws.mjs"), auth: false, scenarios: ALL, goal: ["fanout"], goalRates: [1000] },

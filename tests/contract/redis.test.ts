@@ -8,11 +8,12 @@ import { RedisIdempotency } from "../../src/cluster/redis/redis-idempotency.js";
 import { RedisInbox } from "../../src/cluster/redis/redis-inbox.js";
 import { RedisOps, type RedisClient } from "../../src/cluster/redis/redis-ops.js";
 import { RedisPresence } from "../../src/cluster/redis/redis-presence.js";
+import { presenceModeLimits } from "../../src/presence/limits.js";
 import type { PresenceStore } from "../../src/cluster/types.js";
 import { startRedis, stopAllRedis, waitFor, type RedisNode } from "../support/redis-harness.js";
-import { historyContract } from "./history.contract.js";
 import { idempotencyContract } from "./idempotency.contract.js";
 import { inboxContract } from "./inbox.contract.js";
+import { logContract } from "./log.contract.js";
 import { presenceContract } from "./presence.contract.js";
 
 let redis: RedisNode;
@@ -54,10 +55,15 @@ async function many<T extends { close(): Promise<void> }>(count: number, make: (
 presenceContract("redis", {
   expires: true,
   pods: (count, o) =>
-    many(count, (ops) => new RedisPresence(ops, { podId: `pod-${randomUUID().slice(0, 8)}`, ttlMs: o?.ttlMs ?? 15_000, graceMs: o?.graceMs ?? 2000 })),
+    many(count, (ops) => new RedisPresence(ops, { podId: `pod-${randomUUID().slice(0, 8)}`, ttlMs: o?.ttlMs ?? 15_000, graceMs: o?.graceMs ?? 2000, limits: o?.limits ?? presenceModeLimits(200) })),
   // kill -9: the instance stops heartbeating and is never closed (close would mark the pod gone at once).
   crash: (store) => void crashed.add(store),
 });
 inboxContract("redis", { create: (count, limits) => many(count, (ops) => new RedisInbox(ops, limits)) });
-historyContract("redis", { create: (count, maxLength) => many(count, (ops) => new RedisHistory(ops, maxLength)) });
+logContract("redis history", {
+  create: (count, o) => many(count, (ops) => new RedisHistory(ops, { maxLength: o.maxLength, ttlMs: o.ttlMs, idempotencyTtlMs: o.idempotencyTtlMs })),
+});
+logContract("redis inbox", {
+  create: (count, o) => many(count, (ops) => new RedisInbox(ops, { maxLength: o.maxLength, maxAgeMs: o.ttlMs, idempotencyTtlMs: o.idempotencyTtlMs })),
+});
 idempotencyContract("redis", { create: (count, ttlMs) => many(count, (ops) => new RedisIdempotency(ops, { ttlMs })) });

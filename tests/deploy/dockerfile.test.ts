@@ -31,13 +31,71 @@ const ignored = (path: string) => {
   return result;
 };
 
+const baseImage = argDefault("NODE_IMAGE") ?? "";
+/** Node major -> module ABI (process.versions.modules), the suffix of uWS binary names. */
+const NODE_ABI: Record<string, number> = { "20": 115, "22": 127, "24": 137, "25": 141 };
+/** glibc of each Debian suite the node:<major>-<suite>-slim images are built on. */
+const DEBIAN_GLIBC: Record<string, string> = { bookworm: "2.36", trixie: "2.41" };
+const compareVersions = (a: string, b: string) => {
+  const [x, y] = [a, b].map((v) => v.split(".").map(Number));
+  for (let i = 0; i < Math.max(x!.length, y!.length); i++) if ((x![i] ?? 0) !== (y![i] ?? 0)) return (x![i] ?? 0) - (y![i] ?? 0);
+  return 0;
+};
+
+/** The GLIBC_x.y versions an ELF64 little-endian shared object asks for: the names in its .dynstr section. */
+function glibcVersionsNeeded(elf: Buffer): string[] {
+  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1) throw new Error("not an ELF64 little-endian file");
+  const shoff = Number(elf.readBigUInt64LE(0x28));
+  const [shentsize, shnum, shstrndx] = [elf.readUInt16LE(0x3a), elf.readUInt16LE(0x3c), elf.readUInt16LE(0x3e)];
+  const section = (i: number) => {
+    const at = shoff + i * shentsize;
+    return { name: elf.readUInt32LE(at), offset: Number(elf.readBigUInt64LE(at + 0x18)), size: Number(elf.readBigUInt64LE(at + 0x20)) };
+  };
+  const names = section(shstrndx);
+  const nameOf = (s: { name: number }) => elf.toString("latin1", names.offset + s.name, elf.indexOf(0, names.offset + s.name));
+  const dynstr = Array.from({ length: shnum }, (_, i) => section(i)).find((s) => nameOf(s) === ".dynstr");
+  if (!dynstr) throw new Error("no .dynstr section");
+  const text = elf.toString("latin1", dynstr.offset, dynstr.offset + dynstr.size);
+  return [...new Set([...text.matchAll(/\bGLIBC_(\d+\.\d+(?:\.\d+)?)\0/g)].map((m) => m[1]!))];
+}
+
+/** Whether an npm engines range of the forms used here (`>=a <b || ...`) admits a version. */
+function semverRangeAllows(range: string, version: string): boolean {
+  return range.split("||").some((alt) =>
+    alt.trim().split(/\s+/).every((cmp) => {
+      const m = /^(>=|<=|>|<|=)?(\d+(?:\.\d+)*)$/.exec(cmp);
+      if (!m) throw new Error(`unsupported engines comparator ${cmp}`);
+      const c = compareVersions(version, m[2]!);
+      return { ">=": c >= 0, "<=": c <= 0, ">": c > 0, "<": c < 0, "=": c === 0 }[m[1] ?? "="]!;
+    }),
+  );
+}
+
 describe("Dockerfile", () => {
-  it("is multi-stage on glibc Node 20 slim, never Alpine", () => {
+  it("is multi-stage on a supported Node LTS (24, or 22) on Debian slim, never Alpine", () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    const image = argDefault("NODE_IMAGE");
-    for (const s of stages) {
-      const from = s[0]!.args.split(/\s+/)[0]!.replace("${NODE_IMAGE}", image ?? "");
-      expect(from).toMatch(/^node:20[.\d]*-(bookworm|bullseye)-slim$/);
+    for (const s of stages) expect(s[0]!.args.split(/\s+/)[0]!.replace("${NODE_IMAGE}", baseImage)).toBe(baseImage);
+    expect(baseImage).toMatch(/^node:(24|22)[.\d]*-(trixie|bookworm)-slim$/);
+    expect(baseImage.startsWith("node:24"), "the image runs Node 24 LTS").toBe(true);
+    const [, major] = /^node:(\d+)/.exec(baseImage)!;
+    expect(semverRangeAllows(pkg.engines.node, `${major}.0.0`), `package.json engines.node allows Node ${major}`).toBe(true);
+  });
+
+  it("has a base whose glibc is new enough for the uWS binary that loads on its Node ABI", () => {
+    // The binary the image's Node loads (uws_<platform>_<arch>_<ABI>.node of the current build), for
+    // both architectures a cluster may run; its GLIBC_x.y symbol versions are what the dynamic linker
+    // demands. A base with an older glibc (bookworm: 2.36) makes the loader fall back, and the gateway refuse to start.
+    const [, major, suite] = /^node:(\d+)[.\d]*-(\w+)-slim$/.exec(baseImage)!;
+    const abi = NODE_ABI[major!];
+    const baseGlibc = DEBIAN_GLIBC[suite!];
+    expect(abi, `Node ${major}'s ABI`).toBeDefined();
+    expect(baseGlibc, `glibc of Debian ${suite}`).toBeDefined();
+    for (const arch of ["x64", "arm64"]) {
+      const binary = join(repoRoot, "node_modules/uwebsockets.js-current", `uws_linux_${arch}_${abi}.node`);
+      expect(existsSync(binary), `${binary} (npm ci installs it)`).toBe(true);
+      const required = glibcVersionsNeeded(readFileSync(binary)).sort(compareVersions).at(-1)!;
+      expect(required, `${binary} needs glibc ${required}`).toMatch(/^2\.\d+$/);
+      expect(compareVersions(baseGlibc!, required), `${baseImage} has glibc ${baseGlibc}, uws_linux_${arch}_${abi}.node needs ${required}`).toBeGreaterThanOrEqual(0);
     }
   });
 

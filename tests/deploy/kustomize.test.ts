@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { findOne, loadThresholds, loadYamlDocs, renderChart, repoRoot, requireTool, runOk, validateObjects, type K8sObject } from "./lib.js";
+import { findOne, loadOperationalAlerts, loadThresholds, loadYamlDocs, renderChart, repoRoot, requireTool, runOk, validateObjects, type K8sObject } from "./lib.js";
 // @ts-expect-error plain ESM script without type declarations
 import { renderFromChart, target } from "./sync-from-chart.mjs";
 
@@ -83,7 +83,7 @@ describe("prod overlay", () => {
 
   it("alerts on this namespace's pods with the thresholds of thresholds.yaml", () => {
     const rules = findOne(docs, "PrometheusRule").spec.groups[0].rules;
-    expect(rules.map((r: any) => r.alert).sort()).toEqual(loadThresholds().map((t) => t.alert).sort());
+    expect(rules.map((r: any) => r.alert).sort()).toEqual([...loadThresholds(), ...loadOperationalAlerts()].map((t) => t.alert).sort());
     for (const r of rules) expect(r.expr).toContain(`namespace="${findOne(docs, "Deployment").metadata.namespace}"`);
     expect(findOne(docs, "PodMonitor").spec.namespaceSelector.matchNames).toEqual(["socketgate"]);
   });

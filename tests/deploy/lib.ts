@@ -202,9 +202,21 @@ function strictFieldCheck(items: { mod: string; kind: string; obj: K8sObject }[]
 export type ThresholdEntry = {
   key: string; alert: string; title: string; firesWhen: string;
   threshold: number; unit: "ratio" | "seconds" | "perMinute"; for: string; severity: string; source: string;
+  /** Rate window of the expression (for panics also how long one error keeps it firing). */
+  window?: string;
+  /** Denominator traffic per second below which the rule does not evaluate. */
+  minRate?: number;
+  /** Connection-failure reasons that are the client's fault (left out of the numerator). */
+  excludeReasons?: string[];
 };
 export function loadThresholds(): ThresholdEntry[] {
   return readYaml("helm/socketgate/thresholds.yaml").alerts as ThresholdEntry[];
+}
+
+/** Alerts with no SPEC number (target down, metrics absent, process errors, fan-out): duration and severity only. */
+export type OperationalAlert = { key: string; alert: string; title: string; firesWhen: string; for: string; severity: string; window?: string };
+export function loadOperationalAlerts(): OperationalAlert[] {
+  return readYaml("helm/socketgate/thresholds.yaml").operational as OperationalAlert[];
 }
 
 export function runOk(cmd: string, args: string[], opts: { cwd?: string; input?: string } = {}): string {

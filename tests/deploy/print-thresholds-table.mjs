@@ -19,11 +19,19 @@ export function formatThreshold(value, unit) {
   throw new Error(`unknown unit ${unit}`);
 }
 
+/** The traffic guard as people read it: connection attempts for the connection-failure ratio, events otherwise. */
+function minTraffic(a) {
+  if (a.minRate === undefined) return "-";
+  return `≥ ${a.minRate} ${a.key === "connectionFailures" ? "attempts" : "events"}/s over ${a.window}`;
+}
+
 export function thresholdsTable() {
-  const { alerts } = parse(readFileSync(join(root, "helm/socketgate/thresholds.yaml"), "utf8"));
+  const { alerts, operational } = parse(readFileSync(join(root, "helm/socketgate/thresholds.yaml"), "utf8"));
+  const link = (a) => `[\`${a.alert}\`](docs/operations.md#${a.alert.toLowerCase()})`;
   const rows = alerts.map((a) =>
-    `| ${a.title} | ${a.firesWhen.replace("{threshold}", formatThreshold(a.threshold, a.unit))} | ${a.for} | ${a.severity} | [\`${a.alert}\`](docs/operations.md#${a.alert.toLowerCase()}) | ${a.source} |`);
-  return ["| alert | fires when | for | severity | rule and runbook | source |", "|---|---|---|---|---|---|", ...rows].join("\n");
+    `| ${a.title} | ${a.firesWhen.replace("{threshold}", formatThreshold(a.threshold, a.unit))} | ${minTraffic(a)} | ${a.for} | ${a.severity} | ${link(a)} | ${a.source} |`);
+  const ops = operational.map((a) => `| ${a.title} | ${a.firesWhen} | - | ${a.for} | ${a.severity} | ${link(a)} | operations (3 a.m. rules) |`);
+  return ["| alert | fires when | only with traffic | for | severity | rule and runbook | source |", "|---|---|---|---|---|---|---|", ...rows, ...ops].join("\n");
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

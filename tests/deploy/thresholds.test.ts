@@ -3,11 +3,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { findOne, loadThresholds, readYaml, renderChart, repoRoot } from "./lib.js";
+import { FAILURE_REASONS } from "../../src/ops/metrics.js";
+import { findOne, loadOperationalAlerts, loadThresholds, readYaml, renderChart, repoRoot } from "./lib.js";
 // @ts-expect-error plain ESM script without type declarations
 import { thresholdsTable } from "./print-thresholds-table.mjs";
 
 const thresholds = loadThresholds();
+const operational = loadOperationalAlerts();
+const everyAlert = [...thresholds, ...operational];
 // socketgate_event_duration_seconds buckets as the gateway registers them.
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -24,6 +27,18 @@ describe("thresholds.yaml", () => {
     }
   });
 
+  it("guards every traffic ratio and latency alert with a minimum rate over its window (usable at 3 a.m.)", () => {
+    const guarded = thresholds.filter((t) => t.minRate !== undefined).map((t) => t.key).sort();
+    expect(guarded).toEqual(["connectionFailures", "errorRate", "latencyP95Seconds", "latencyP99Seconds"]);
+    for (const t of thresholds.filter((x) => x.key !== "connections" && x.key !== "memory")) expect(t.window, t.key).toMatch(/^\d+m$/);
+    // Client-fault reasons are a subset of the gateway's closed reason list.
+    expect(FAILURE_REASONS).toEqual(expect.arrayContaining(thresholds.find((t) => t.key === "connectionFailures")!.excludeReasons!));
+  });
+
+  it("lists the operational alerts of SPEC's 3 a.m. paragraph", () => {
+    expect(operational.map((o) => o.key)).toEqual(["targetDown", "metricsAbsent", "processErrors", "fanoutUnhealthy"]);
+  });
+
   it("puts latency thresholds on histogram bucket boundaries, so the quantile is exact there", () => {
     for (const t of thresholds.filter((x) => x.unit === "seconds")) expect(LATENCY_BUCKETS, t.key).toContain(t.threshold);
   });
@@ -32,21 +47,26 @@ describe("thresholds.yaml", () => {
 describe("values.yaml", () => {
   const alerts = readYaml("helm/socketgate/values.yaml").alerts;
   it("carries exactly the numbers, durations and severities of thresholds.yaml", () => {
-    const pick = (f: "threshold" | "for" | "severity") => Object.fromEntries(thresholds.map((t) => [t.key, t[f]]));
-    expect(alerts.thresholds).toEqual(pick("threshold"));
-    expect(alerts.for).toEqual(pick("for"));
-    expect(alerts.severity).toEqual(pick("severity"));
+    expect(alerts.thresholds).toEqual(Object.fromEntries(thresholds.map((t) => [t.key, t.threshold])));
+    expect(alerts.minRate).toEqual(Object.fromEntries(thresholds.filter((t) => t.minRate !== undefined).map((t) => [t.key, t.minRate])));
+    expect(alerts.for).toEqual(Object.fromEntries(everyAlert.map((t) => [t.key, t.for])));
+    expect(alerts.severity).toEqual(Object.fromEntries(everyAlert.map((t) => [t.key, t.severity])));
   });
 });
 
 describe("rendered PrometheusRule", () => {
   const rules = findOne(renderChart([{ alerts: { enabled: true } }]).docs, "PrometheusRule").spec.groups.flatMap((g: any) => g.rules);
 
-  it("has one alert per threshold, with its number, for, severity and runbook", () => {
-    expect(rules.map((r: any) => r.alert).sort()).toEqual(thresholds.map((t) => t.alert).sort());
+  it("has one alert per threshold and operational alert, with its number, guard, for, severity and runbook", () => {
+    expect(rules.map((r: any) => r.alert).sort()).toEqual(everyAlert.map((t) => t.alert).sort());
     for (const t of thresholds) {
       const r = rules.find((x: any) => x.alert === t.alert);
       expect(r.expr.trim(), t.alert).toMatch(new RegExp(`> ${String(t.threshold).replace(".", "\\.")}$`));
+      if (t.minRate !== undefined) expect(r.expr, t.alert).toContain(`[${t.window}])) >= ${t.minRate})`);
+      if (t.window) expect(r.expr, t.alert).toContain(`[${t.window}]`);
+    }
+    for (const t of everyAlert) {
+      const r = rules.find((x: any) => x.alert === t.alert);
       expect(r.for, t.alert).toBe(t.for);
       expect(r.labels.severity, t.alert).toBe(t.severity);
       expect(r.annotations.summary, t.alert).toBeTruthy();
@@ -66,7 +86,7 @@ describe("rendered PrometheusRule", () => {
 describe("docs/operations.md", () => {
   it("has a runbook section for every alert", () => {
     const doc = readFileSync(join(repoRoot, "docs/operations.md"), "utf8");
-    for (const t of thresholds) {
+    for (const t of everyAlert) {
       const start = doc.indexOf(`\n### ${t.alert}\n`);
       expect(start, `docs/operations.md needs a "### ${t.alert}" runbook`).toBeGreaterThan(0);
       const next = doc.slice(start + 1).search(/\n#{2,3} /);
@@ -84,5 +104,20 @@ describe("README.md", () => {
     const m = /<!-- thresholds:begin -->\n([\s\S]*?)\n<!-- thresholds:end -->/.exec(readFileSync(readme, "utf8"));
     if (!m) throw new Error(`README.md has no <!-- thresholds:begin --> / <!-- thresholds:end --> markers: ${fix}`);
     expect(m[1], `README.md's threshold table is stale: ${fix}`).toBe(thresholdsTable());
+  });
+});
+
+describe("dashboard threshold lines", () => {
+  it("draw the alert thresholds of thresholds.yaml on the panels of the alerted quantities", () => {
+    const dash = JSON.parse(readFileSync(join(repoRoot, "dashboards/socketgate.json"), "utf8"));
+    const lines = (title: string) => {
+      const p = dash.panels.find((x: any) => x.title === title);
+      expect(p.fieldConfig.defaults.custom.thresholdsStyle.mode, title).toBe("line");
+      return p.fieldConfig.defaults.thresholds.steps.filter((s: any) => s.value !== null).map((s: any) => s.value);
+    };
+    const t = Object.fromEntries(thresholds.map((x) => [x.key, x.threshold]));
+    expect(lines("Connection failure rate")).toEqual([t.connectionFailures]);
+    expect(lines("Error rate by event")).toEqual([t.errorRate]);
+    expect(lines("Event latency p50 / p95 / p99")).toEqual([t.latencyP99Seconds, t.latencyP95Seconds]);
   });
 });

@@ -181,4 +181,37 @@ describe("real browser (chromium)", () => {
     await alice.close();
     await bob.close();
   });
+
+  it("dev mode: the demo page gets its own token, a different user per tab; two tabs talk after one click each", { timeout: 60_000 }, async () => {
+    // With key material configured (the gateway above) there is no token endpoint.
+    expect((await fetch(`http://127.0.0.1:${gatewayPort}/demo/token`, { method: "POST" })).status).toBe(404);
+    const dev = await startGatewayProcess({ env: { JWT_SECRET: undefined, DEMO: "1", PRESENCE_GRACE_MS: "500" } });
+    try {
+      const room = "demo:dev";
+      const joined = () => (window as unknown as W).demoState?.joined === true;
+      const text = ([id, needle]: [string, string]) => (document.getElementById(id)?.textContent ?? "").includes(needle);
+      const logHas = (line: string) => Array.from(document.querySelectorAll("#log div")).some((d) => d.textContent === line);
+      const open = async () => {
+        const page = await context.newPage();
+        await page.goto(`${dev.url}/demo?room=${room}`);
+        expect(await page.inputValue("#token")).toBe("");
+        await page.click("#connect");
+        await waitFor(page, joined, undefined, "tab joined with its own dev token");
+        return { page, userId: (await page.locator("#me").textContent()) ?? "" };
+      };
+      const a = await open();
+      const b = await open();
+      expect(a.userId).toMatch(/^demo-[0-9a-f]{8}$/);
+      expect(b.userId).toMatch(/^demo-[0-9a-f]{8}$/);
+      expect(a.userId).not.toBe(b.userId);
+      await waitFor(a.page, text, ["presence", b.userId], "tab A sees tab B's user online");
+      await a.page.locator("#message").fill("hello from A");
+      await a.page.press("#message", "Enter");
+      await waitFor(b.page, logHas, `${a.userId}: hello from A`, "tab B got tab A's message");
+      await a.page.close();
+      await b.page.close();
+    } finally {
+      await dev.stop();
+    }
+  });
 });

@@ -240,9 +240,10 @@ describe("fuzz: Engine.IO handshake query strings and headers", () => {
         if ("error" in res) throw new Error(`${m} ${path}: ${res.error}`);
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         assertNoLeak(res.body, `${m} ${path}`);
-        // engine.io answers "overlapping requests" on one session with 500 (its own protocol error), nothing else may.
+        // Never a 5xx, with or without a live session id (engine.io's bare 500 for other methods on a
+        // live session is answered 405 by the gateway; requests here never overlap on one session).
         if (res.status >= 500) serverErrors.push(`${m} ${path} -> ${res.status} ${res.body.slice(0, 100)}`);
-        if (res.status >= 500) expect(realSid, `${m} ${path} -> ${res.status} ${res.body}`).toBe(true);
+        expect(res.status, `${m} ${path} (real sid: ${realSid}) -> ${res.status} ${res.body.slice(0, 200)}`).toBeLessThan(500);
       }),
       { numRuns: QUERY_CASES, endOnFailure: true },
     );

@@ -75,7 +75,7 @@ describe("local delivery is per server", () => {
       // Sender excluded (native sender-excluded path) and nothing excluded (app-wide path), on each gateway.
       expect(await ask(pa.c, "message:send", { room: "same-room", body: "from-a" })).toMatchObject({ ok: true });
       expect(await ask(pb.c, "message:send", { room: "same-room", body: "from-b" })).toMatchObject({ ok: true });
-      await a.gateway.io.to("same-room").emit("message", { body: "all-a" });
+      a.gateway.io.to("same-room").emit("message", { id: "all-a", seq: 1, epoch: "test", from: "server", body: "all-a", ts: Date.now() });
       const deadline = Date.now() + 3000;
       while (Date.now() < deadline && (pa2.got.length < 2 || pb2.got.length < 2 || pa.got.length < 1 || pb.got.length < 1)) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 200));

@@ -79,16 +79,19 @@ describe("failure isolation", () => {
 
   it("leaves no timers or listeners behind after connections come and go", async () => {
     closeAll();
-    await sleep(300);
+    await waitUntil(() => g.gateway.io.of("/").sockets.size === 0, 5000);
     const baseline = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const listenersBefore = sharedListeners();
     for (let round = 0; round < 5; round++) {
       const batch = await Promise.all(Array.from({ length: 30 }, async (_, i) => connected(client(g.url, { token: await signToken(`churn-${round}-${i}`) }))));
       await Promise.all(batch.map((s) => ask(s, "room:join", { room: `churn-${i(round)}` })));
       for (const s of batch) s.close();
       await sleep(100);
     }
-    await sleep(300);
+    await waitUntil(() => g.gateway.io.of("/").sockets.size === 0, 5000);
     expect(g.gateway.io.of("/").sockets.size).toBe(0);
+    // Per-connection work registered on a shared emitter must leave with its connection.
+    expect(sharedListeners()).toEqual(listenersBefore);
     // Presence grace timers (PRESENCE_GRACE_MS, 2 s) are the only per-user timers allowed to outlive a
     // socket, and only for the grace period: one per (room, user) that went empty.
     const timers = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
@@ -99,3 +102,14 @@ describe("failure isolation", () => {
 });
 
 const i = (n: number) => n % 2;
+
+/** Listener counts, by event name, on the emitters every connection shares. */
+function sharedListeners(): Record<string, Record<string, number>> {
+  const ns = g.gateway.io.of("/");
+  const count = (e: NodeJS.EventEmitter) => Object.fromEntries(e.eventNames().map((n) => [String(n), e.listenerCount(n)]));
+  return { process: count(process), io: count(g.gateway.io), engine: count(g.gateway.io.engine), namespace: count(ns), adapter: count(ns.adapter) };
+}
+
+async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !cond() && Date.now() < end; ) await sleep(25);
+}

@@ -98,13 +98,13 @@ describe("messages", () => {
     a.on("message", () => (echoed = true));
     const got = nextEvent<Record<string, unknown>>(b, "message");
     const ack = await ask(a, "message:send", { room: "chat", body: { text: "hi" }, clientMsgId: "m1" });
-    expect(ack).toMatchObject({ ok: true, id: "chat:1", seq: 1, ts: expect.any(Number) });
-    expect(await got).toMatchObject({ id: "chat:1", seq: 1, room: "chat", from: "ann", body: { text: "hi" } });
+    expect(ack).toMatchObject({ ok: true, id: expect.stringMatching(/^chat:[A-Za-z0-9_-]+:1$/), seq: 1, epoch: expect.any(String), ts: expect.any(Number) });
+    expect(await got).toMatchObject({ id: ack.id, seq: 1, epoch: ack.epoch, room: "chat", from: "ann", body: { text: "hi" } });
     const again = await ask(a, "message:send", { room: "chat", body: { text: "hi" }, clientMsgId: "m1" });
-    expect(again).toMatchObject({ ok: true, id: "chat:1", duplicate: true });
+    expect(again).toMatchObject({ ok: true, id: ack.id, duplicate: true });
     await sleep(100);
     expect(echoed).toBe(false);
-    expect(await ask(b, "room:join", { room: "chat", since: 0 })).toMatchObject({ ok: true, messages: [{ id: "chat:1" }] });
+    expect(await ask(b, "room:join", { room: "chat", since: 0 })).toMatchObject({ ok: true, messages: [{ id: ack.id }] });
     expect(await ask(a, "message:send", { room: "elsewhere", body: "x" })).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
     expect(await ask(a, "message:send", { room: "chat" })).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
     expect(await ask(a, "message:send", { room: "chat", to: "ben", body: 1 })).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
@@ -134,9 +134,15 @@ describe("messages", () => {
     const b = await as("tom");
     await ask(a, "room:join", { room: "t" });
     await ask(b, "room:join", { room: "t" });
+    const senderSaw: unknown[] = [];
+    a.on("typing", (e) => senderSaw.push(e));
     const got = nextEvent(b, "typing");
     expect(await ask(a, "typing", { room: "t", isTyping: true })).toMatchObject({ ok: true });
     expect(await got).toEqual({ room: "t", userId: "tina", isTyping: true });
+    // The sender is excluded: a round trip on the sender's own connection, ordered after the relay,
+    // proves anything sent to it has arrived by now.
+    expect(await ask(a, "presence:get", { room: "t" })).toMatchObject({ ok: true });
+    expect(senderSaw).toEqual([]);
     expect(await ask(a, "typing", { room: "nope", isTyping: true })).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
     expect(await ask(a, "typing", { room: "t", isTyping: "yes" })).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
   });

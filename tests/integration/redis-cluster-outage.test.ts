@@ -25,7 +25,7 @@ const rooms = Array.from({ length: 12 }, (_, i) => `cl-room-${i}`);
 async function codes(): Promise<Array<string | undefined>> {
   return Promise.all(
     rooms.map((room) =>
-      svc.services.history.since(room, 0, 10).then(
+      svc.services.history.since(room, { seq: 0 }, { maxMessages: 10, maxBytes: 1 << 20 }).then(
         () => undefined,
         (err: unknown) => (err instanceof GatewayError ? err.code : String(err)),
       ),

@@ -51,19 +51,19 @@ async function exercise(a: ServicesUnderTest, b: ServicesUnderTest): Promise<voi
   const rooms = Array.from({ length: 12 }, (_, i) => `mode-room-${i}-${Date.now()}`);
   for (const room of rooms) {
     const went = await Promise.all([a.services.presence.join(room, "alice", "s1"), b.services.presence.join(room, "alice", "s2")]);
-    expect(went.filter(Boolean)).toHaveLength(1);
-    expect(await b.services.presence.list(room)).toEqual([{ userId: "alice", devices: 2 }]);
-    const first = await a.services.history.append(room, { from: "alice", body: room, ts: Date.now() });
-    const second = await b.services.history.append(room, { from: "alice", body: "2", ts: Date.now() });
+    expect(went.filter((c) => c.transition)).toHaveLength(1);
+    expect((await b.services.presence.page(room, 10)).users).toEqual([{ userId: "alice", devices: 2 }]);
+    const first = (await a.services.history.append(room, { from: "alice", body: room, ts: Date.now() })).message;
+    const second = (await b.services.history.append(room, { from: "alice", body: "2", ts: Date.now() })).message;
     expect([first.seq, second.seq]).toEqual([1, 2]);
-    expect(await a.services.history.since(room, 0, 10)).toEqual({ ok: true, messages: [first, second] });
+    expect(await a.services.history.since(room, { seq: 0 }, { maxMessages: 10, maxBytes: 1 << 20 })).toEqual({ ok: true, messages: [first, second], more: false, next: { epoch: first.epoch, seq: 2 } });
   }
   expect(await a.services.presence.heartbeat()).toEqual([]);
   for (const user of ["u1", "u2", "u3", "u4", "u5", "u6"]) {
-    const dm = await a.services.inbox.append(user, { to: user, from: "alice", body: "hi", ts: Date.now() });
-    expect(await b.services.inbox.unacked(user, "phone", 10)).toEqual([dm]);
+    const dm = (await a.services.inbox.append(user, { to: user, from: "alice", body: "hi", ts: Date.now() })).message;
+    expect((await b.services.inbox.unacked(user, "phone", { maxMessages: 10, maxBytes: 1 << 20 })).messages).toEqual([dm]);
     expect(await b.services.inbox.ack(user, "phone", [dm.id])).toBe(1);
-    expect(await a.services.inbox.unacked(user, "phone", 10)).toEqual([]);
+    expect((await a.services.inbox.unacked(user, "phone", { maxMessages: 10, maxBytes: 1 << 20 })).messages).toEqual([]);
     const results = await Promise.all([a, b].map((s) => s.services.idempotency.once(`msg:${user}`, async () => ({ id: user }))));
     expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
   }

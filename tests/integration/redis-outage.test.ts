@@ -73,13 +73,14 @@ describe("Redis outage and recovery (standalone)", () => {
       ["presence.join", () => a.services.presence.join("lobby", "bob", "sock-bob")],
       ["presence.leave", () => a.services.presence.leave("lobby", "alice", "other")],
       ["presence.settle", () => a.services.presence.settleOffline("lobby", "bob")],
-      ["presence.list", () => a.services.presence.list("lobby")],
+      ["presence.page", () => a.services.presence.page("lobby", 10)],
+      ["presence.claim", () => a.services.presence.claimOccupancy("lobby", 2000)],
       ["presence.heartbeat", () => a.services.presence.heartbeat()],
       ["inbox.append", () => a.services.inbox.append("bob", { to: "bob", from: "alice", body: "hi", ts: Date.now() })],
-      ["inbox.unacked", () => a.services.inbox.unacked("bob", "phone", 10)],
-      ["inbox.ack", () => a.services.inbox.ack("bob", "phone", ["1-1"])],
+      ["inbox.unacked", () => a.services.inbox.unacked("bob", "phone", { maxMessages: 10, maxBytes: 1 << 20 })],
+      ["inbox.ack", () => a.services.inbox.ack("bob", "phone", ["dm:someepoch:1"])],
       ["history.append", () => a.services.history.append("room", { from: "alice", body: "x", ts: Date.now() })],
-      ["history.since", () => a.services.history.since("room", 0, 10)],
+      ["history.since", () => a.services.history.since("room", { seq: 0 }, { maxMessages: 10, maxBytes: 1 << 20 })],
       ["idempotency.once", () => a.services.idempotency.once("k", async () => 1)],
     ];
     for (const [name, op] of ops) {
@@ -108,25 +109,25 @@ describe("Redis outage and recovery (standalone)", () => {
     expect(await gaugeValue(a.metrics, "socketgate_redis_up")).toBe(1);
 
     // The restarted server is empty; the pod's connected socket is written back without a new transition.
-    await waitFor("presence rebuilt", async () => (await b.services.presence.list("lobby")).some((u) => u.userId === "alice" && u.devices === 1), 10_000);
-    expect(await b.services.presence.list("team")).toEqual([{ userId: "alice", devices: 1 }]);
-    expect(await a.services.presence.join("lobby", "alice", "sock-alice-2")).toBe(false);
+    await waitFor("presence rebuilt", async () => (await b.services.presence.page("lobby", 10)).users.some((u) => u.userId === "alice" && u.devices === 1), 10_000);
+    expect((await b.services.presence.page("team", 10)).users).toEqual([{ userId: "alice", devices: 1 }]);
+    expect((await a.services.presence.join("lobby", "alice", "sock-alice-2")).transition).toBe(false);
 
     await adapterDelivers(a, b, "after-a");
     await adapterDelivers(b, a, "after-b");
 
-    const stored = await a.services.history.append("fresh-room", { from: "u", body: "back", ts: Date.now() });
+    const stored = (await a.services.history.append("fresh-room", { from: "u", body: "back", ts: Date.now() })).message;
     expect(stored.seq).toBe(1);
-    expect(await b.services.history.since("fresh-room", 0, 10)).toEqual({ ok: true, messages: [stored] });
-    const dm = await a.services.inbox.append("carol", { to: "carol", from: "u", body: "hey", ts: Date.now() });
-    expect(await b.services.inbox.unacked("carol", "phone", 10)).toEqual([dm]);
+    expect(await b.services.history.since("fresh-room", { seq: 0 }, { maxMessages: 10, maxBytes: 1 << 20 })).toEqual({ ok: true, messages: [stored], more: false, next: { epoch: stored.epoch, seq: 1 } });
+    const dm = (await a.services.inbox.append("carol", { to: "carol", from: "u", body: "hey", ts: Date.now() })).message;
+    expect((await b.services.inbox.unacked("carol", "phone", { maxMessages: 10, maxBytes: 1 << 20 })).messages).toEqual([dm]);
     expect(unhandled).toEqual([]);
   });
 
   it("a frozen server (half-open connections): operations time out as UNAVAILABLE, health drops, then recovers", async () => {
     redis.pause();
     try {
-      const r = await outcome(() => a.services.history.since("fresh-room", 0, 10));
+      const r = await outcome(() => a.services.history.since("fresh-room", { seq: 0 }, { maxMessages: 10, maxBytes: 1 << 20 }));
       expect(r.code).toBe("UNAVAILABLE");
       expect(r.ms).toBeLessThan(3500);
       await waitFor("isHealthy() false while frozen", async () => !a.services.isHealthy(), 5000);
@@ -134,7 +135,7 @@ describe("Redis outage and recovery (standalone)", () => {
       redis.resume();
     }
     await waitFor("isHealthy() true after thaw", async () => a.services.isHealthy(), 10_000);
-    expect((await a.services.history.since("fresh-room", 0, 10)).ok).toBe(true);
+    expect((await a.services.history.since("fresh-room", { seq: 0 }, { maxMessages: 10, maxBytes: 1 << 20 })).ok).toBe(true);
     expect(unhandled).toEqual([]);
   });
 });

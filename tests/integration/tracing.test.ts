@@ -1,98 +1,13 @@
 // OpenTelemetry traces from real gateway processes, received by an in-process OTLP/HTTP (JSON)
 // collector: handshake, event and API spans, error status, log correlation, and one trace across
 // pods (publish on pod A -> delivery on pod B through Redis).
-import { createServer, type Server } from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ask, client, closeAll, connected, nextEvent, sleep } from "../support/clients.js";
 import { startGatewayProcess, TEST_API_KEY, type GatewayProcess } from "../support/gateway-process.js";
 import { startRedis, stopAllRedis, type RedisNode } from "../support/redis-harness.js";
 import { signToken } from "../support/tokens.js";
+import { OtlpReceiver } from "../support/otlp-receiver.js";
 
-interface ReceivedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  kind: number;
-  status: { code?: number; message?: string };
-  attributes: Record<string, unknown>;
-  /** process.pid of the gateway that exported it (resource attribute): which pod. */
-  pid: number;
-}
-
-/** OTLP JSON ids are hex in current exporters; older ones used base64. */
-const hexId = (v: unknown): string => {
-  if (typeof v !== "string" || v === "") return "";
-  return /^[0-9a-f]+$/i.test(v) && (v.length === 32 || v.length === 16) ? v.toLowerCase() : Buffer.from(v, "base64").toString("hex");
-};
-type KV = { key: string; value: Record<string, unknown> };
-const attrs = (list: KV[] | undefined): Record<string, unknown> =>
-  Object.fromEntries((list ?? []).map(({ key, value }) => [key, value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : (value.boolValue ?? value.doubleValue))]));
-
-class OtlpReceiver {
-  readonly spans: ReceivedSpan[] = [];
-  private server: Server | undefined;
-  port = 0;
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        try {
-          const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-            resourceSpans?: Array<{ resource?: { attributes?: KV[] }; scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }> }>;
-          };
-          for (const rs of body.resourceSpans ?? []) {
-            const pid = Number(attrs(rs.resource?.attributes)["process.pid"]);
-            for (const ss of rs.scopeSpans ?? [])
-              for (const s of ss.spans ?? [])
-                this.spans.push({
-                  traceId: hexId(s.traceId),
-                  spanId: hexId(s.spanId),
-                  parentSpanId: hexId(s.parentSpanId),
-                  name: String(s.name),
-                  kind: Number(s.kind),
-                  status: (s.status as ReceivedSpan["status"]) ?? {},
-                  attributes: attrs(s.attributes as KV[]),
-                  pid,
-                });
-          }
-          res.writeHead(200, { "content-type": "application/json" }).end("{}");
-        } catch {
-          res.writeHead(400).end();
-        }
-      });
-    });
-    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
-    const addr = this.server.address();
-    this.port = typeof addr === "object" && addr ? addr.port : 0;
-  }
-
-  env(extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      OTEL_TRACES_EXPORTER: "otlp",
-      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${this.port}/v1/traces`,
-      OTEL_BSP_SCHEDULE_DELAY: "100",
-      ...extra,
-    };
-  }
-
-  async waitFor(pred: (s: ReceivedSpan) => boolean, what: string, timeoutMs = 10_000): Promise<ReceivedSpan> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.spans.find(pred);
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no span ${what} within ${timeoutMs} ms; got: ${this.spans.map((s) => s.name).join(", ")}`);
-      await sleep(50);
-    }
-  }
-
-  close(): Promise<void> {
-    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
-  }
-}
 
 const randomHex = (bytes: number) => Buffer.from(Array.from({ length: bytes }, () => Math.floor(Math.random() * 256))).toString("hex");
 const newTraceparent = () => {
@@ -161,7 +76,9 @@ describe("tracing on one pod", () => {
     const s = await connected(client(gw.url, { token: await signToken("e3") }));
     const before = rx.spans.filter((x) => x.name === "event presence:get").length;
     expect((await ask(s, "presence:get", { room: "nobody-here" })).ok).toBe(true);
-    await rx.waitFor((x) => x.name === "event presence:get" && rx.spans.filter((y) => y.name === "event presence:get").length > before, "root event span");
+    const span = await rx.waitFor((x) => x.name === "event presence:get" && rx.spans.filter((y) => y.name === "event presence:get").length > before, "root event span");
+    // Its own trace: a root span (no parent), not a child of the connection's or anyone else's span.
+    expect(span.parentSpanId ?? "").toBe("");
   });
 
   it("an API call is a span continuing the traceparent header; a refused one is an error span", async () => {

@@ -35,10 +35,32 @@ export interface StartOptions {
   /** Do not wait for the listening line (for start-up failure tests). */
   expectFailure?: boolean;
   timeoutMs?: number;
+  /**
+   * Start it through a wrapper instead of `node dist/main.js` on this host (the runtime tier: the
+   * production root filesystem). `signalTarget` names the pid that must receive signals when the
+   * wrapper itself does not forward them (unshare --fork).
+   */
+  launch?: { command: string; args: string[]; signalTarget?: (child: ChildProcess) => number };
+}
+
+/**
+ * SOCKETGATE_TEST_RUNTIME=rootfs starts every gateway of the test file in the runtime tier's production
+ * root filesystem (Node 24, current uWS build; tests/runtime/production-rootfs.mjs; root only), so
+ * integration suites run unchanged against the image's combination (tests/runtime/integration-in-rootfs.test.ts).
+ */
+let rootfsLaunch: Promise<NonNullable<StartOptions["launch"]>> | undefined;
+function productionRootfsLaunch(): Promise<NonNullable<StartOptions["launch"]>> {
+  rootfsLaunch ??= import("../runtime/production-rootfs.mjs").then((m) => {
+    const prod = m.prepareProductionRoot();
+    process.once("exit", () => m.removeApp(prod));
+    return m.productionLaunch(prod);
+  });
+  return rootfsLaunch;
 }
 
 export async function startGatewayProcess(opts: StartOptions = {}): Promise<GatewayProcess> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does it in pretest)`);
+  if (!opts.launch && process.env.SOCKETGATE_TEST_RUNTIME === "rootfs") opts = { ...opts, launch: await productionRootfsLaunch(), env: { HOME: "/tmp", ...opts.env } };
   const port = await freePort();
   const opsPort = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -56,7 +78,8 @@ export async function startGatewayProcess(opts: StartOptions = {}): Promise<Gate
     ...opts.env,
   };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  const child = spawn(process.execPath, [MAIN, ...(opts.args ?? [])], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const [command, args] = opts.launch ? [opts.launch.command, opts.launch.args] : [process.execPath, [MAIN, ...(opts.args ?? [])]];
+  const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   const waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
@@ -97,7 +120,7 @@ export async function startGatewayProcess(opts: StartOptions = {}): Promise<Gate
     logs,
     stderr,
     exited,
-    signal: (sig) => child.kill(sig),
+    signal: (sig) => (opts.launch?.signalTarget ? process.kill(opts.launch.signalTarget(child), sig) : child.kill(sig)),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGKILL");

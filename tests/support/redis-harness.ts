@@ -7,13 +7,13 @@ import { connect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Server, type Socket } from "socket.io";
+import { Server } from "socket.io";
 import { createRedisServices } from "../../src/cluster/redis/index.js";
 import type { ClusterServices } from "../../src/cluster/types.js";
 import { loadConfig, type RedisConfig } from "../../src/config.js";
 import { createLogger } from "../../src/ops/logger.js";
 import { GatewayMetrics } from "../../src/ops/metrics.js";
-import type { Session } from "../../src/protocol/session.js";
+import type { PresenceEntry } from "../../src/cluster/types.js";
 import { freePort } from "./ports.js";
 
 const REDIS_SERVER = "/usr/bin/redis-server";
@@ -251,20 +251,19 @@ export async function startServices(redis: RedisConfig, env: Record<string, stri
   const io = new Server();
   const metrics = new GatewayMetrics();
   const podId = `test-pod-${randomUUID().slice(0, 8)}`;
-  const services = await createRedisServices(config, redis, { io, metrics, logger: createLogger("silent"), podId });
-  const fakes: string[] = [];
+  // This pod's sockets as the presence rebuild sees them (fakeSocket adds to it).
+  const local: PresenceEntry[] = [];
+  const services = await createRedisServices(config, redis, { metrics, logger: createLogger("silent"), podId, localPresence: () => local });
+  io.adapter(services.adapter);
   return {
     io,
     services,
     metrics,
     podId,
     fakeSocket(id, userId, rooms) {
-      const session = { identity: { userId }, rooms: new Set(rooms) } as unknown as Session;
-      io.of("/").sockets.set(id, { id, data: session } as unknown as Socket);
-      fakes.push(id);
+      for (const room of rooms) local.push({ room, userId, socketKey: id });
     },
     async close() {
-      for (const id of fakes) io.of("/").sockets.delete(id);
       // io.close() needs an attached engine; closing the adapter is what releases the subscriptions.
       await io.of("/").adapter.close();
       await services.close();

@@ -107,6 +107,26 @@ describe("config", () => {
     expect(errorOf({ TRUST_PROXY_HOPS: "0x10" })).toContain("TRUST_PROXY_HOPS");
   });
 
+  it("has a working flag for every setting: --name value and --name=value set it, and a flag wins over its variable", () => {
+    // Every row of --help: "  --flag   NAME   default   meaning".
+    const rows = helpText()
+      .split("\n")
+      .map((l) => /^\s+(--[a-z0-9-]+)\s+([A-Z0-9_]+)\s+(\S+)/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null);
+    expect(rows.length).toBeGreaterThan(40);
+    for (const [, flag, name, def] of rows) {
+      expect(flag, name).toBe(flagOf(name!));
+      expect(parseFlags([flag!, "v"]), flag).toEqual({ [name!]: "v" });
+      expect(parseFlags([`${flag}=v`]), flag).toEqual({ [name!]: "v" });
+      // Its default, given as a flag, gives the same config as nothing at all and as the variable.
+      if (def !== "(unset)") {
+        expect(loadConfig({}, [flag!, def!]), flag).toEqual(loadConfig({}));
+        expect(loadConfig({ [name!]: def }), name).toEqual(loadConfig({}));
+      }
+    }
+    expect(loadConfig({ PORT: "4000", LOG_LEVEL: "debug" }, ["--port", "4001", "--log-level=warn"])).toMatchObject({ port: 4001, logLevel: "warn" });
+  });
+
   it("documents every setting in --help", () => {
     const help = helpText();
     for (const name of ["PORT", "OPS_PORT", "JWT_SECRET", "JWT_PUBLIC_KEY_FILE", "JWT_JWKS_FILE", "API_KEYS", "REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_NAME", "REDIS_CLUSTER_NODES", "MAX_CONNECTIONS", "MAX_PAYLOAD_BYTES", "PING_INTERVAL_MS", "PING_TIMEOUT_MS", "CONNECT_TIMEOUT_MS", "RATE_LIMIT_EVENTS_PER_S", "RATE_LIMIT_BURST", "PRESENCE_GRACE_MS", "DRAIN_DELAY_MS", "DRAIN_WINDOW_MS", "CORS_ORIGINS", "TRUST_PROXY_HOPS", "LOG_LEVEL"]) {

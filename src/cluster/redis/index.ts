@@ -1,7 +1,7 @@
 // Cluster mode's Redis side: clients, the Socket.IO adapter, the four stores, health and recovery.
 import type { GatewayConfig, RedisConfig } from "../../config.js";
-import { sessionOf } from "../../protocol/session.js";
 import type { ClusterDeps } from "../index.js";
+import { presenceModeLimits } from "../../presence/limits.js";
 import type { ClusterServices } from "../types.js";
 import { adapterFor, catchFireAndForget, createRedisClients, DEFAULT_TUNING, describeRedisFailure, redisFailureCause, type RedisFailureCause } from "./redis-clients.js";
 import { probeFor, RedisHealth } from "./redis-health.js";
@@ -9,7 +9,8 @@ import { RedisHistory } from "./redis-history.js";
 import { RedisIdempotency } from "./redis-idempotency.js";
 import { RedisInbox } from "./redis-inbox.js";
 import { RedisOps, type RedisClient } from "./redis-ops.js";
-import { RedisPresence, type PresenceEntry } from "./redis-presence.js";
+import { RedisPresence } from "./redis-presence.js";
+import { ACK_WAIT_MS, ReplicaAck } from "./replica-ack.js";
 
 // REDIS_OP_TIMEOUT_MS: any one store operation fails with UNAVAILABLE after it, whatever the connection does.
 // REDIS_STARTUP_WAIT_MS: start-up waits this long for Redis, then goes on unready (readiness 503) until it answers.
@@ -41,25 +42,32 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   }
 
   const adapter = adapterFor(clients);
-  deps.io.adapter(adapter.factory);
 
   const ops = new RedisOps(clients.command, { opTimeoutMs: config.redisOpTimeoutMs });
-  const presence = new RedisPresence(ops, { podId, ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs });
-  const inbox = new RedisInbox(ops, { maxLength: config.inboxMaxLength, maxAgeMs: config.inboxMaxAgeMs, onTrim: (n) => metrics.inboxTrimmed.inc(n) });
-  const history = new RedisHistory(ops, config.historyMaxLength);
+  const presence = new RedisPresence(ops, {
+    podId,
+    ttlMs: config.presenceTtlMs,
+    graceMs: config.presenceGraceMs,
+    limits: presenceModeLimits(config.presenceFullMaxUsers),
+  });
+  // REDIS_ACK_REPLICAS: appends resolve only once that many replicas have them (see replica-ack.ts).
+  const replicaAck = config.redisAckReplicas > 0 ? new ReplicaAck(ops, config.redisAckReplicas, Math.min(ACK_WAIT_MS, Math.max(10, config.redisOpTimeoutMs - 100))) : undefined;
+  const inbox = new RedisInbox(ops, {
+    maxLength: config.inboxMaxLength,
+    maxAgeMs: config.inboxMaxAgeMs,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    replicaAck,
+    onTrim: (n) => metrics.inboxTrimmed.inc(n),
+  });
+  const history = new RedisHistory(ops, { maxLength: config.historyMaxLength, ttlMs: config.historyTtlMs, idempotencyTtlMs: config.idempotencyTtlMs, replicaAck });
   const idempotency = new RedisIdempotency(ops, { ttlMs: config.idempotencyTtlMs });
 
   // After an outage Redis may have restarted empty: this pod's connected sockets are the truth for its
   // share of presence. Written without transitions (see RedisPresence.rebuild).
   const rebuildPresence = async () => {
-    const entries: PresenceEntry[] = [];
-    for (const socket of deps.io.of("/").sockets.values()) {
-      const session = sessionOf(socket);
-      if (!session?.identity || !session.rooms) continue;
-      for (const room of session.rooms) entries.push({ room, userId: session.identity.userId, socketKey: socket.id });
-    }
+    const entries = [...deps.localPresence()];
     await presence.rebuild(entries);
-    log.info({ sockets: deps.io.of("/").sockets.size, entries: entries.length }, "presence rebuilt from this pod's sockets");
+    log.info({ entries: entries.length }, "presence rebuilt from this pod's sockets");
   };
 
   let everUp = false;
@@ -88,6 +96,7 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   let closing: Promise<void> | undefined;
   return {
     mode: "redis",
+    adapter: adapter.factory,
     presence,
     inbox,
     history,

@@ -7,12 +7,16 @@
 const P = "sg";
 
 export const presenceKeys = (room: string) => ({
-  /** ZSET member `<userId>\n<podId>\n<socketKey>`, score = expiry (server ms). */
+  /** ZSET member `<userId>\n<podId>\n<socketKey>`, score = expiry (server ms). ZCARD = the room's devices. */
   sockets: `${P}:presence:{${room}}:sockets`,
   /** HASH userId -> live socket count (entries not yet reaped). */
   users: `${P}:presence:{${room}}:users`,
-  /** HASH userId -> 0 while the user has sockets, else the server ms when the last one left (grace pending). */
-  online: `${P}:presence:{${room}}:online`,
+  /** ZSET of online user ids (grace period included), all score 0: ZCARD = users, ZRANGEBYLEX pages by user id. */
+  members: `${P}:presence:{${room}}:members`,
+  /** ZSET userId -> server ms when their last socket left: users inside the grace period. */
+  pending: `${P}:presence:{${room}}:pending`,
+  /** HASH mode (full | occupancy), dirty (1 = counts changed since the last occupancy claim), last (ms of that claim). */
+  meta: `${P}:presence:{${room}}:meta`,
 });
 
 /** ZSET podId -> expiry (server ms): pods whose entry expired are dead and get reaped. */
@@ -22,19 +26,27 @@ export const presencePodsKey = `${P}:presence:pods`;
 export const presencePodRoomsKey = (podId: string) => `${P}:presence:pod:{${podId}}:rooms`;
 
 export const inboxKeys = (userId: string, deviceId: string) => ({
-  /** STREAM of direct messages, field `m` = JSON of the message without id. */
+  /** STREAM of direct messages, entry id `<seq>-0`, fields `t` = server ms at append, `m` = JSON of the message without id/seq/epoch. */
   log: `${P}:inbox:{${userId}}:log`,
+  /** HASH epoch, seq: the inbox's current epoch and last seq. */
+  meta: `${P}:inbox:{${userId}}:meta`,
   /** HASH deviceId -> floor: every entry id <= floor is acknowledged by that device. */
   floors: `${P}:inbox:{${userId}}:floors`,
-  /** ZSET of ids above the floor acknowledged by the device, score = id's millisecond part. */
+  /** ZSET of ids above the floor acknowledged by the device, score = the id's seq. */
   acked: `${P}:inbox:{${userId}}:acked:${deviceId}`,
 });
 
 export const historyKeys = (room: string) => ({
-  /** STRING: last sequence number assigned in the room. */
-  seq: `${P}:history:{${room}}:seq`,
-  /** ZSET member `<seq>|<JSON without id/seq/room>`, score = seq. */
+  /** HASH epoch, seq: the room log's current epoch and last seq. */
+  meta: `${P}:history:{${room}}:meta`,
+  /** ZSET member `<seq>|<JSON without id/seq/epoch/room>`, score = seq. */
   log: `${P}:history:{${room}}:log`,
 });
+
+/**
+ * STRING `<epoch>|<seq>|<ts>`: the first append under an idempotency key, on the same slot as the log it
+ * guards (so the Lua append can write it atomically on Redis Cluster too). Ids, not bodies.
+ */
+export const logIdempotencyKey = (log: "history" | "inbox", tag: string, key: string) => `${P}:idem:{${tag}}:${log}:${key}`;
 
 export const idempotencyKey = (key: string) => `${P}:idem:${key}`;

@@ -1,8 +1,10 @@
 // Cluster-mode presence: per (room, user) socket entries owned by a pod, kept alive by heartbeats, in Redis.
 //
-// Each room has three keys under one hash tag (see keys.ts): a ZSET of socket entries scored by their expiry,
-// a HASH of socket counts per user and a HASH of online users (0, or when their last socket left). Every
-// transition is decided inside one Lua script on the room's slot, so exactly one caller cluster-wide sees it.
+// Each room has five keys under one hash tag (see keys.ts): a ZSET of socket entries scored by their expiry,
+// a HASH of socket counts per user, a ZSET of online user ids (paged by user id), a ZSET of users inside the
+// grace period and a HASH with the room's mode and occupancy claim. Every transition is decided inside one
+// Lua script on the room's slot, so exactly one caller cluster-wide sees it, and every script reads counts
+// with ZCARD and touches only the entries it changes or the page it returns: no whole-set reads per call.
 // Times come from the Redis server clock (TIME), so pods with skewed clocks agree on expiry.
 //
 // Crash bound: a pod refreshes its entries and its `pods` entry every heartbeat; after kill -9 its entries
@@ -10,28 +12,36 @@
 // heartbeat interval later) and reports the users left without a socket, which go offline after the grace
 // period: offline <= crash + presenceTtlMs + heartbeat interval + presenceGraceMs.
 import { GatewayError } from "../../errors.js";
-import type { PresenceStore, PresenceUser } from "../types.js";
+import type { OccupancyClaim, PresenceEntry, PresenceChange, PresenceMode, PresenceModeLimits, PresencePage, PresenceStore, PresenceUser } from "../types.js";
 import { presenceKeys, presencePodRoomsKey, presencePodsKey } from "./keys.js";
 import { asArray, asNumber, asString, LuaScript, type RedisOps } from "./redis-ops.js";
 
 const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 /** Member -> userId: the user id is everything before the first newline. */
 const USER_OF = `local function userOf(m) return string.sub(m, 1, string.find(m, '\\n', 1, true) - 1) end`;
+/** Entries removed per prune at most: a mass expiry is spread over several heartbeats instead of one long script. */
+const PRUNE_BATCH = 2000;
+/** Pending users examined per heartbeat and room at most (the oldest first). */
+const PENDING_BATCH = 500;
+/** Socket entries refreshed per script call: a big room's heartbeat (and rebuild) is paged, never one long script. */
+const REFRESH_BATCH = 500;
+
 /**
  * Removes expired entries of the room (any pod), keeps counts right, starts the grace period of users
  * left without a socket and returns them. Shared by the heartbeat refresh and the dead-pod reap.
+ * KEYS: sockets, users, members, pending.
  */
 const PRUNE = `${USER_OF}
 local function prune(now)
   local emptied = {}
-  local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 10000)
+  local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ${PRUNE_BATCH})
   for _, m in ipairs(dead) do
     redis.call('ZREM', KEYS[1], m)
     local u = userOf(m)
     if redis.call('HINCRBY', KEYS[2], u, -1) <= 0 then
       redis.call('HDEL', KEYS[2], u)
-      if redis.call('HGET', KEYS[3], u) == '0' then
-        redis.call('HSET', KEYS[3], u, now)
+      if redis.call('ZSCORE', KEYS[3], u) and not redis.call('ZSCORE', KEYS[4], u) then
+        redis.call('ZADD', KEYS[4], now, u)
         table.insert(emptied, u)
       end
     end
@@ -39,66 +49,108 @@ local function prune(now)
   return emptied
 end`;
 
-// KEYS: sockets, users, online. ARGV: userId, member, ttlMs. Returns 1 when the user went online.
+/**
+ * Reads the counts after a change, applies the mode hysteresis and marks the counts for the next occupancy
+ * claim. KEYS: sockets, users, members, pending, meta. ARGV[1], ARGV[2]: fullMaxUsers, fullResumeUsers.
+ * Returns [transition, users, devices, mode, occupancyDue].
+ */
+const FINISH = `local function counts() return redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[1]) end
+local function finish(transition, bu, bd)
+  local users, devices = counts()
+  local meta = redis.call('HMGET', KEYS[5], 'mode', 'dirty')
+  local mode = meta[1] or 'full'
+  local dirty = meta[2] == '1'
+  local nextMode = mode
+  if mode == 'full' and users > tonumber(ARGV[1]) then nextMode = 'occupancy'
+  elseif mode == 'occupancy' and users <= tonumber(ARGV[2]) then nextMode = 'full' end
+  if nextMode ~= mode then dirty = true
+  elseif nextMode == 'occupancy' and (users ~= bu or devices ~= bd) then dirty = true end
+  if users == 0 and devices == 0 and nextMode == 'full' then
+    redis.call('DEL', KEYS[5])
+    return {transition, users, devices, 'full', 0}
+  end
+  if nextMode ~= mode or (dirty and meta[2] ~= '1') then redis.call('HSET', KEYS[5], 'mode', nextMode, 'dirty', dirty and 1 or 0) end
+  return {transition, users, devices, nextMode, dirty and 1 or 0}
+end`;
+
+// KEYS: sockets, users, members, pending, meta. ARGV: fullMax, resume, userId, member, ttlMs.
 const JOIN = new LuaScript(
   "presence.join",
   `${NOW}
-if redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2]) == 1 then redis.call('HINCRBY', KEYS[2], ARGV[1], 1) end
-local state = redis.call('HGET', KEYS[3], ARGV[1])
-if state ~= '0' then redis.call('HSET', KEYS[3], ARGV[1], 0) end
-if state then return 0 end
-return 1`,
+${FINISH}
+local bu, bd = counts()
+if redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[4]) == 1 then redis.call('HINCRBY', KEYS[2], ARGV[3], 1) end
+local went = 0
+if redis.call('ZADD', KEYS[3], 'NX', 0, ARGV[3]) == 1 then went = 1 else redis.call('ZREM', KEYS[4], ARGV[3]) end
+return finish(went, bu, bd)`,
 );
 
-// KEYS: sockets, users, online. ARGV: userId, member. Returns 1 when the user has no socket left (offline candidate).
+// KEYS: sockets, users, members, pending, meta. ARGV: fullMax, resume, userId, member. Transition: no socket left.
 const LEAVE = new LuaScript(
   "presence.leave",
   `${NOW}
-local removed = redis.call('ZREM', KEYS[1], ARGV[2])
-local state = redis.call('HGET', KEYS[3], ARGV[1])
-if not state then return 0 end
+${FINISH}
+local bu, bd = counts()
+local removed = redis.call('ZREM', KEYS[1], ARGV[4])
+if not redis.call('ZSCORE', KEYS[3], ARGV[3]) then return finish(0, bu, bd) end
 local count
-if removed == 1 then count = redis.call('HINCRBY', KEYS[2], ARGV[1], -1) else count = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') end
-if count > 0 then return 0 end
-redis.call('HDEL', KEYS[2], ARGV[1])
-if state == '0' then redis.call('HSET', KEYS[3], ARGV[1], now) end
-return 1`,
+if removed == 1 then count = redis.call('HINCRBY', KEYS[2], ARGV[3], -1) else count = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0') end
+if count > 0 then return finish(0, bu, bd) end
+redis.call('HDEL', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[4], 'NX', now, ARGV[3])
+return finish(1, bu, bd)`,
 );
 
-// KEYS: sockets, users, online. ARGV: userId. Returns 1, once, when the user is still absent and now offline.
+// KEYS: sockets, users, members, pending, meta. ARGV: fullMax, resume, userId. Transition, once: still absent, now offline.
 const SETTLE = new LuaScript(
   "presence.settle",
-  `local state = redis.call('HGET', KEYS[3], ARGV[1])
-if not state or state == '0' then return 0 end
-if tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') > 0 then return 0 end
-redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return 1`,
+  `${FINISH}
+local bu, bd = counts()
+if not redis.call('ZSCORE', KEYS[4], ARGV[3]) then return finish(0, bu, bd) end
+if tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0') > 0 then return finish(0, bu, bd) end
+redis.call('ZREM', KEYS[4], ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[3])
+redis.call('HDEL', KEYS[2], ARGV[3])
+return finish(1, bu, bd)`,
 );
 
-// KEYS: sockets, users, online. Returns [userId, liveSockets, ...] for the online users; expired entries do not count.
-const LIST = new LuaScript(
-  "presence.list",
-  `${NOW}
-${USER_OF}
-local counts = {}
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
-  local u = userOf(m)
-  counts[u] = (counts[u] or 0) + 1
-end
-local out = {}
-local online = redis.call('HKEYS', KEYS[3])
-for _, u in ipairs(online) do
-  table.insert(out, u)
-  table.insert(out, counts[u] or 0)
+// KEYS: members, users, sockets, meta. ARGV: after ('' = from the start), limit.
+// Returns [users, devices, mode, more, userId, devices, ...]: one page, in user id order.
+const PAGE = new LuaScript(
+  "presence.page",
+  `local min = '-'
+if ARGV[1] ~= '' then min = '(' .. ARGV[1] end
+local limit = tonumber(ARGV[2])
+local ids = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, limit + 1)
+local out = {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3]), redis.call('HGET', KEYS[4], 'mode') or 'full', #ids > limit and 1 or 0}
+if #ids > limit then table.remove(ids) end
+if #ids == 0 then return out end
+-- One HMGET for the whole page: a call per user costs more in command dispatch than in the lookups.
+local counts = redis.call('HMGET', KEYS[2], unpack(ids))
+for i = 1, #ids do
+  table.insert(out, ids[i])
+  table.insert(out, tonumber(counts[i] or '0'))
 end
 return out`,
 );
 
-// KEYS: sockets, users, online. ARGV: ttlMs, stalePendingMs, then userId, member pairs of this pod's live sockets.
-// Extends this pod's entries, silently re-adds missing ones (after a reap or a Redis restart the sockets are
-// still connected: clients never saw them go), prunes expired entries of every pod, and returns the users
-// without a socket: just emptied, or pending longer than grace + TTL (whoever ran their grace timer is gone).
+// KEYS: meta, members, sockets. ARGV: intervalMs. Returns [1, mode, users, devices] (claimed) or [0, waitMs] (-1: nothing to emit).
+const CLAIM = new LuaScript(
+  "presence.claim",
+  `${NOW}
+local meta = redis.call('HMGET', KEYS[1], 'dirty', 'last', 'mode')
+if meta[1] ~= '1' then return {0, -1} end
+local wait = tonumber(meta[2] or '0') + tonumber(ARGV[1]) - now
+if wait > 0 then return {0, wait} end
+redis.call('HSET', KEYS[1], 'dirty', 0, 'last', now)
+return {1, meta[3] or 'full', redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3])}`,
+);
+
+// KEYS: sockets, users, members, pending. ARGV: ttlMs, stalePendingMs (0 = skip the pending check), then userId,
+// member pairs of this pod's live sockets (one batch). Extends this pod's entries, silently re-adds missing ones
+// (after a reap or a Redis restart the sockets are still connected: clients never saw them go), prunes expired
+// entries of every pod, and returns the users without a socket: just emptied, or pending longer than
+// grace + TTL (whoever ran their grace timer is gone).
 const REFRESH = new LuaScript(
   "presence.refresh",
   `${NOW}
@@ -107,28 +159,26 @@ local expiry = now + tonumber(ARGV[1])
 for i = 3, #ARGV, 2 do
   local u = ARGV[i]
   if redis.call('ZADD', KEYS[1], expiry, ARGV[i + 1]) == 1 then redis.call('HINCRBY', KEYS[2], u, 1) end
-  if redis.call('HGET', KEYS[3], u) ~= '0' then redis.call('HSET', KEYS[3], u, 0) end
+  if redis.call('ZADD', KEYS[3], 'NX', 0, u) == 0 then redis.call('ZREM', KEYS[4], u) end
 end
 local out = prune(now)
-local stale = now - tonumber(ARGV[2])
-local pending = redis.call('HGETALL', KEYS[3])
-for i = 1, #pending, 2 do
-  local since = tonumber(pending[i + 1])
-  if since ~= 0 and since < stale and tonumber(redis.call('HGET', KEYS[2], pending[i]) or '0') <= 0 then table.insert(out, pending[i]) end
+if tonumber(ARGV[2]) > 0 then
+  for _, u in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now - tonumber(ARGV[2]), 'LIMIT', 0, ${PENDING_BATCH})) do
+    if tonumber(redis.call('HGET', KEYS[2], u) or '0') <= 0 then table.insert(out, u) end
+  end
 end
 return out`,
 );
 
-// KEYS: sockets, users, online (a room of a dead pod). Prunes expired entries and returns every user left
+// KEYS: sockets, users, members, pending (a room of a dead pod). Prunes expired entries and returns users left
 // without a socket, pending ones included: the dead pod may have been the one running their grace timer.
 const REAP = new LuaScript(
   "presence.reap",
   `${NOW}
 ${PRUNE}
 local out = prune(now)
-local pending = redis.call('HGETALL', KEYS[3])
-for i = 1, #pending, 2 do
-  if pending[i + 1] ~= '0' and tonumber(redis.call('HGET', KEYS[2], pending[i]) or '0') <= 0 then table.insert(out, pending[i]) end
+for _, u in ipairs(redis.call('ZRANGE', KEYS[4], 0, ${PENDING_BATCH - 1})) do
+  if tonumber(redis.call('HGET', KEYS[2], u) or '0') <= 0 then table.insert(out, u) end
 end
 return out`,
 );
@@ -162,15 +212,16 @@ export interface RedisPresenceOptions {
   graceMs: number;
   /** Dead pods reaped per heartbeat at most: spreads the work of a mass crash over several beats. */
   maxReapPerBeat?: number;
-}
-
-export interface PresenceEntry {
-  room: string;
-  userId: string;
-  socketKey: string;
+  limits: PresenceModeLimits;
 }
 
 type Pair = { room: string; userId: string };
+const modeOf = (v: unknown): PresenceMode => (asString(v) === "occupancy" ? "occupancy" : "full");
+/** Decodes FINISH's [transition, users, devices, mode, occupancyDue]. */
+function changeOf(reply: unknown): PresenceChange {
+  const r = asArray(reply);
+  return { transition: asNumber(r[0]) === 1, users: asNumber(r[1]), devices: asNumber(r[2]), mode: modeOf(r[3]), occupancyDue: asNumber(r[4]) === 1 };
+}
 const pairKey = (room: string, userId: string) => `${room}\u0000${userId}`;
 
 export class RedisPresence implements PresenceStore {
@@ -178,6 +229,7 @@ export class RedisPresence implements PresenceStore {
   private readonly local = new Map<string, Map<string, string>>();
   /** Rooms believed listed in this pod's rooms set in Redis. */
   private readonly published = new Set<string>();
+  private readonly publishing = new Map<string, Promise<void>>();
   /** Offline candidates reported to this pod and not settled yet (local ms when reported). */
   private readonly pending = new Map<string, Pair & { since: number }>();
   private beating?: Promise<Pair[]>;
@@ -189,51 +241,51 @@ export class RedisPresence implements PresenceStore {
     private readonly options: RedisPresenceOptions,
   ) {}
 
-  async join(room: string, userId: string, socketKey: string): Promise<boolean> {
+  async join(room: string, userId: string, socketKey: string): Promise<PresenceChange> {
     // Recorded locally first: the socket is in the room even if Redis fails now, and the next heartbeat
     // (or the rebuild after an outage) writes it.
     let sockets = this.local.get(room);
     if (!sockets) this.local.set(room, (sockets = new Map()));
     sockets.set(socketKey, userId);
-    if (!this.published.has(room)) {
-      // Before the entry itself: after a crash, the reaper must find this pod and every room it wrote to,
-      // even if it dies before its first heartbeat.
-      if (!this.registered) {
-        await this.ops.eval(POD_BEAT, [presencePodsKey], [this.options.podId, this.options.ttlMs, 0]);
-        this.registered = true;
-      }
-      await this.ops.run("presence.pod-rooms", (c) => c.sadd(presencePodRoomsKey(this.options.podId), room));
-      this.published.add(room);
-    }
+    if (!this.published.has(room)) await this.publish(room);
     const k = presenceKeys(room);
-    const went = await this.ops.eval(JOIN, [k.sockets, k.users, k.online], [userId, this.member(userId, socketKey), this.options.ttlMs]);
-    return asNumber(went) === 1;
+    return changeOf(await this.ops.eval(JOIN, this.roomKeys(k), [...this.limitArgs(), userId, this.member(userId, socketKey), this.options.ttlMs]));
   }
 
-  async leave(room: string, userId: string, socketKey: string): Promise<boolean> {
+  async leave(room: string, userId: string, socketKey: string): Promise<PresenceChange> {
     const sockets = this.local.get(room);
     sockets?.delete(socketKey);
     if (sockets?.size === 0) this.local.delete(room);
     const k = presenceKeys(room);
-    const empty = asNumber(await this.ops.eval(LEAVE, [k.sockets, k.users, k.online], [userId, this.member(userId, socketKey)])) === 1;
-    if (empty) this.pending.set(pairKey(room, userId), { room, userId, since: Date.now() });
-    return empty;
+    const change = changeOf(await this.ops.eval(LEAVE, this.roomKeys(k), [...this.limitArgs(), userId, this.member(userId, socketKey)]));
+    if (change.transition) this.pending.set(pairKey(room, userId), { room, userId, since: Date.now() });
+    return change;
   }
 
-  async settleOffline(room: string, userId: string): Promise<boolean> {
+  async settleOffline(room: string, userId: string): Promise<PresenceChange> {
     const k = presenceKeys(room);
-    const offline = asNumber(await this.ops.eval(SETTLE, [k.sockets, k.users, k.online], [userId])) === 1;
+    const change = changeOf(await this.ops.eval(SETTLE, this.roomKeys(k), [...this.limitArgs(), userId]));
     // Settled either way (offline now, or back online): a failed call stays pending and is reported again.
     this.pending.delete(pairKey(room, userId));
-    return offline;
+    return change;
   }
 
-  async list(room: string): Promise<PresenceUser[]> {
+  async page(room: string, limit: number, after?: string): Promise<PresencePage> {
     const k = presenceKeys(room);
-    const flat = asArray(await this.ops.eval(LIST, [k.sockets, k.users, k.online], []));
+    const flat = asArray(await this.ops.eval(PAGE, [k.members, k.users, k.sockets, k.meta], [after ?? "", limit]));
     const users: PresenceUser[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) users.push({ userId: asString(flat[i]), devices: asNumber(flat[i + 1]) });
-    return users;
+    for (let i = 4; i + 1 < flat.length; i += 2) users.push({ userId: asString(flat[i]), devices: asNumber(flat[i + 1]) });
+    const page: PresencePage = { occupancy: { users: asNumber(flat[0]), devices: asNumber(flat[1]) }, mode: modeOf(flat[2]), users };
+    if (asNumber(flat[3]) === 1 && users.length > 0) page.after = users[users.length - 1]!.userId;
+    return page;
+  }
+
+  async claimOccupancy(room: string, intervalMs: number): Promise<OccupancyClaim> {
+    const k = presenceKeys(room);
+    const r = asArray(await this.ops.eval(CLAIM, [k.meta, k.members, k.sockets], [intervalMs]));
+    if (asNumber(r[0]) === 1) return { emit: true, mode: modeOf(r[1]), users: asNumber(r[2]), devices: asNumber(r[3]) };
+    const wait = asNumber(r[1]);
+    return wait >= 0 ? { emit: false, retryInMs: wait } : { emit: false };
   }
 
   heartbeat(): Promise<Pair[]> {
@@ -267,11 +319,6 @@ export class RedisPresence implements PresenceStore {
     await this.heartbeat();
   }
 
-  /** Rooms with entries of this pod (tests and diagnostics). */
-  localRooms(): string[] {
-    return [...this.local.keys()];
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -280,6 +327,35 @@ export class RedisPresence implements PresenceStore {
     await this.ops.eval(POD_EXPIRE, [presencePodsKey], [this.options.podId]).catch(() => undefined);
     this.local.clear();
     this.pending.clear();
+  }
+
+  /**
+   * Before the entry itself: after a crash, the reaper must find this pod and every room it wrote to, even
+   * if it dies before its first heartbeat. One registration per room in flight: a join storm into a new
+   * room waits for it instead of repeating it per socket.
+   */
+  private publish(room: string): Promise<void> {
+    let p = this.publishing.get(room);
+    if (!p) {
+      p = (async () => {
+        if (!this.registered) {
+          await this.ops.eval(POD_BEAT, [presencePodsKey], [this.options.podId, this.options.ttlMs, 0]);
+          this.registered = true;
+        }
+        await this.ops.run("presence.pod-rooms", (c) => c.sadd(presencePodRoomsKey(this.options.podId), room));
+        this.published.add(room);
+      })().finally(() => this.publishing.delete(room));
+      this.publishing.set(room, p);
+    }
+    return p;
+  }
+
+  private roomKeys(k: ReturnType<typeof presenceKeys>): string[] {
+    return [k.sockets, k.users, k.members, k.pending, k.meta];
+  }
+
+  private limitArgs(): number[] {
+    return [this.options.limits.fullMaxUsers, this.options.limits.fullResumeUsers];
   }
 
   private member(userId: string, socketKey: string): string {
@@ -314,9 +390,13 @@ export class RedisPresence implements PresenceStore {
     await Promise.all(
       [...this.local].map(async ([room, sockets]) => {
         const k = presenceKeys(room);
-        const args: Array<string | number> = [ttlMs, graceMs + ttlMs];
-        for (const [socketKey, userId] of sockets) args.push(userId, this.member(userId, socketKey));
-        add(room, await this.ops.eval(REFRESH, [k.sockets, k.users, k.online], args));
+        // Paged: a big room's refresh (and the rebuild after an outage) is many short scripts, not one long one.
+        const entries = [...sockets];
+        for (let i = 0; i === 0 || i < entries.length; i += REFRESH_BATCH) {
+          const args: Array<string | number> = [ttlMs, i === 0 ? graceMs + ttlMs : 0];
+          for (const [socketKey, userId] of entries.slice(i, i + REFRESH_BATCH)) args.push(userId, this.member(userId, socketKey));
+          add(room, await this.ops.eval(REFRESH, [k.sockets, k.users, k.members, k.pending], args));
+        }
       }),
     );
     if (toRemove.length) {
@@ -330,7 +410,7 @@ export class RedisPresence implements PresenceStore {
       await Promise.all(
         deadRooms.map(async (room) => {
           const k = presenceKeys(room);
-          add(room, await this.ops.eval(REAP, [k.sockets, k.users, k.online], []));
+          add(room, await this.ops.eval(REAP, [k.sockets, k.users, k.members, k.pending], []));
         }),
       );
       await this.ops.run("presence.dead-rooms", (c) => c.del(deadRoomsKey));
