@@ -17,7 +17,8 @@ async function failures(metrics: GatewayMetrics): Promise<Record<string, number>
 
 /** The parts of a Socket.IO socket admission reads during a handshake. */
 function handshakingSocket(): GatewaySocket {
-  const conn = Object.assign(new EventEmitter(), { transport: { name: "websocket" } });
+  // close(): a retryable refusal (UNAVAILABLE, DRAINING) closes the transport so socket.io-client retries.
+  const conn = Object.assign(new EventEmitter(), { transport: { name: "websocket" }, close: () => undefined });
   return { handshake: { auth: { token: "t" }, headers: {}, address: "127.0.0.1" }, conn, data: {} } as unknown as GatewaySocket;
 }
 
