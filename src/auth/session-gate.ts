@@ -62,7 +62,10 @@ export function createSessionGate(o: SessionGateOptions): SessionGate {
   const reservations: Array<{ live: boolean }> = [];
   let reserved = 0;
   const end = (r: { live: boolean } | undefined) => {
-    if (r?.live) (r.live = false), reserved--;
+    if (r?.live) {
+      r.live = false;
+      reserved--;
+    }
     while (reservations.length > 0 && !reservations[0]!.live) reservations.shift();
   };
   return {
