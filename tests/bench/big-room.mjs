@@ -123,7 +123,11 @@ async function runCase({ n, topology, mode, rep }) {
     for (let i = 0; i < (redis ? 3 : 1); i++) pods.push(await startPod({ ...env, ...(redis ? { REDIS_URL: redis.url } : {}) }));
     const members = await connectAll(pods, n, runId);
     await sleep(500);
-    if (control) await control.config("RESETSTAT");
+    if (control) {
+      await control.config("RESETSTAT");
+      await control.call("CONFIG", "SET", "slowlog-log-slower-than", "2000");
+      await control.call("SLOWLOG", "RESET");
+    }
     const cpu0 = { pods: pods.map((p) => cpuSeconds(p.proc.pid)), redis: redis ? cpuSeconds(redis.proc.pid) : 0, self: process.cpuUsage() };
 
     // The storm: every member asks to join at once; the clock stops at the last answer.
@@ -175,6 +179,7 @@ async function runCase({ n, topology, mode, rep }) {
     };
     const rss = pods.map((p) => rssKiB(p.proc.pid) / 1024);
     const calls = control ? await redisCalls(control) : undefined;
+    const slow = control ? (await control.call("SLOWLOG", "GET", "3")).map((e) => `${e[2]}us ${String(e[3].slice(0, 2).join(" "))}`) : undefined;
     const cut = members.filter((m) => m.closed).length;
     if (refused > 0 || cut > 0) {
       const logFile = join(os.tmpdir(), `big-room-${runId}.log`);
@@ -197,6 +202,9 @@ async function runCase({ n, topology, mode, rep }) {
       redisCmdsPerJoin: calls ? round(calls.total / n, 1) : null,
       redisTop: calls ? Object.entries(calls.perCommand).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([c, k]) => `${c}:${k}`).join(" ") : null,
       cpuS,
+      // Load-independent cost: CPU the gateway pods and Redis spent per join, storm and its presence traffic included.
+      cpuMsPerJoin: round(((cpuS.pods + (cpuS.redis ?? 0)) * 1000) / n, 2),
+      slowestRedis: slow,
       refused,
       codes,
       cut,
@@ -230,21 +238,22 @@ for (const n of sizes) {
 /** Median of one field over the reps of a case. */
 const med = (n, topology, mode, key) => {
   const rs = results.filter((r) => r.n === n && r.topology === topology && r.mode === mode);
+  if (rs.length === 0) return "not run";
   if (rs.some((r) => r.skipped)) return "skipped";
   if (rs.some((r) => !r.completed)) return `timeout (${Math.min(...rs.map((r) => r.answered))}/${n} answered)`;
   return median(rs.map((r) => r[key]));
 };
 const rows = [];
-rows.push("| N | topology | join storm s (before → after) | presence frames / member | largest join answer KB | RSS MB (sum of pods) | Redis cmds / join | refused / cut (after) |");
-rows.push("|---|---|---|---|---|---|---|---|");
+rows.push("| N | topology | join storm s (before → after) | presence frames / member | largest join answer KB | RSS MB (sum of pods) | Redis cmds / join | CPU ms / join, pods + Redis | refused / cut (after) |");
+rows.push("|---|---|---|---|---|---|---|---|---|");
 for (const n of sizes)
-  for (const topology of ["1 pod", "3 pods + Redis"]) {
+  for (const topology of topologies) {
     const pair = (key) => `${med(n, topology, "before", key)} → ${med(n, topology, "after", key)}`;
     const after = results.filter((r) => r.n === n && r.topology === topology && r.mode === "after");
     const bad = `${after.reduce((x, r) => x + r.refused, 0)} / ${after.reduce((x, r) => x + r.cut, 0)}`;
-    rows.push(`| ${n} | ${topology} | ${pair("stormS")} | ${pair("framesPerMember")} | ${pair("largestJoinKB")} | ${pair("rssMB")} | ${topology === "1 pod" ? "-" : pair("redisCmdsPerJoin")} | ${bad} |`);
+    rows.push(`| ${n} | ${topology} | ${pair("stormS")} | ${pair("framesPerMember")} | ${pair("largestJoinKB")} | ${pair("rssMB")} | ${topology === "1 pod" ? "-" : pair("redisCmdsPerJoin")} | ${pair("cpuMsPerJoin")} | ${bad} |`);
   }
-for (const topology of ["1 pod", "3 pods + Redis"]) {
+for (const topology of topologies) {
   const a = med(1000, topology, "after", "stormS");
   const b = med(3000, topology, "after", "stormS");
   if (typeof a === "number" && typeof b === "number") rows.push(`\n${topology}: N=3,000 storm / N=1,000 storm = ${round(b / a, 2)} (goal <= 4)`);
