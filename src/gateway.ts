@@ -9,6 +9,7 @@ import { StoreThenFanOut, type FanOutFaults } from "./delivery/message-delivery.
 import type { ClusterServices } from "./cluster/types.js";
 import type { GatewayConfig } from "./config.js";
 import { drain } from "./lifecycle/drain.js";
+import { Rebalancer } from "./rebalance/rebalancer.js";
 import { checkUws } from "./lifecycle/startup-checks.js";
 import { readMemoryLimit } from "./ops/cgroup-memory.js";
 import type { Logger } from "./ops/logger.js";
@@ -116,9 +117,35 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     connected: () => io.of("/").sockets.size,
     maxConnections: config.maxConnections,
   });
-  const ops = createOpsServer(metrics, readiness, (err) => logger.error({ err }, "metrics rendering failed"));
+  // Cluster mode only: embedded mode has no fleet to compare with.
+  const rebalancer =
+    cluster.mode === "redis"
+      ? new Rebalancer({
+          podId,
+          io,
+          fleet: cluster.fleetLoad,
+          settings: config.rebalance,
+          enabled: config.rebalance.enabled,
+          eligible: () => {
+            const r = readiness();
+            return r.ready || r.reason === "at_capacity";
+          },
+          inflightOf: (socket) => inflight.of(socket),
+          presenceGraceMs: config.presenceGraceMs,
+          metrics,
+          logger,
+        })
+      : undefined;
+  // What /readyz answers is also what tells the rebalancer that the Service can see this pod.
+  const probedReadiness = (): Readiness => {
+    const r = readiness();
+    if (r.ready) rebalancer?.readinessServed();
+    return r;
+  };
+  const ops = createOpsServer(metrics, probedReadiness, (err) => logger.error({ err }, "metrics rendering failed"));
   const opsPort = await ops.listen(config.host, config.opsPort);
   const port = await server.listen();
+  rebalancer?.start();
 
   const devToken = verifier.issueDevToken ? await verifier.issueDevToken("dev-user") : undefined;
   if (devToken) logger.warn({ devToken, userId: "dev-user" }, "DEV MODE: no JWT key configured; tokens are signed with a random secret of this process. Use this token as auth.token.");
@@ -126,6 +153,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const markDraining = () => {
     state.draining = true;
+    // Leave the fleet view at once (the others' mean must not wait for the TTL) and stop shedding: the drain moves everyone.
+    void rebalancer?.stop();
     server.refuseNewSessions();
     metrics.draining.set(1);
   };
@@ -135,6 +164,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   };
   const closeResources = async () => {
     server.backpressure.stop();
+    await rebalancer?.stop();
     presence.stop();
     io.close();
     localDelivery.close();

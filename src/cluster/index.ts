@@ -10,6 +10,8 @@ import { MemoryPresence } from "./memory/memory-presence.js";
 import { ALWAYS_HEALTHY } from "./fanout-health.js";
 import { presenceModeLimits } from "../presence/limits.js";
 import type { ClusterServices, PresenceEntry } from "./types.js";
+import { MemoryFleetLoad } from "./memory/memory-fleet-load.js";
+import { FLEET_LOAD_TTL_MS } from "./fleet-load.js";
 
 export interface ClusterDeps {
   /** This pod's own presence entries (its connected sockets' rooms): the truth Redis is rebuilt from after an outage. */
@@ -45,6 +47,7 @@ export function createMemoryServices(config: GatewayConfig, deps: Pick<ClusterDe
     inbox,
     history,
     idempotency,
+    fleetLoad: new MemoryFleetLoad(FLEET_LOAD_TTL_MS),
     fanout: ALWAYS_HEALTHY,
     isHealthy: () => true,
     close: async () => {

@@ -12,6 +12,8 @@ import { RedisInbox } from "./redis-inbox.js";
 import { RedisOps, type RedisClient } from "./redis-ops.js";
 import { RedisPresence } from "./redis-presence.js";
 import { ACK_WAIT_MS, ReplicaAck } from "./replica-ack.js";
+import { RedisFleetLoad } from "./redis-fleet-load.js";
+import { FLEET_LOAD_TTL_MS } from "../fleet-load.js";
 
 // REDIS_OP_TIMEOUT_MS: any one store operation fails with UNAVAILABLE after it, whatever the connection does.
 // REDIS_STARTUP_WAIT_MS: start-up waits this long for Redis, then goes on unready (readiness 503) until it answers.
@@ -104,6 +106,7 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
     inbox,
     history,
     idempotency,
+    fleetLoad: new RedisFleetLoad(ops, FLEET_LOAD_TTL_MS),
     fanout,
     isHealthy: () => health.isUp(),
     close: () =>
