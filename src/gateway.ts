@@ -24,7 +24,8 @@ import { clientEvents } from "./protocol/index.js";
 import { PresenceService, presenceServiceOptions } from "./presence/presence-service.js";
 import type { GatewayServer } from "./protocol/session.js";
 import { AddressRateLimit } from "./transport/address-rate-limit.js";
-import { createAdmission } from "./transport/admission.js";
+import { createAdmission } from "./auth/admission.js";
+import { createSessionGate } from "./auth/session-gate.js";
 import { registerPublicRoutes } from "./transport/public-routes.js";
 import { createPublicServer } from "./transport/public-server.js";
 import { loadUws } from "./transport/uws-loader.js";
@@ -92,17 +93,25 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const state = { draining: false, listenerClosed: false };
   const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence };
   const inflight = new InflightHandlers();
+  metrics.engineSessionCount = () => io.engine.clientsCount;
+  // Engine.IO sessions hold the capacity slots (and meet the per-address rate) from their handshake on.
+  server.admitSessions(
+    createSessionGate({
+      maxConnections: config.maxConnections,
+      trustProxyHops: config.trustProxyHops,
+      metrics,
+      addressRateLimit: new AddressRateLimit({ ratePerS: config.connRatePerAddressPerS, burst: config.connRateBurst }),
+      engineSessions: () => io.engine.clientsCount,
+    }),
+  );
   const admission = createAdmission({
     verifier,
     metrics,
     logger,
-    maxConnections: config.maxConnections,
     trustProxyHops: config.trustProxyHops,
     rateLimitEventsPerS: config.rateLimitEventsPerS,
     rateLimitBurst: config.rateLimitBurst,
-    addressRateLimit: new AddressRateLimit({ ratePerS: config.connRatePerAddressPerS, burst: config.connRateBurst }),
     isDraining: () => state.listenerClosed,
-    connectedCount: () => io.of("/").sockets.size,
   });
   acceptConnections(io, admission, connectionHandler(clientEvents(options.extraEvents), ctx, inflight));
   // The demo's one-click dev tokens: dev mode only (no key material), never under NODE_ENV=production.
@@ -114,7 +123,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     isDraining: () => state.draining,
     clusterHealthy: () => cluster.isHealthy(),
     fanoutHealthy: () => cluster.fanout.isHealthy(),
-    connected: () => io.of("/").sockets.size,
+    // Engine.IO sessions, not just connected sockets: half-open sessions hold capacity slots too.
+    connected: () => io.engine.clientsCount,
     maxConnections: config.maxConnections,
   });
   // Cluster mode only: embedded mode has no fleet to compare with.
