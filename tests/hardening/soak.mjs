@@ -158,7 +158,7 @@ export async function runSoak(opts = {}) {
   const { io } = await import("socket.io-client");
   const { SignJWT } = await import("jose");
   const key = new TextEncoder().encode(SOAK_SECRET);
-  const sign = (sub) => new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime("2h").sign(key);
+  const sign = (sub) => new SignJWT({ rooms: ["*"] }).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime("2h").sign(key);
 
   const gw = startChild(opts.env ?? {});
   const { port } = await gw.ready;
