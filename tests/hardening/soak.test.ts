@@ -4,7 +4,7 @@
 // timers, shared-emitter listeners, sockets and rooms are back to the baseline.
 import { describe, expect, it } from "vitest";
 // @ts-expect-error plain .mjs script without type declarations
-import { runSoak } from "../soak/soak.mjs";
+import { runSoak } from "./soak.mjs";
 
 interface SoakReport {
   durationMs: number;
@@ -13,6 +13,7 @@ interface SoakReport {
   counts: Record<string, number>;
   errorSamples: string[];
   slopes: { heapMBPerMin: number; rssMBPerMin: number; externalMBPerMin: number };
+  perConnection?: { connections: number; heapBytes: number; heapBytesPerConnection: number; clientsLeftAtWarmPoint: number };
   heapMB: { baseline: number; afterWarmupMin: number; max: number; final: number };
   rssMB: { baseline: number; max: number; final: number };
   baseline: { fds: number; timers: number; listeners: Record<string, number> };
@@ -41,6 +42,13 @@ describe("soak (1 minute)", () => {
     // Heap after a forced GC: a leak of even one small object per connection would show here.
     // The bound is loose on purpose (2 shared cores, one minute): the figure is reported above.
     expect(slopes.heapMBPerMin).toBeLessThan(4);
+    // What each connection leaves behind: heap between two quiet points (no client, forced GC), per
+    // connection made in between. A leak of one small object graph per connection shows here.
+    console.log(`[hardening] soak per connection: ${JSON.stringify(report.perConnection)}`);
+    expect(report.perConnection, "quiet point after warm-up").toBeDefined();
+    expect(report.perConnection!.clientsLeftAtWarmPoint).toBe(0);
+    expect(report.perConnection!.connections).toBeGreaterThan(200);
+    expect(report.perConnection!.heapBytesPerConnection, "heap bytes left per connection").toBeLessThan(1024);
     expect(slopes.rssMBPerMin).toBeLessThan(40);
     expect(report.final).toMatchObject({ engineClients: 0, sockets: 0, rooms: 0, sids: 0 });
     expect(report.final.fds).toBeLessThanOrEqual(report.baseline.fds);
