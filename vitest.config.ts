@@ -14,6 +14,8 @@ const TIERS = ["unit", "contract", "integration", "system", "hardening", "deploy
 const HEAVY: Record<string, string[]> = {
   system: ["tests/system/drain-{balancer,cluster,polling}.test.ts", "tests/system/rolling-restart.test.ts"],
   hardening: ["tests/hardening/soak.test.ts", "tests/hardening/fuzz-*.test.ts"],
+  // The rootfs smoke, the integration suites re-run in the rootfs and tsc against the v20.57 typings.
+  runtime: ["tests/runtime/*.test.ts"],
 };
 
 export default defineConfig({

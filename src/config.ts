@@ -71,7 +71,7 @@ const SETTINGS = {
   SLOW_CONSUMER_GRACE_MS: { def: "3000", schema: int(0, 600_000), help: "how long a socket may stay slow before it is cut" },
   PRESENCE_GRACE_MS: { def: "2000", schema: int(0, 600_000), help: "how long a user stays online after their last device leaves" },
   PRESENCE_TTL_MS: { def: "15000", schema: int(1000, 600_000), help: "cluster mode: a crashed pod's presence entries expire after this" },
-  PRESENCE_FULL_MAX_USERS: { def: "200", schema: int(1, 10_000), help: "rooms above this many users get occupancy counts instead of per-user presence; also the user-list page size" },
+  PRESENCE_FULL_MAX_USERS: { def: "200", schema: int(1, 100_000), help: "rooms above this many users get occupancy counts instead of per-user presence; also the user-list page size" },
   OCCUPANCY_INTERVAL_MS: { def: "2000", schema: int(100, 600_000), help: "big rooms: at most one presence:occupancy per room this often while the count changes" },
   INBOX_MAX_LENGTH: { def: "1000", schema: int(1, 1_000_000), help: "direct messages kept per user" },
   INBOX_MAX_AGE_MS: { def: "604800000", schema: int(1000, 365 * 24 * 3600 * 1000), help: "direct messages older than this are trimmed" },

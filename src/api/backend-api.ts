@@ -4,7 +4,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import { z } from "zod";
 import { userRoom } from "../auth/room-access.js";
 import type { Sent } from "../delivery/message-delivery.js";
-import { GatewayError, toErrorBody } from "../errors.js";
+import { classify, GatewayError, toErrorBody } from "../errors.js";
 import { inSpan, startApiSpan, type ActiveSpan } from "../ops/tracing.js";
 import { assertBodyWithinBounds } from "../protocol/body-bounds.js";
 import type { GatewayContext } from "../protocol/context.js";
@@ -96,7 +96,7 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
       } catch {
         return sendError(res, state, 400, { code: "BAD_REQUEST", message: "body is not valid JSON" });
       }
-      await answer(res, state, () => inSpan(g.span, () => handle(body, state)));
+      await answer(res, state, () => inSpan(g.span, () => handle(body, state)), ctx.logger);
     });
   };
 
@@ -133,6 +133,7 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
         const { cursor, limit } = parse(presenceQuery, query);
         return { room, ...(await ctx.presence.page(room, cursor, limit)) };
       }),
+      ctx.logger,
     );
   });
 
@@ -183,16 +184,16 @@ function safeDecode(s: string): string {
   }
 }
 
-const STATUS_OF: Record<string, number> = { BAD_REQUEST: 400, FORBIDDEN: 403, NOT_FOUND: 404, PAYLOAD_TOO_LARGE: 413, UNAVAILABLE: 503 };
-
-async function answer(res: HttpResponse, state: ResponseState, run: () => Promise<unknown>, logger?: GatewayContext["logger"]): Promise<void> {
+async function answer(res: HttpResponse, state: ResponseState, run: () => Promise<unknown>, logger: GatewayContext["logger"]): Promise<void> {
   try {
     const result = (await run()) as Record<string, unknown>;
     sendJson(res, state, 200, { ok: true, ...result });
   } catch (err) {
     const body = toErrorBody(err);
-    if (body.code === "INTERNAL") logger?.error({ err }, "backend API request failed");
-    // Anything unexpected is the gateway's fault, but still a readable answer rather than a reset.
-    sendError(res, state, STATUS_OF[body.code] ?? 503, body.code === "INTERNAL" ? { code: "UNAVAILABLE", message: "the request could not be processed: retry" } : body);
+    if (body.code === "INTERNAL") logger.error({ err }, "backend API request failed");
+    else if (classify(body.code).fault === "gateway") logger.warn({ code: body.code, message: body.message }, "backend API request refused by the gateway");
+    // Anything unexpected is the gateway's fault, but still a readable, retryable answer rather than a reset.
+    if (body.code === "INTERNAL") sendError(res, state, classify("UNAVAILABLE").httpStatus, { code: "UNAVAILABLE", message: "the request could not be processed: retry" });
+    else sendError(res, state, classify(body.code).httpStatus, body);
   }
 }

@@ -18,6 +18,7 @@ export const FAILURE_REASONS = [
   "cors",
   "transport_error",
   "redis_unavailable",
+  "internal",
   "handshake_timeout",
   "payload_too_large",
 ] as const;

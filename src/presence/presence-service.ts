@@ -65,9 +65,21 @@ export class PresenceService {
     this.heartbeatTimer.unref();
   }
 
-  /** Adds a socket to a room's presence and answers the room's counts and first page of users. */
-  async join(room: string, userId: string, socketId: string): Promise<PresenceAnswer> {
-    const change = await this.store.join(room, userId, socketId);
+  /**
+   * Adds a socket to a room's presence, then lets it into the room (`enterRoom`, e.g. socket.join), then
+   * answers the room's counts and first page of users. In that order a join storm's `online` events reach
+   * only the members already in (O(n) frames for n joins instead of O(n²)), and nobody is missed: a
+   * transition before `enterRoom` is in the page read after it, a later one arrives as an event.
+   * `enterRoom` runs even when the store fails, so the socket is in the room whatever the answer (as the
+   * local entry is: the heartbeat writes it once the store is back).
+   */
+  async join(room: string, userId: string, socketId: string, enterRoom: () => Promise<void> | void): Promise<PresenceAnswer> {
+    let change: PresenceChange;
+    try {
+      change = await this.store.join(room, userId, socketId);
+    } finally {
+      await enterRoom();
+    }
     this.announce(room, change, { room, userId, status: "online" });
     return this.page(room);
   }

@@ -1,7 +1,7 @@
 // The one wrapper around every client event: rate limit, schema check, timing, error isolation,
 // ack answer, metrics. Handlers stay plain async functions; a failure here never leaves this socket.
 import type { EventAnswer, GatewaySocket } from "./session.js";
-import { GatewayError, toErrorBody, type ErrorBody } from "../errors.js";
+import { classify, GatewayError, toErrorBody, type ErrorBody } from "../errors.js";
 import type { Outcome } from "../ops/metrics.js";
 import { inSpan, splitTraceEnvelope, startEventSpan, type ActiveSpan } from "../ops/tracing.js";
 import type { EventDefinition, GatewayContext } from "./context.js";
@@ -27,8 +27,6 @@ export class InflightHandlers {
   }
 }
 
-/** Codes that mean the gateway (not the client) failed: they count as outcome "error". */
-const SERVER_SIDE: ReadonlySet<string> = new Set(["UNAVAILABLE", "INTERNAL"]);
 
 type AnyListener = (this: GatewaySocket, name: unknown, ...args: unknown[]) => void;
 
@@ -76,7 +74,7 @@ export function eventListener(events: ReadonlyMap<string, EventDefinition>, ctx:
       (result) => finish("ok", { ok: true, ...result }),
       (err: unknown) => {
         const body = toErrorBody(err);
-        if (err instanceof GatewayError && !SERVER_SIDE.has(err.code)) return refuse("rejected", body);
+        if (classify(body.code).fault === "client") return refuse("rejected", body);
         refuse("error", body);
         if (!(err instanceof GatewayError)) onHandlerFailure(socket, name, err, ctx);
       },

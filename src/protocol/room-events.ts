@@ -15,9 +15,9 @@ export const roomJoin = defineEvent({
     if (!session.rooms.has(room) && session.rooms.size >= ctx.config.maxRoomsPerSocket)
       throw new GatewayError("TOO_MANY_ROOMS", `a socket may join at most ${ctx.config.maxRoomsPerSocket} rooms`);
     // Join first, read history second: nothing sent in between is missed (the client dedupes by id).
+    // The presence service puts the socket into the room between recording it and reading the page.
     session.rooms.add(room);
-    await socket.join(room);
-    const presence = joinAnswer(await ctx.presence.join(room, session.identity.userId, socket.id));
+    const presence = joinAnswer(await ctx.presence.join(room, session.identity.userId, socket.id, () => socket.join(room)));
     if (since === undefined) return { room, ...presence };
     // Catch-up: one page of at most MAX_ANSWER_BYTES; `nextSince` continues it (the client re-sends room:join).
     const read = await ctx.cluster.history.since(room, readFrom(since), pageLimits(ctx.config));

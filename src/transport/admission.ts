@@ -4,7 +4,7 @@ import type { GatewaySocket } from "../protocol/session.js";
 import { z } from "zod";
 import { ID_PATTERN } from "../auth/room-access.js";
 import type { TokenVerifier } from "../auth/token-verifier.js";
-import { GatewayError, toErrorBody, type ErrorCode } from "../errors.js";
+import { classify, GatewayError, toErrorBody } from "../errors.js";
 import type { FailureReason, GatewayMetrics } from "../ops/metrics.js";
 import type { Logger } from "../ops/logger.js";
 import { inSpan, startHandshakeSpan } from "../ops/tracing.js";
@@ -12,16 +12,6 @@ import { TokenBucket } from "../protocol/token-bucket.js";
 import type { Session } from "../protocol/session.js";
 import type { AddressRateLimit } from "./address-rate-limit.js";
 import { clientAddress } from "./client-address.js";
-
-const REASON_OF: Partial<Record<ErrorCode, FailureReason>> = {
-  AUTH_REQUIRED: "auth_required",
-  AUTH_INVALID: "auth_invalid",
-  AUTH_EXPIRED: "auth_expired",
-  OVER_CAPACITY: "capacity",
-  DRAINING: "draining",
-  RATE_LIMITED: "rate_limited",
-  BAD_REQUEST: "bad_request",
-};
 
 const authSchema = z.object({
   token: z.unknown().optional(),
@@ -112,7 +102,7 @@ export function createAdmission(o: AdmissionOptions): Admission {
       },
       (err: unknown) => {
         const body = toErrorBody(err);
-        const reason = REASON_OF[body.code] ?? "bad_request";
+        const reason = classify(body.code).handshakeReason;
         span?.end(body, { "socketgate.failure_reason": reason });
         o.metrics.connectionFailures.inc({ reason });
         if (!(err instanceof GatewayError)) o.logger.error({ err }, "handshake failed unexpectedly");

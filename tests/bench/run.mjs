@@ -7,7 +7,7 @@
 //   --only=raw-uws,socketgate     only these stacks    --scenarios=fanout,echo   only these scenarios
 //   --mem-levels=1000,5000        idle-memory levels    --cpu-prof=<dir>          node --cpu-prof on socketgate pods
 //   --no-write                    do not overwrite results/latest.*
-//   --only=socketgate,socketgate-node24   the legacy uWS build (Node 20, host) against the current one (Node 24, trixie rootfs; root)
+//   --only=socketgate,socketgate-node20-trixie,socketgate-node24   uWS v20.30 + Node 20 (host) against v20.57 under Node 20 and 24 (trixie rootfs; root)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -126,8 +126,8 @@ async function startGateway(name, extraEnv = {}, nodeArgs = []) {
  * Debian trixie root filesystem (tests/runtime/production-rootfs.mjs; root only, cached there), on the
  * same core and with the same settings as `startGateway`, which runs Node 20 + the legacy build here.
  */
-async function startGatewayInRootfs(name, extraEnv = {}) {
-  const prod = prepareProductionRoot((line) => log(`${name}: ${line}`));
+const startGatewayInRootfs = (nodeMajor) => async (name, extraEnv = {}) => {
+  const prod = prepareProductionRoot((line) => log(`${name}: ${line}`), { nodeMajor });
   const port = await freePort();
   const opsPort = await freePort();
   const env = { ...gatewayEnv(port, opsPort), HOME: "/tmp", ...extraEnv };
@@ -147,7 +147,7 @@ async function startGatewayInRootfs(name, extraEnv = {}) {
     removeApp(prod);
   };
   return { proc, port, opsPort };
-}
+};
 
 const stopGently = (proc) => async () => {
   if (proc.exited) return;
@@ -214,7 +214,8 @@ function stacks(redisUrl) {
   const ALL = ["memory", "connrate", "fanout", "overload", "echo"];
   return [
     { id: "socketgate", label: "socketgate embedded", proto: sioAuth, kinds: ["except"], start: gw(1, false), auth: true, skip: noGw, scenarios: ALL, goal: ["memory", "connrate", "fanout", "echo"] },
-    { id: "socketgate-node24", label: "socketgate embedded, Node 24 + current uWS build (v20.57) in the Debian trixie rootfs (tests/runtime)", proto: sioAuth, kinds: ["except"], start: gw(1, false, startGatewayInRootfs), auth: true, skip: noGw ?? missingPrerequisite(), scenarios: ["memory", "connrate", "fanout", "echo"], goal: ["memory", "fanout", "echo"], experiment: true, note: "same build and settings as socketgate (Node 20 + uWS v20.30 on this host), run as the image runs it" },
+    { id: "socketgate-node24", label: "socketgate embedded, Node 24 + current uWS build (v20.57) in the Debian trixie rootfs (tests/runtime)", proto: sioAuth, kinds: ["except"], start: gw(1, false, startGatewayInRootfs("24")), auth: true, skip: noGw ?? missingPrerequisite(), scenarios: ["memory", "connrate", "fanout", "echo"], goal: ["memory", "fanout", "echo"], experiment: true, note: "same build and settings as socketgate (Node 20 + uWS v20.30 on this host), run as the image runs it" },
+    { id: "socketgate-node20-trixie", label: "socketgate embedded, Node 20 + current uWS build (v20.57) in the Debian trixie rootfs: separates the uWS upgrade from the Node upgrade", proto: sioAuth, kinds: ["except"], start: gw(1, false, startGatewayInRootfs("20")), auth: true, skip: noGw ?? missingPrerequisite(), scenarios: ["memory", "connrate", "fanout", "echo"], goal: ["memory", "fanout", "echo"], experiment: true },
     { id: "socketgate-cluster-2", label: "socketgate cluster (Redis), 2 pods, cross-pod fan-out", proto: sioAuth, kinds: ["except"], start: gw(2, true), auth: true, needsRedis: true, skip: noCluster, scenarios: ["fanout"], goal: ["fanout"], goalRates: [1000] },
     { id: "socketgate-cluster-1", label: "socketgate cluster (Redis), 1 pod", proto: sioAuth, kinds: ["except"], start: gw(1, true), auth: true, needsRedis: true, skip: noCluster, scenarios: ["fanout", "echo"], goal: ["fanout"] },
     { id: "raw-uws", label: "raw uWS native pub/sub (ceiling)", proto: sio, kinds: ["except", "all"], start: node("raw-uws.mjs"), auth: false, scenarios: ALL, goal: ["fanout"], goalRates: [1000] },

@@ -137,8 +137,23 @@ function modelModule(apiVersion: string): string {
  * server. Returns one message per problem.
  */
 export async function validateObjects(docs: K8sObject[]): Promise<string[]> {
+  return (await validateObjectSets({ only: docs })).only!;
+}
+
+/**
+ * validateObjects for several sets at once, with one TypeScript run for all of them (tsc is the
+ * slow part: one run per set does not fit a test timeout on a loaded machine). Problems per set.
+ */
+export async function validateObjectSets(sets: Record<string, K8sObject[]>): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  const typed: { mod: string; kind: string; obj: K8sObject; set: string }[] = [];
+  for (const [set, docs] of Object.entries(sets)) out[set] = await schemaPass(docs, set, typed);
+  for (const { set, message } of strictFieldCheck(typed)) out[set]!.push(message);
+  return out;
+}
+
+async function schemaPass(docs: K8sObject[], set: string, typed: { mod: string; kind: string; obj: K8sObject; set: string }[]): Promise<string[]> {
   const problems: string[] = [];
-  const typed: { mod: string; kind: string; obj: K8sObject }[] = [];
   for (const obj of docs) {
     const where = `${obj?.kind}/${obj?.metadata?.name}`;
     if (!obj?.apiVersion || !obj.kind) {
@@ -161,20 +176,19 @@ export async function validateObjects(docs: K8sObject[]): Promise<string[]> {
     } catch (e) {
       problems.push(`${where}: ${(e as Error).message}`);
     }
-    typed.push({ mod, kind: obj.kind, obj });
+    typed.push({ mod, kind: obj.kind, obj, set });
   }
-  problems.push(...strictFieldCheck(typed));
   return problems;
 }
 
-function strictFieldCheck(items: { mod: string; kind: string; obj: K8sObject }[]): string[] {
+function strictFieldCheck(items: { mod: string; kind: string; obj: K8sObject; set: string }[]): { set: string; message: string }[] {
   if (items.length === 0) return [];
   const dir = scratch("strict");
   const file = join(dir, `objects-${Date.now()}.ts`);
   const lines: string[] = [];
-  items.forEach(({ mod, kind, obj }, i) => {
+  items.forEach(({ mod, kind, obj, set }, i) => {
     lines.push(`import type { I${kind} as T${i} } from "${mod}/${kind}";`);
-    lines.push(`// ${kind}/${obj.metadata?.name}`);
+    lines.push(`// ${set}\t${kind}/${obj.metadata?.name}`);
     lines.push(`export const o${i}: T${i} = ${JSON.stringify(obj, null, 1)};`);
   });
   const text = lines.join("\n") + "\n";
@@ -190,7 +204,8 @@ function strictFieldCheck(items: { mod: string; kind: string; obj: K8sObject }[]
       const m = /\((\d+),\d+\)/.exec(l);
       const line = m ? Number(m[1]) : 0;
       const header = physical.slice(0, line).reverse().find((x) => x.startsWith("// "));
-      return `${header?.slice(3) ?? "?"}: ${l.replace(/^.*error TS\d+: /, "")}`;
+      const [set, where] = (header?.slice(3) ?? "?\t?").split("\t") as [string, string];
+      return { set, message: `${where}: ${l.replace(/^.*error TS\d+: /, "")}` };
     });
   } finally {
     // tests/.tmp is inside tsconfig's "tests" include: never leave a generated .ts behind.

@@ -88,7 +88,8 @@ describe("embedded gateway", () => {
     expect(presence.map((p) => p.value.userId)).toEqual([1, 2, 3, 4].map(user));
     await sleep(INTERVAL_MS + 200);
     const span = occupancy[occupancy.length - 1]!.at - occupancy[0]!.at;
-    expect(occupancy.length).toBeLessThanOrEqual(Math.floor(span / INTERVAL_MS) + 1);
+    // At most one per interval; arrival times carry delivery jitter on a loaded machine: 200 ms of slack.
+    expect(occupancy.length).toBeLessThanOrEqual(Math.floor((span + 200) / INTERVAL_MS) + 1);
     expect(occupancy.every((o) => o.value.room === room && o.value.mode === "occupancy")).toBe(true);
 
     // Paging: every user exactly once, in pages no larger than asked, through the socket and the API.
@@ -158,8 +159,8 @@ describe("3 pods sharing Redis", () => {
     await sleep(INTERVAL_MS + 300);
     for (const seen of occupancy) {
       const span = seen[seen.length - 1]!.at - seen[0]!.at;
-      // One per interval cluster-wide (not one per pod): at most span / interval + 1, with 100 ms of delivery jitter.
-      expect(seen.length).toBeLessThanOrEqual(Math.floor((span + 100) / INTERVAL_MS) + 1);
+      // One per interval cluster-wide (not one per pod): at most span / interval + 1, with 200 ms of delivery jitter.
+      expect(seen.length).toBeLessThanOrEqual(Math.floor((span + 200) / INTERVAL_MS) + 1);
     }
     // Per-user events only while the room was small: 2 of the 3 watchers' joins, then at most FULL_MAX - 3 users.
     for (const seen of presence) expect(seen.length).toBeLessThanOrEqual(FULL_MAX);

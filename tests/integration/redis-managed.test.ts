@@ -112,6 +112,16 @@ describe("Sentinel with passwords", () => {
     expect((await gatewayClients(s.master)).length).toBeGreaterThanOrEqual(4);
   }, 60_000);
 
+  it("over TLS only: REDIS_TLS covers the Sentinel and the master it names", async () => {
+    const s = await startSecureSentinel({ password: "master-pass-tls", sentinelPassword: "sentinel-pass-tls", tls }, "sgtls");
+    pods = await startGateways(2, {
+      REDIS_SENTINELS: s.sentinels.map((x) => `${x.host}:${x.port}`).join(","), REDIS_SENTINEL_NAME: s.name,
+      REDIS_PASSWORD: "master-pass-tls", REDIS_SENTINEL_PASSWORD: "sentinel-pass-tls", REDIS_TLS: "1", REDIS_TLS_CA_FILE: tls.ca,
+    });
+    await crossPodRoundTrip("sentinel-tls");
+    expect((await gatewayClients(s.master)).length).toBeGreaterThanOrEqual(4);
+  }, 60_000);
+
   it("a wrong master password keeps the pod unready and says so", async () => {
     const s = await startSecureSentinel({ password: "master-pass-4567", sentinelPassword: "sentinel-pass-4567" }, "sgsecure2");
     await refusedLoudly({
@@ -129,6 +139,12 @@ describe("Redis Cluster with a password", () => {
     await crossPodRoundTrip("cluster");
     // Sharded subscribers reach every master.
     await waitFor("gateway connections on every master", async () => (await Promise.all(c.nodes.map(gatewayClients))).every((l) => l.length > 0), 10_000);
+  }, 90_000);
+
+  it("over TLS only (cluster bus included): every node verified against the CA, sharded fan-out works", async () => {
+    const c = await startSecureRedisCluster({ password: "cluster-pass-tls", tls });
+    pods = await startGateways(2, { REDIS_CLUSTER_NODES: c.seeds.map((x) => `${x.host}:${x.port}`).join(","), REDIS_PASSWORD: "cluster-pass-tls", REDIS_TLS: "1", REDIS_TLS_CA_FILE: tls.ca });
+    await crossPodRoundTrip("cluster-tls");
   }, 90_000);
 
   it("a wrong password keeps the pod unready and says so", async () => {

@@ -11,7 +11,8 @@ export interface ProductionRoot {
   root: string;
   appDir: string;
   depsDir: string;
-  node: { version: string; integrity: string };
+  /** bin: the Node binary on the host, bind-mounted read-only at /usr/local/bin/node. */
+  node: { version: string; integrity: string; bin: string };
   glibc: string;
   mirror: string;
   /** Per phase (rootfs, node, deps, app): milliseconds, and whether the cache served it. */
@@ -28,7 +29,7 @@ export interface Launch {
 
 export function missingPrerequisite(): string | undefined;
 export function debianMirror(): string;
-export function prepareProductionRoot(log?: (line: string) => void): ProductionRoot;
+export function prepareProductionRoot(log?: (line: string) => void, options?: { nodeMajor?: string }): ProductionRoot;
 export function productionLaunch(p: ProductionRoot): Launch;
 export function childrenOf(pid: number): number[];
 export function removeApp(p: { appDir: string }): void;

