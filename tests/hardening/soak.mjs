@@ -304,7 +304,9 @@ export async function runSoak(opts = {}) {
   await Promise.all(loops);
   await sampler;
 
-  // Every client is gone: let presence grace timers and closes settle, then compare with the baseline.
+  // Every client is gone: let presence grace timers, closes and the dedupe table's TTL (IDEMPOTENCY_TTL_MS)
+  // run out, so the final quiet point holds no state of recent messages, then compare with the baseline.
+  await sleep(Number(opts.env?.IDEMPOTENCY_TTL_MS ?? 10_000) + 1000);
   let final;
   for (let i = 0; i < 20; i++) {
     await sleep(500);

@@ -47,8 +47,11 @@ describe("soak (1 minute)", () => {
     console.log(`[hardening] soak per connection: ${JSON.stringify(report.perConnection)}`);
     expect(report.perConnection, "quiet point after warm-up").toBeDefined();
     expect(report.perConnection!.clientsLeftAtWarmPoint).toBe(0);
-    expect(report.perConnection!.connections).toBeGreaterThan(200);
-    expect(report.perConnection!.heapBytesPerConnection, "heap bytes left per connection").toBeLessThan(1024);
+    expect(report.perConnection!.connections).toBeGreaterThan(150);
+    // 2 KiB: above the noise of two forced-GC heap readings over a few hundred connections; a socket's
+    // object graph (about 10 KiB) or any per-connection buffer left behind is well above it, and a slope
+    // of a few MB/min could not see it.
+    expect(report.perConnection!.heapBytesPerConnection, "heap bytes left per connection").toBeLessThan(2048);
     expect(slopes.rssMBPerMin).toBeLessThan(40);
     expect(report.final).toMatchObject({ engineClients: 0, sockets: 0, rooms: 0, sids: 0 });
     expect(report.final.fds).toBeLessThanOrEqual(report.baseline.fds);
