@@ -299,7 +299,6 @@ async function runStack(stack, rep) {
       await p.stop();
     }
   }
-  if (P.overload && want("overload") && rep === P.reps - 1) await overload(stack, out);
   return out;
 }
 
@@ -445,7 +444,16 @@ async function main() {
         }
       }
     }
-    for (const s of runnable) if (!failed.has(s.id) && perStack.get(s.id).length) results.stacks.push(mergeRepetitions(perStack.get(s.id)));
+    for (const s of runnable) {
+      const outs = perStack.get(s.id);
+      if (failed.has(s.id) || !outs.length) continue;
+      const merged = mergeRepetitions(outs);
+      // Overload once per stack, after the repetitions (a fresh instance with a smaller per-socket buffer),
+      // so a time budget that cuts repetitions never silently skips it.
+      const wantsOverload = P.overload && (!SCEN || SCEN.includes("overload")) && (P.goalOnly ? s.goal : s.scenarios).includes("overload");
+      if (wantsOverload) await overload(s, merged);
+      results.stacks.push(merged);
+    }
   } finally {
     await redis?.proc.stop();
   }
