@@ -10,6 +10,14 @@ const int = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `an integer from ${min} to ${max}`).max(max, `an integer from ${min} to ${max}`));
 
+const decimal = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, `a number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `a number from ${min} to ${max}`).max(max, `a number from ${min} to ${max}`));
+
 const bool = z
   .string()
   .trim()
@@ -82,6 +90,10 @@ const SETTINGS = {
   DRAIN_DELAY_MS: { def: "3000", schema: int(0, 600_000), help: "SIGTERM: wait before closing the listener" },
   DRAIN_WINDOW_MS: { def: "20000", schema: int(0, 3_600_000), help: "SIGTERM: spread the closes over this window" },
   DRAIN_TIMEOUT_MS: { def: "0", schema: int(0, 3_600_000), help: "SIGTERM: hard deadline; 0 = delay + window + presence grace + 5 s" },
+  REBALANCE: { def: "1", schema: bool, help: "cluster mode: pods above the fleet mean shed connections to the others (inert in embedded mode)" },
+  REBALANCE_TOLERANCE: { def: "0.2", schema: decimal(0.01, 10), help: "shed when holding more than the fleet mean x (1 + this)" },
+  REBALANCE_AFTER_MS: { def: "10000", schema: int(0, 3_600_000), help: "how long a pod must stay above that line, without a break, before it sheds" },
+  REBALANCE_MAX_PER_S: { def: "20", schema: int(1, 10_000), help: "sockets one pod sheds per second at most" },
   CORS_ORIGINS: { def: undefined, schema: list(origin, "comma-separated origins"), help: "allowed browser origins (same origin is always allowed)" },
   TRUST_PROXY_HOPS: { def: "0", schema: int(0, 10), help: "X-Forwarded-For hops to trust" },
   LOG_LEVEL: { def: "info", schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), help: "pino level" },
@@ -148,6 +160,8 @@ export interface GatewayConfig {
   drainDelayMs: number;
   drainWindowMs: number;
   drainTimeoutMs: number;
+  /** Cluster mode only (embedded mode has no fleet). */
+  rebalance: { enabled: boolean; tolerance: number; afterMs: number; maxPerS: number };
   corsOrigins: string[];
   trustProxyHops: number;
   logLevel: Parsed["LOG_LEVEL"];
@@ -264,6 +278,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     drainWindowMs: p.DRAIN_WINDOW_MS,
     // The drain waits PRESENCE_GRACE_MS after the last close before it settles presence and exits.
     drainTimeoutMs: p.DRAIN_TIMEOUT_MS || p.DRAIN_DELAY_MS + p.DRAIN_WINDOW_MS + p.PRESENCE_GRACE_MS + 5000,
+    rebalance: { enabled: p.REBALANCE, tolerance: p.REBALANCE_TOLERANCE, afterMs: p.REBALANCE_AFTER_MS, maxPerS: p.REBALANCE_MAX_PER_S },
     corsOrigins: p.CORS_ORIGINS ?? [],
     trustProxyHops: p.TRUST_PROXY_HOPS,
     logLevel: p.LOG_LEVEL,

@@ -2,11 +2,14 @@
 import { randomUUID } from "node:crypto";
 import { createTokenVerifier } from "./auth/token-verifier.js";
 import { createClusterServices } from "./cluster/index.js";
+import { DeliveredPositions } from "./delivery/delivered-positions.js";
 import { LocalDelivery } from "./delivery/local-delivery.js";
+import { Resync } from "./delivery/resync.js";
 import { StoreThenFanOut, type FanOutFaults } from "./delivery/message-delivery.js";
 import type { ClusterServices } from "./cluster/types.js";
 import type { GatewayConfig } from "./config.js";
 import { drain } from "./lifecycle/drain.js";
+import { Rebalancer } from "./rebalance/rebalancer.js";
 import { checkUws } from "./lifecycle/startup-checks.js";
 import { readMemoryLimit } from "./ops/cgroup-memory.js";
 import type { Logger } from "./ops/logger.js";
@@ -21,7 +24,8 @@ import { clientEvents } from "./protocol/index.js";
 import { PresenceService, presenceServiceOptions } from "./presence/presence-service.js";
 import type { GatewayServer } from "./protocol/session.js";
 import { AddressRateLimit } from "./transport/address-rate-limit.js";
-import { createAdmission } from "./transport/admission.js";
+import { createAdmission } from "./auth/admission.js";
+import { createSessionGate } from "./auth/session-gate.js";
 import { registerPublicRoutes } from "./transport/public-routes.js";
 import { createPublicServer } from "./transport/public-server.js";
 import { loadUws } from "./transport/uws-loader.js";
@@ -71,6 +75,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   // After io.adapter(): local delivery wraps the adapter this namespace actually uses.
   const localDelivery = new LocalDelivery({ app: server.app, metrics });
   localDelivery.attach(io.of("/").adapter);
+  // Canary probes first (they are no socket's business), then the positions the resync starts from.
+  localDelivery.observe((packet, opts) => cluster.fanout.observe(packet, opts));
+  const positions = new DeliveredPositions();
+  localDelivery.observe(positions.observe);
+  const resync = new Resync(io, cluster, positions, logger.child({ component: "resync" }));
+  resync.track(io.of("/").adapter);
+  cluster.fanout.onRecovered((interruption) => void resync.request(interruption));
+  cluster.fanout.watch(io.of("/").adapter);
   const delivery = new StoreThenFanOut(io, cluster, metrics, logger, options.fanOutFaults);
   const presence = new PresenceService(cluster.presence, io, presenceServiceOptions(config), logger);
   presence.start();
@@ -81,17 +93,25 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const state = { draining: false, listenerClosed: false };
   const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence };
   const inflight = new InflightHandlers();
+  metrics.engineSessionCount = () => io.engine.clientsCount;
+  // Engine.IO sessions hold the capacity slots (and meet the per-address rate) from their handshake on.
+  server.admitSessions(
+    createSessionGate({
+      maxConnections: config.maxConnections,
+      trustProxyHops: config.trustProxyHops,
+      metrics,
+      addressRateLimit: new AddressRateLimit({ ratePerS: config.connRatePerAddressPerS, burst: config.connRateBurst }),
+      engineSessions: () => io.engine.clientsCount,
+    }),
+  );
   const admission = createAdmission({
     verifier,
     metrics,
     logger,
-    maxConnections: config.maxConnections,
     trustProxyHops: config.trustProxyHops,
     rateLimitEventsPerS: config.rateLimitEventsPerS,
     rateLimitBurst: config.rateLimitBurst,
-    addressRateLimit: new AddressRateLimit({ ratePerS: config.connRatePerAddressPerS, burst: config.connRateBurst }),
     isDraining: () => state.listenerClosed,
-    connectedCount: () => io.of("/").sockets.size,
   });
   acceptConnections(io, admission, connectionHandler(clientEvents(options.extraEvents), ctx, inflight));
   // The demo's one-click dev tokens: dev mode only (no key material), never under NODE_ENV=production.
@@ -102,12 +122,40 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const readiness = readinessCheck({
     isDraining: () => state.draining,
     clusterHealthy: () => cluster.isHealthy(),
-    connected: () => io.of("/").sockets.size,
+    fanoutHealthy: () => cluster.fanout.isHealthy(),
+    // Engine.IO sessions, not just connected sockets: half-open sessions hold capacity slots too.
+    connected: () => io.engine.clientsCount,
     maxConnections: config.maxConnections,
   });
-  const ops = createOpsServer(metrics, readiness, (err) => logger.error({ err }, "metrics rendering failed"));
+  // Cluster mode only: embedded mode has no fleet to compare with.
+  const rebalancer =
+    cluster.mode === "redis"
+      ? new Rebalancer({
+          podId,
+          io,
+          fleet: cluster.fleetLoad,
+          settings: config.rebalance,
+          enabled: config.rebalance.enabled,
+          eligible: () => {
+            const r = readiness();
+            return r.ready || r.reason === "at_capacity";
+          },
+          inflightOf: (socket) => inflight.of(socket),
+          presenceGraceMs: config.presenceGraceMs,
+          metrics,
+          logger,
+        })
+      : undefined;
+  // What /readyz answers is also what tells the rebalancer that the Service can see this pod.
+  const probedReadiness = (): Readiness => {
+    const r = readiness();
+    if (r.ready) rebalancer?.readinessServed();
+    return r;
+  };
+  const ops = createOpsServer(metrics, probedReadiness, (err) => logger.error({ err }, "metrics rendering failed"));
   const opsPort = await ops.listen(config.host, config.opsPort);
   const port = await server.listen();
+  rebalancer?.start();
 
   const devToken = verifier.issueDevToken ? await verifier.issueDevToken("dev-user") : undefined;
   if (devToken) logger.warn({ devToken, userId: "dev-user" }, "DEV MODE: no JWT key configured; tokens are signed with a random secret of this process. Use this token as auth.token.");
@@ -115,6 +163,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const markDraining = () => {
     state.draining = true;
+    // Leave the fleet view at once (the others' mean must not wait for the TTL) and stop shedding: the drain moves everyone.
+    void rebalancer?.stop();
     server.refuseNewSessions();
     metrics.draining.set(1);
   };
@@ -124,6 +174,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   };
   const closeResources = async () => {
     server.backpressure.stop();
+    await rebalancer?.stop();
     presence.stop();
     io.close();
     localDelivery.close();

@@ -7,8 +7,11 @@ import { MemoryHistory } from "./memory/memory-history.js";
 import { MemoryIdempotency } from "./memory/memory-idempotency.js";
 import { MemoryInbox } from "./memory/memory-inbox.js";
 import { MemoryPresence } from "./memory/memory-presence.js";
+import { ALWAYS_HEALTHY } from "./fanout-health.js";
 import { presenceModeLimits } from "../presence/limits.js";
 import type { ClusterServices, PresenceEntry } from "./types.js";
+import { MemoryFleetLoad } from "./memory/memory-fleet-load.js";
+import { FLEET_LOAD_TTL_MS } from "./fleet-load.js";
 
 export interface ClusterDeps {
   /** This pod's own presence entries (its connected sockets' rooms): the truth Redis is rebuilt from after an outage. */
@@ -44,6 +47,8 @@ export function createMemoryServices(config: GatewayConfig, deps: Pick<ClusterDe
     inbox,
     history,
     idempotency,
+    fleetLoad: new MemoryFleetLoad(FLEET_LOAD_TTL_MS),
+    fanout: ALWAYS_HEALTHY,
     isHealthy: () => true,
     close: async () => {
       await Promise.all([presence.close(), inbox.close(), history.close(), idempotency.close()]);

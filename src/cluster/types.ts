@@ -1,5 +1,7 @@
 // The seams between a pod and what pods share. Each interface has a memory implementation
 // (embedded mode) and a Redis one (cluster mode); tests/contract runs one suite against both.
+import type { FleetLoad } from "./fleet-load.js";
+import type { FanoutHealth } from "./fanout-health.js";
 
 import type { Server } from "socket.io";
 
@@ -245,6 +247,10 @@ export interface ClusterServices {
   inbox: Inbox;
   history: RoomHistory;
   idempotency: IdempotencyStore;
+  /** Connection counts of the fleet (rebalancing). */
+  fleetLoad: FleetLoad;
+  /** Whether live cross-pod fan-out works end to end (the pub/sub canary in cluster mode). */
+  fanout: FanoutHealth;
   /** True while the shared store answers (always true in embedded mode). */
   isHealthy(): boolean;
   close(): Promise<void>;

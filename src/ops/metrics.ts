@@ -40,6 +40,14 @@ const EVENT_LABELS = [...CLIENT_EVENTS, "unknown"] as const;
 export class GatewayMetrics {
   readonly registry = new client.Registry();
   readonly connections = new client.Gauge({ name: "socketgate_connections", help: "Open Socket.IO connections on this pod, by transport", labelNames: ["transport"], registers: [this.registry] });
+  /** Reads engine.clientsCount at scrape time; set by the gateway once Socket.IO exists. */
+  engineSessionCount: () => number = () => 0;
+  readonly engineSessions: client.Gauge = new client.Gauge({
+    name: "socketgate_engine_sessions",
+    help: "Engine.IO sessions open on this pod, authenticated or not: what MAX_CONNECTIONS bounds",
+    registers: [this.registry],
+    collect: (): void => this.engineSessions.set(this.engineSessionCount()),
+  });
   readonly connectionsMax = new client.Gauge({ name: "socketgate_connections_max", help: "Configured MAX_CONNECTIONS of this pod", registers: [this.registry] });
   readonly connectionAttempts = new client.Counter({ name: "socketgate_connection_attempts_total", help: "Socket.IO connection attempts (handshakes started)", registers: [this.registry] });
   readonly connectionFailures = new client.Counter({ name: "socketgate_connection_failures_total", help: "Refused or failed connection attempts, by reason", labelNames: ["reason"], registers: [this.registry] });

@@ -6,6 +6,8 @@ export interface ReadinessInputs {
   isDraining(): boolean;
   /** The shared store answers (always true in embedded mode). */
   clusterHealthy(): boolean;
+  /** Live cross-pod fan-out is proven by the canary (always true in embedded mode). */
+  fanoutHealthy(): boolean;
   /** Sockets connected on this pod now. */
   connected(): number;
   maxConnections: number;
@@ -16,6 +18,7 @@ export function readinessCheck(i: ReadinessInputs): () => Readiness {
   return () => {
     if (i.isDraining()) return { ready: false, reason: "draining" };
     if (!i.clusterHealthy()) return { ready: false, reason: "redis_unavailable" };
+    if (!i.fanoutHealthy()) return { ready: false, reason: "fanout_unhealthy" };
     if (i.connected() >= i.maxConnections) return { ready: false, reason: "at_capacity" };
     return { ready: true };
   };

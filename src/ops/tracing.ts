@@ -6,7 +6,7 @@ import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, typ
 import { ConfigError } from "../config.js";
 
 /** What a started SDK exposes to the rest of the process. */
-export interface TracingStatus {
+interface TracingStatus {
   enabled: boolean;
   /** Human-readable: exporter, protocol, sampler (for the start-up log line). */
   detail: string;
@@ -32,7 +32,7 @@ const PROTOCOLS = ["grpc", "http/protobuf", "http/json"];
  * otherwise only warn about. Tracing is on when OTEL_TRACES_EXPORTER names an exporter, or when an
  * OTLP endpoint is configured; off when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none.
  */
-export function tracingPlan(env: NodeJS.ProcessEnv): { enabled: boolean; detail: string } {
+function tracingPlan(env: NodeJS.ProcessEnv): { enabled: boolean; detail: string } {
   const problems: string[] = [];
   const get = (k: string) => {
     const v = env[k]?.trim();
@@ -97,21 +97,12 @@ export async function flushTracing(timeoutMs = 3000): Promise<void> {
   if (forceFlush) await bounded(forceFlush(), timeoutMs);
 }
 
-/** Flushes and stops the SDK. */
-export async function stopTracing(timeoutMs = 3000): Promise<void> {
-  const s = sdk;
-  sdk = undefined;
-  tracer = undefined;
-  forceFlush = undefined;
-  if (s) await bounded(s.shutdown(), timeoutMs);
-}
-
 // ---- W3C trace context ----------------------------------------------------------------------
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
 /** Parses a W3C traceparent header value; undefined for anything malformed (never throws). */
-export function parseTraceparent(value: unknown): SpanContext | undefined {
+function parseTraceparent(value: unknown): SpanContext | undefined {
   if (typeof value !== "string" || value.length > 512) return undefined;
   const m = TRACEPARENT.exec(value.trim().toLowerCase());
   if (!m) return undefined;
@@ -121,7 +112,7 @@ export function parseTraceparent(value: unknown): SpanContext | undefined {
   return { traceId: traceId!, spanId: spanId!, traceFlags: parseInt(flags!, 16) & TraceFlags.SAMPLED, isRemote: true };
 }
 
-export function formatTraceparent(sc: SpanContext): string {
+function formatTraceparent(sc: SpanContext): string {
   return `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & TraceFlags.SAMPLED).toString(16)}`;
 }
 
@@ -210,9 +201,4 @@ export function traceLogFields(): Record<string, string> {
   if (!span) return {};
   const sc = span.spanContext();
   return { trace_id: sc.traceId, span_id: sc.spanId, trace_flags: `0${(sc.traceFlags & TraceFlags.SAMPLED).toString(16)}` };
-}
-
-/** For tests only: installs a tracer (e.g. from a BasicTracerProvider with an in-memory exporter). */
-export function useTracerForTests(t: Tracer | undefined): void {
-  tracer = t;
 }

@@ -75,7 +75,10 @@ function jsonStringBytes(s: string, budget: number): number {
     else if (c < 0x20) n += 6;
     else if (c < 0x80) n += 1;
     else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) (n += 4), i++;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    }
     else if (c >= 0xd800 && c <= 0xdfff) n += 6; // lone surrogate: JSON.stringify escapes it as \uXXXX
     else n += 3;
   }

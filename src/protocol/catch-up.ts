@@ -36,14 +36,17 @@ export function gapAnswer(gap: HistoryGap): HistoryGap & { message: string } {
   return { ...gap, message: `${why}: resync, then continue from { epoch: "${gap.epoch}", seq: ${Math.max(0, gap.oldestSeq - 1)} }` };
 }
 
-/** Bytes of answer one rate-limit token pays for: a re-join or unacked loop is charged like the events it replaces. */
-export const ANSWER_BYTES_PER_TOKEN = 64 * 1024;
+/**
+ * Bytes of answer one rate-limit token pays for, on top of the event's own token: a full default page
+ * (1 MiB) costs 64 tokens, so a re-join or unacked loop gets at most ~RATE_LIMIT_EVENTS_PER_S x 16 KiB/s.
+ */
+export const ANSWER_BYTES_PER_TOKEN = 16 * 1024;
 
-/** Charges an answer's size to the socket's rate budget (the event itself already took one token). */
+/** Charges an answer's size to the socket's rate budget. */
 export function chargeAnswer(session: Session, messages: StoredMessage[]): void {
   if (messages.length === 0) return;
   let bytes = 0;
   for (const m of messages) bytes += storedBytes(m);
-  const tokens = Math.ceil(bytes / ANSWER_BYTES_PER_TOKEN) - 1;
-  if (tokens > 0) session.bucket.charge(tokens);
+  // Every started 16 KiB costs a token: a replay is never free, however small.
+  session.bucket.charge(Math.ceil(bytes / ANSWER_BYTES_PER_TOKEN));
 }

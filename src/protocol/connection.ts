@@ -1,6 +1,6 @@
 // One connected socket from start to end: user room, event binding, metrics, logs, presence cleanup.
 import type { PresenceEntry } from "../cluster/types.js";
-import type { Admission } from "../transport/admission.js";
+import type { Admission } from "../auth/admission.js";
 import type { GatewayServer, GatewaySocket } from "./session.js";
 import { userRoom } from "../auth/room-access.js";
 import type { EventDefinition, GatewayContext } from "./context.js";
@@ -14,10 +14,7 @@ type ConnectionHandler = (socket: GatewaySocket) => void;
 /** The two steps every socket passes: admission (auth, capacity) before `connection`, then its per-socket setup. */
 export function acceptConnections(io: GatewayServer, admission: Admission, onConnection: ConnectionHandler): void {
   io.use(admission.middleware);
-  io.on("connection", (socket) => {
-    admission.connected(socket);
-    onConnection(socket);
-  });
+  io.on("connection", onConnection);
 }
 
 /** This pod's presence truth: every connected socket in every client room it joined. */

@@ -10,14 +10,23 @@ import { describeIssues } from "./schemas.js";
 
 type Ack = (answer: EventAnswer) => void;
 
-/** In-flight handler promises, so a drain can wait for them. */
+/** In-flight handler promises, so a drain can wait for them (and rebalancing can spare busy sockets). */
 export class InflightHandlers {
   private readonly pending = new Set<Promise<unknown>>();
-  track(p: Promise<unknown>): void {
+  private readonly perSocket = new WeakMap<object, number>();
+  track(p: Promise<unknown>, socket?: object): void {
     this.pending.add(p);
+    if (socket) this.perSocket.set(socket, (this.perSocket.get(socket) ?? 0) + 1);
     // then(f, f), not finally(): a derived promise from finally() would re-reject unobserved.
-    const done = () => void this.pending.delete(p);
+    const done = () => {
+      this.pending.delete(p);
+      if (socket) this.perSocket.set(socket, (this.perSocket.get(socket) ?? 1) - 1);
+    };
     p.then(done, done);
+  }
+  /** Handlers of this socket still running. */
+  of(socket: object): number {
+    return this.perSocket.get(socket) ?? 0;
   }
   get size(): number {
     return this.pending.size;
@@ -68,7 +77,7 @@ export function eventListener(events: ReadonlyMap<string, EventDefinition>, ctx:
     if (!input.success) return refuse("rejected", { code: "BAD_REQUEST", message: describeIssues(input.error.issues, "invalid payload") });
 
     const work = inSpan(span, () => (async () => def.handle({ ctx, socket, session }, input.data))());
-    inflight.track(work);
+    inflight.track(work, socket);
     // Inside the span too, so the failure log line carries its trace and span ids.
     inSpan(span, () => work.then(
       (result) => finish("ok", { ok: true, ...result }),

@@ -8,7 +8,7 @@ import type { ClientEvent } from "./event-names.js";
 import type { TokenBucket } from "./token-bucket.js";
 
 /** Why the gateway itself is closing this socket's transport, for the disconnect log. */
-export type ClosingCause = "drain" | "slow_consumer" | "error_budget";
+export type ClosingCause = "drain" | "slow_consumer" | "error_budget" | "rebalance";
 
 /**
  * Set once by admission (the whole object becomes socket.data), then owned by the socket's handlers.

@@ -9,6 +9,7 @@ import { countEngineRefusals } from "./engine-accounting.js";
 import { Backpressure } from "./slow-consumer-watcher.js";
 import { boundedParser } from "./bounded-parser.js";
 import { applyWsLimits } from "./ws-limits.js";
+import { REASON, REFUSALS, refusalOf, type RetryableRefusal, type SessionGate } from "../auth/session-gate.js";
 
 export type App = ReturnType<Uws["App"]>;
 type ListenSocket = Parameters<Uws["us_listen_socket_close"]>[0];
@@ -31,12 +32,15 @@ export interface PublicServer {
    * otherwise stay disconnected for good.
    */
   refuseNewSessions(): void;
+  /** Installs the admission check of new Engine.IO sessions (capacity, per-address rate). */
+  admitSessions(gate: SessionGate): void;
 }
 
 export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: GatewayMetrics, logger: Logger): PublicServer {
   const app = uws.App();
   const maxBackpressure = config.slowConsumerBufferBytes * MAX_BACKPRESSURE_FACTOR;
   let refusing = false;
+  let gate: SessionGate | undefined;
 
   // Created below, after the server it watches; uWS only closes sockets once they exist.
   let backpressure: Backpressure | undefined;
@@ -60,10 +64,6 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     allowEIO3: false,
     cleanupEmptyChildNamespaces: true,
     allowRequest: (req, callback) => {
-      if (refusing) {
-        metrics.connectionFailures.inc({ reason: "draining" });
-        return callback("DRAINING: this gateway is draining: reconnect to another one", false);
-      }
       const origin = req.headers.origin;
       if (origin && !originAllowed(origin, req.headers.host, config.corsOrigins)) {
         // Refused before Socket.IO's handshake counts an attempt: count it here so failures <= attempts.
@@ -71,11 +71,20 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
         metrics.connectionFailures.inc({ reason: "cors" });
         return callback("origin not allowed", false);
       }
+      let refusal: RetryableRefusal | undefined;
+      if (refusing) {
+        metrics.connectionAttempts.inc();
+        metrics.connectionFailures.inc({ reason: REASON.DRAINING });
+        refusal = REFUSALS.DRAINING;
+      } else refusal = gate?.admit({ headers: req.headers, remoteAddress: req.connection?.remoteAddress ?? "" });
+      // The message carries the refusal to abortRequest below, which answers it as a retryable HTTP status.
+      if (refusal) return callback(refusal.message, false);
       callback(null, true);
     },
     cors: config.corsOrigins.length > 0 ? { origin: config.corsOrigins.includes("*") ? true : config.corsOrigins, credentials: true } : undefined,
   });
   io.attachApp(app, { maxBackpressure } as Parameters<Server["attachApp"]>[1]);
+  answerRetryableRefusals(io);
   backpressure = new Backpressure(io, { limitBytes: config.slowConsumerBufferBytes, graceMs: config.slowConsumerGraceMs, hardLimitBytes: maxBackpressure }, metrics, logger);
   // engine.io answers other methods on a live polling session with a bare 500 (and HEAD with a body):
   // a client error, so answer it as one. Method routes take priority over engine.io's app.any.
@@ -87,6 +96,8 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     });
   }
   countEngineRefusals(io, metrics, logger);
+  // engine.io counted the session: the gate's reservation for its handshake ends.
+  io.engine.on("connection", () => gate?.opened());
 
   let listenSocket: ListenSocket | undefined;
   return {
@@ -104,11 +115,38 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     refuseNewSessions: () => {
       refusing = true;
     },
+    admitSessions: (g) => {
+      gate = g;
+    },
     closeListener: () => {
       // io.close() does not close a uWS listener: only the listen token does.
       if (listenSocket) uws.us_listen_socket_close(listenSocket);
       listenSocket = undefined;
     },
+  };
+}
+
+/** Binary attachments one packet may carry (socket.io-parser's default); their total is bounded by MAX_BODY_BYTES. */
+const MAX_ATTACHMENTS = 10;
+
+type UwsResponse = { writeStatus(s: string): UwsResponse; writeHeader(k: string, v: string): UwsResponse; end(body: string): unknown };
+interface AbortingEngine {
+  abortRequest(res: UwsResponse, code: number, context?: { message?: unknown }): void;
+}
+
+/**
+ * engine.io answers every allowRequest refusal with 403. Capacity, draining and rate refusals are
+ * "try again": answered 503 / 429 with Retry-After, and `{ code, message }` with our stable code.
+ * Both the polling handshake and the WebSocket upgrade go through abortRequest on the uWS server.
+ */
+function answerRetryableRefusals(io: Server): void {
+  const engine = io.engine as unknown as AbortingEngine;
+  const original = engine.abortRequest.bind(engine);
+  engine.abortRequest = (res, code, context) => {
+    const refusal = refusalOf(context?.message);
+    if (!refusal) return original(res, code, context);
+    res.writeStatus(refusal.status).writeHeader("content-type", "application/json").writeHeader("retry-after", "1");
+    res.end(JSON.stringify({ code: refusal.code, message: refusal.message }));
   };
 }
 
@@ -122,5 +160,3 @@ export function originAllowed(origin: string, host: string | undefined, allowed:
   }
 }
 
-/** Binary attachments one packet may carry (socket.io-parser's default); their total is bounded by MAX_BODY_BYTES. */
-const MAX_ATTACHMENTS = 10;

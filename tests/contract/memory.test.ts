@@ -4,6 +4,8 @@ import { MemoryIdempotency } from "../../src/cluster/memory/memory-idempotency.j
 import { MemoryInbox } from "../../src/cluster/memory/memory-inbox.js";
 import { MemoryPresence } from "../../src/cluster/memory/memory-presence.js";
 import { presenceModeLimits } from "../../src/presence/limits.js";
+import { MemoryFleetLoad } from "../../src/cluster/memory/memory-fleet-load.js";
+import { fleetLoadContract } from "./fleet-load.contract.js";
 import { idempotencyContract } from "./idempotency.contract.js";
 import { inboxContract } from "./inbox.contract.js";
 import { logContract } from "./log.contract.js";
@@ -19,3 +21,4 @@ logContract("memory inbox", {
   create: async (count, o) => shared(count, new MemoryInbox({ maxLength: o.maxLength, maxAgeMs: o.ttlMs, idempotencyTtlMs: o.idempotencyTtlMs })),
 });
 idempotencyContract("memory", { create: async (count, ttlMs) => shared(count, new MemoryIdempotency(ttlMs)) });
+fleetLoadContract("memory", { create: async (count, ttlMs) => shared(count, new MemoryFleetLoad(ttlMs)) });

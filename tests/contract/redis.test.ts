@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { createRedisClients } from "../../src/cluster/redis/redis-clients.js";
+import { RedisFleetLoad } from "../../src/cluster/redis/redis-fleet-load.js";
 import { RedisHistory } from "../../src/cluster/redis/redis-history.js";
 import { RedisIdempotency } from "../../src/cluster/redis/redis-idempotency.js";
 import { RedisInbox } from "../../src/cluster/redis/redis-inbox.js";
@@ -11,6 +12,7 @@ import { RedisPresence } from "../../src/cluster/redis/redis-presence.js";
 import { presenceModeLimits } from "../../src/presence/limits.js";
 import type { PresenceStore } from "../../src/cluster/types.js";
 import { startRedis, stopAllRedis, waitFor, type RedisNode } from "../support/redis-harness.js";
+import { fleetLoadContract } from "./fleet-load.contract.js";
 import { idempotencyContract } from "./idempotency.contract.js";
 import { inboxContract } from "./inbox.contract.js";
 import { logContract } from "./log.contract.js";
@@ -67,3 +69,4 @@ logContract("redis inbox", {
   create: (count, o) => many(count, (ops) => new RedisInbox(ops, { maxLength: o.maxLength, maxAgeMs: o.ttlMs, idempotencyTtlMs: o.idempotencyTtlMs })),
 });
 idempotencyContract("redis", { create: (count, ttlMs) => many(count, (ops) => new RedisIdempotency(ops, { ttlMs })) });
+fleetLoadContract("redis", { create: (count, ttlMs) => many(count, (ops) => new RedisFleetLoad(ops, ttlMs)) });

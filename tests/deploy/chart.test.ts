@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv } from "ajv";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
 import { chartDir, findOne, loadThresholds, mergedValues, renderChart, renderChartError, repoRoot, validateObjectSets, validateObjects, type K8sObject } from "./lib.js";
 import { valueSets } from "./value-sets.js";
 
@@ -16,7 +17,8 @@ const SPEC_ENV = new Set(["PORT", "OPS_PORT", "JWT_SECRET", "JWT_PUBLIC_KEY_FILE
   "REDIS_SENTINELS", "REDIS_SENTINEL_NAME", "REDIS_CLUSTER_NODES", "MAX_CONNECTIONS", "MAX_PAYLOAD_BYTES", "PING_INTERVAL_MS",
   "PING_TIMEOUT_MS", "CONNECT_TIMEOUT_MS", "RATE_LIMIT_EVENTS_PER_S", "RATE_LIMIT_BURST", "PRESENCE_GRACE_MS", "DRAIN_DELAY_MS",
   "DRAIN_WINDOW_MS", "CORS_ORIGINS", "TRUST_PROXY_HOPS", "LOG_LEVEL", "REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD",
-  "REDIS_TLS", "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE", "REDIS_OP_TIMEOUT_MS", "REDIS_STARTUP_WAIT_MS"]);
+  "REDIS_TLS", "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE", "REDIS_OP_TIMEOUT_MS", "REDIS_STARTUP_WAIT_MS",
+  "REBALANCE", "REBALANCE_TOLERANCE", "REBALANCE_AFTER_MS", "REBALANCE_MAX_PER_S"]);
 const CRD_KINDS = ["ServiceMonitor", "PodMonitor", "PrometheusRule", "ScaledObject"];
 
 const podSpec = (docs: K8sObject[]) => findOne(docs, "Deployment").spec.template.spec;
@@ -46,6 +48,13 @@ describe.each(Object.keys(valueSets))("chart rendered with %s values", (name) =>
     const names = [...Object.keys(cm.data ?? {}), ...container(docs).env.map((e: { name: string }) => e.name)];
     const extra = new Set(Object.keys(merged.gateway.extraConfig));
     expect(names.filter((n) => !SPEC_ENV.has(n) && !extra.has(n) && !n.startsWith("OTEL_"))).toEqual([]);
+  });
+
+  it("passes the rebalancing values in a form the gateway's config accepts", () => {
+    const cm = findOne(docs, "ConfigMap", "socketgate").data!;
+    const r = merged.rebalance;
+    expect([cm.REBALANCE, cm.REBALANCE_TOLERANCE, cm.REBALANCE_AFTER_MS, cm.REBALANCE_MAX_PER_S]).toEqual([r.enabled ? "1" : "0", String(r.tolerance), String(r.afterMs), String(r.maxPerSecond)]);
+    expect(loadConfig({ REBALANCE: cm.REBALANCE, REBALANCE_TOLERANCE: cm.REBALANCE_TOLERANCE, REBALANCE_AFTER_MS: cm.REBALANCE_AFTER_MS, REBALANCE_MAX_PER_S: cm.REBALANCE_MAX_PER_S }).rebalance).toEqual({ enabled: r.enabled, tolerance: r.tolerance, afterMs: r.afterMs, maxPerS: r.maxPerSecond });
   });
 
   it("derives terminationGracePeriodSeconds from the drain settings", () => {

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ERROR_CLASSES } from "../../src/errors.js";
 import { FAILURE_REASONS } from "../../src/ops/metrics.js";
 import { findOne, loadOperationalAlerts, loadThresholds, readYaml, renderChart, repoRoot } from "./lib.js";
 // @ts-expect-error plain ESM script without type declarations
@@ -31,8 +32,13 @@ describe("thresholds.yaml", () => {
     const guarded = thresholds.filter((t) => t.minRate !== undefined).map((t) => t.key).sort();
     expect(guarded).toEqual(["connectionFailures", "errorRate", "latencyP95Seconds", "latencyP99Seconds"]);
     for (const t of thresholds.filter((x) => x.key !== "connections" && x.key !== "memory")) expect(t.window, t.key).toMatch(/^\d+m$/);
-    // Client-fault reasons are a subset of the gateway's closed reason list.
-    expect(FAILURE_REASONS).toEqual(expect.arrayContaining(thresholds.find((t) => t.key === "connectionFailures")!.excludeReasons!));
+    // Client-fault reasons are a subset of the gateway's closed reason list and agree with its one
+    // error table: every handshake reason of a client-fault code is excluded, no gateway-fault one is.
+    const excluded = thresholds.find((t) => t.key === "connectionFailures")!.excludeReasons!;
+    expect(FAILURE_REASONS).toEqual(expect.arrayContaining(excluded));
+    const classes = Object.values(ERROR_CLASSES);
+    for (const c of classes.filter((x) => x.fault === "client")) expect(excluded, c.handshakeReason).toContain(c.handshakeReason);
+    for (const c of classes.filter((x) => x.fault === "gateway")) expect(excluded, c.handshakeReason).not.toContain(c.handshakeReason);
   });
 
   it("lists the operational alerts of SPEC's 3 a.m. paragraph", () => {

@@ -175,8 +175,9 @@ describe("drain", () => {
       gw.signal("SIGTERM");
       await gw.waitForLog((l) => /draining/.test(l.msg));
       const refused = await get(); // same kept-alive TCP connection, listener still open during the delay
-      expect(refused.status).toBe(403);
-      expect(JSON.parse(refused.body).message).toMatch(/^DRAINING: /);
+      // 503 + Retry-After: "try again", which socket.io-client does with backoff (a 403 means the same to it, not to proxies).
+      expect(refused.status).toBe(503);
+      expect(JSON.parse(refused.body)).toMatchObject({ code: "DRAINING", message: expect.stringMatching(/^DRAINING: /) });
       expect(await delta("socketgate_connection_failures_total", { reason: "draining" })).toBe(1);
       agent.destroy();
       expect(await gw.exited).toBe(0);

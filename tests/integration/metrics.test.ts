@@ -88,8 +88,10 @@ describe("metrics: connections and refusals", () => {
     expect(await m(gw, "socketgate_connections", { transport: "websocket" })).toBe(3);
     expect(await m(gw, "socketgate_connections", { transport: "polling" })).toBe(0);
 
-    const fourth = client(gw.url, { token: await signToken("u4") });
-    expect((await refused(fourth)).code).toBe("OVER_CAPACITY");
+    // The fourth Engine.IO handshake is refused at the transport (HTTP 503), which socket.io-client retries.
+    const fourth = await fetch(`${gw.url}/socket.io/?EIO=4&transport=polling`);
+    expect(fourth.status).toBe(503);
+    expect(await fourth.json()).toMatchObject({ code: "OVER_CAPACITY" });
     expect(await m(gw, "socketgate_connection_failures_total", { reason: "capacity" })).toBe(capacity0 + 1);
     expect(await m(gw, "socketgate_connection_attempts_total")).toBe(attempts0 + 4);
     expect(await m(gw, "socketgate_connections", { transport: "websocket" })).toBe(3);

@@ -18,6 +18,8 @@ export interface ClusterOptions {
   /** Extra environment for every gateway (drain settings, limits). */
   env?: Record<string, string>;
   haproxy?: Omit<HaproxyOptions, "servers">;
+  /** How long a gateway may take to log "listening" (default 15 s; a loaded shared machine may need more). */
+  startTimeoutMs?: number;
 }
 
 export interface OpsProbe {
@@ -74,7 +76,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const env: Record<string, string> = { ...(redis ? { REDIS_URL: redis.url } : {}), ...opts.env };
   const started: GatewayProcess[] = [];
   const startOne = async (extra?: Record<string, string>) => {
-    const gw = await startGatewayProcess({ env: { ...env, ...extra } });
+    const gw = await startGatewayProcess({ env: { ...env, ...extra }, timeoutMs: opts.startTimeoutMs });
     started.push(gw);
     return gw;
   };

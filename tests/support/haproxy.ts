@@ -32,6 +32,8 @@ export interface HaproxyOptions {
    */
   checkTimeoutMs?: number;
   maxconn?: number;
+  /** Load-balancing algorithm (default leastconn); roundrobin and random model what a Kubernetes Service does. */
+  balance?: "leastconn" | "roundrobin" | "random";
 }
 
 export interface ServerStat {
@@ -79,6 +81,7 @@ export function haproxyConfig(o: {
   interMs: number;
   checkTimeoutMs: number;
   maxconn: number;
+  balance?: "leastconn" | "roundrobin" | "random";
 }): string {
   const servers = o.slots.map(({ name, target }) => {
     const addr = target ? `${target.host ?? "127.0.0.1"}:${target.port}` : "127.0.0.1:9";
@@ -109,7 +112,7 @@ export function haproxyConfig(o: {
     `  default_backend ${BACKEND}`,
     "",
     `backend ${BACKEND}`,
-    "  balance leastconn",
+    `  balance ${o.balance ?? "leastconn"}`,
     "  option httpchk GET /readyz",
     "  http-check expect status 200",
     // Not `on-marked-down shutdown-sessions`: a draining gateway closes its sessions itself, spread out.
@@ -131,7 +134,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
     ...opts.servers.map((target, i) => ({ name: `gw${i + 1}`, target })),
     ...Array.from({ length: spare }, (_, i) => ({ name: `gw${opts.servers.length + i + 1}` })),
   ];
-  const cfg = haproxyConfig({ port, socketPath, slots, cookie: opts.cookie ?? false, interMs: opts.checkInterMs ?? 250, checkTimeoutMs: opts.checkTimeoutMs ?? 2000, maxconn: opts.maxconn ?? 9000 });
+  const cfg = haproxyConfig({ port, socketPath, slots, cookie: opts.cookie ?? false, interMs: opts.checkInterMs ?? 250, checkTimeoutMs: opts.checkTimeoutMs ?? 2000, maxconn: opts.maxconn ?? 9000, balance: opts.balance });
   const cfgPath = `${dir}/haproxy.cfg`;
   writeFileSync(cfgPath, cfg);
 

@@ -139,7 +139,7 @@ async function startNode(
   const dir = tempDir(`${label}-${port}`);
   const build = () => {
     const { args, configFile } = extra(port, dir);
-    const base = ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no", "--logfile", join(dir, "redis.log")];
+    const base = ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no", "--logfile", join(dir, "redis.log"), "--enable-debug-command", "local"];
     return configFile ? [configFile, ...base, ...args] : [...base, ...args];
   };
   let child = spawnNode(build(), dir, port);
@@ -215,6 +215,127 @@ export async function startSentinel(name = "sgmaster"): Promise<SentinelSetup> {
   });
   await waitFor(`sentinel ${sentinel.port} to know ${name}`, async () => (await sentinel.cli("sentinel", "get-master-addr-by-name", name)).includes(String(master.port)));
   return { master, sentinel, name, sentinels: [{ host: HOST, port: sentinel.port }] };
+}
+
+export interface SentinelGroup {
+  name: string;
+  /** The nodes as started: nodes[0] the first master, the rest its replicas (roles change on failover). */
+  nodes: RedisNode[];
+  sentinelNodes: RedisNode[];
+  sentinels: Array<{ host: string; port: number }>;
+  /** The node the sentinels currently name as master. */
+  master(): Promise<RedisNode>;
+  /** Waits until the sentinels name a master other than `old` and it accepts writes. */
+  failedOverFrom(old: RedisNode, timeoutMs?: number): Promise<RedisNode>;
+  /** Waits until `master` reports this many connected replicas (a restarted node rejoins as one). */
+  replicasConnected(master: RedisNode, count: number, timeoutMs?: number): Promise<void>;
+  /**
+   * Makes the replicas lag: freezes them (SIGSTOP) and writes `fillerBytes` into the master's replication
+   * stream, more than the kernel's socket buffers hold, so later writes wait in the master's own output
+   * buffer and die with it on a kill -9. Resolves a function that thaws the replicas.
+   */
+  lagReplicas(fillerBytes?: number): Promise<() => void>;
+}
+
+/**
+ * One master, `replicas` replicas and `sentinels` sentinels (quorum 2 of 3 by default), all on free loopback
+ * ports, persistence off; failover after 1 s without answers. Resolves once every sentinel knows the master
+ * and every replica is in sync.
+ */
+export async function startSentinelGroup(opts: { replicas?: number; sentinels?: number; name?: string } = {}): Promise<SentinelGroup> {
+  const name = opts.name ?? "sgmaster";
+  const sentinelCount = opts.sentinels ?? 3;
+  const quorum = Math.min(2, sentinelCount);
+  const master = await startRedis("group-master");
+  const replicas = await Promise.all(
+    Array.from({ length: opts.replicas ?? 1 }, () => startNode("group-replica", () => ({ args: ["--replicaof", HOST, String(master.port)] }))),
+  );
+  const nodes = [master, ...replicas];
+  const sentinelNodes: RedisNode[] = [];
+  for (let i = 0; i < sentinelCount; i++)
+    sentinelNodes.push(
+      await startNode("group-sentinel", (port, dir) => {
+        const configFile = join(dir, "sentinel.conf");
+        writeFileSync(
+          configFile,
+          [
+            `port ${port}`,
+            `bind ${HOST}`,
+            `sentinel monitor ${name} ${HOST} ${master.port} ${quorum}`,
+            `sentinel down-after-milliseconds ${name} 1000`,
+            `sentinel failover-timeout ${name} 5000`,
+            `sentinel parallel-syncs ${name} 1`,
+            "",
+          ].join("\n"),
+        );
+        return { configFile, args: ["--sentinel"] };
+      }),
+    );
+  const masterPort = async (): Promise<number | undefined> => {
+    for (const s of sentinelNodes) {
+      try {
+        const lines = (await s.cli("sentinel", "get-master-addr-by-name", name)).trim().split("\n");
+        const port = Number(lines[1]);
+        if (port > 0) return port;
+      } catch {
+        // that sentinel is down or busy: ask the next one
+      }
+    }
+    return undefined;
+  };
+  const byPort = (port: number | undefined) => nodes.find((n) => n.port === port);
+  const group: SentinelGroup = {
+    name,
+    nodes,
+    sentinelNodes,
+    sentinels: sentinelNodes.map((s) => ({ host: HOST, port: s.port })),
+    master: async () => {
+      const node = byPort(await masterPort());
+      if (!node) throw new Error("the sentinels name no master of this group");
+      return node;
+    },
+    failedOverFrom: (old, timeoutMs = 30_000) =>
+      waitFor(
+        `a failover away from ${old.port}`,
+        async () => {
+          const node = byPort(await masterPort());
+          if (!node || node === old) return undefined;
+          return (await node.cli("role")).startsWith("master") ? node : undefined;
+        },
+        timeoutMs,
+        200,
+      ),
+    replicasConnected: (m, count, timeoutMs = 30_000) =>
+      waitFor(
+        `${count} replicas in sync with ${m.port}`,
+        async () => {
+          const info = await m.cli("info", "replication");
+          const connected = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0);
+          const online = (info.match(/state=online/g) ?? []).length;
+          return connected >= count && online >= count;
+        },
+        timeoutMs,
+        200,
+      ).then(() => undefined),
+    lagReplicas: async (fillerBytes = 48 * 1024 * 1024) => {
+      const m = await group.master();
+      const frozen = nodes.filter((n) => n !== m);
+      for (const r of frozen) r.pause();
+      // Replicated as the effect (SET with the whole value), in 8 MiB pieces.
+      for (let i = 0; i * 8 * 1024 * 1024 < fillerBytes; i++)
+        await m.cli("eval", "redis.call('SET', KEYS[1], string.rep('x', 8388608)) return 1", "1", `sg-test-filler-${i}`);
+      return () => {
+        for (const r of frozen) r.resume();
+      };
+    },
+  };
+  await group.replicasConnected(master, replicas.length);
+  for (const s of sentinelNodes)
+    await waitFor(`sentinel ${s.port} to know ${name} and its replicas`, async () => {
+      const info = await s.cli("sentinel", "master", name);
+      return info.includes(String(master.port)) && new RegExp(`num-slaves\\s+${replicas.length}\\b`).test(info);
+    }, 20_000, 100);
+  return group;
 }
 
 /** Kills every process this file started and removes their directories (call from afterAll). */

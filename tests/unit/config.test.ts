@@ -57,6 +57,14 @@ describe("config", () => {
     expect(errorOf({ ALLOW_UWS_FALLBACK: "maybe" })).toMatch(/ALLOW_UWS_FALLBACK .*one of 1, 0, true, false/);
   });
 
+  it("rebalancing: on by default with the SPEC numbers, decimals for the tolerance, clear errors", () => {
+    expect(loadConfig({}).rebalance).toEqual({ enabled: true, tolerance: 0.2, afterMs: 10_000, maxPerS: 20 });
+    expect(loadConfig({ REBALANCE: "0", REBALANCE_TOLERANCE: "0.35" }, ["--rebalance-after-ms", "2000", "--rebalance-max-per-s=50"]).rebalance).toEqual({ enabled: false, tolerance: 0.35, afterMs: 2000, maxPerS: 50 });
+    expect(errorOf({ REBALANCE_TOLERANCE: "20%" })).toMatch(/REBALANCE_TOLERANCE \(--rebalance-tolerance\) = "20%": expected a number from 0.01 to 10/);
+    expect(errorOf({ REBALANCE_TOLERANCE: "0" })).toMatch(/REBALANCE_TOLERANCE .*a number from 0.01 to 10/);
+    expect(errorOf({ REBALANCE_MAX_PER_S: "0" })).toMatch(/REBALANCE_MAX_PER_S .*an integer from 1 to 10000/);
+  });
+
   it("lists every problem at once", () => {
     const msg = errorOf({ PORT: "-1", OPS_PORT: "x", PING_INTERVAL_MS: "1.5" });
     expect(msg).toContain("PORT (--port)");

@@ -8,7 +8,7 @@ import { ERROR_CLASSES, ERROR_CODES, GatewayError } from "../../src/errors.js";
 import { createLogger } from "../../src/ops/logger.js";
 import { FAILURE_REASONS, GatewayMetrics } from "../../src/ops/metrics.js";
 import type { GatewaySocket } from "../../src/protocol/session.js";
-import { createAdmission } from "../../src/transport/admission.js";
+import { createAdmission } from "../../src/auth/admission.js";
 
 async function failures(metrics: GatewayMetrics): Promise<Record<string, number>> {
   const m = await metrics.connectionFailures.get();
@@ -17,7 +17,8 @@ async function failures(metrics: GatewayMetrics): Promise<Record<string, number>
 
 /** The parts of a Socket.IO socket admission reads during a handshake. */
 function handshakingSocket(): GatewaySocket {
-  const conn = Object.assign(new EventEmitter(), { transport: { name: "websocket" } });
+  // close(): a retryable refusal (UNAVAILABLE, DRAINING) closes the transport so socket.io-client retries.
+  const conn = Object.assign(new EventEmitter(), { transport: { name: "websocket" }, close: () => undefined });
   return { handshake: { auth: { token: "t" }, headers: {}, address: "127.0.0.1" }, conn, data: {} } as unknown as GatewaySocket;
 }
 
@@ -29,12 +30,10 @@ function admissionWith(verify: () => Promise<never>) {
     verifier: { mode: "hs256", verify },
     metrics,
     logger: createLogger("debug", sink),
-    maxConnections: 10,
     trustProxyHops: 0,
     rateLimitEventsPerS: 10,
     rateLimitBurst: 10,
     isDraining: () => false,
-    connectedCount: () => 0,
   });
   const refuse = () => new Promise<Error & { data?: { code: string } }>((resolve) => admission.middleware(handshakingSocket(), (err) => resolve(err as Error & { data?: { code: string } })));
   return { metrics, lines, refuse };

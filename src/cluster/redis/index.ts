@@ -4,6 +4,7 @@ import type { ClusterDeps } from "../index.js";
 import { presenceModeLimits } from "../../presence/limits.js";
 import type { ClusterServices } from "../types.js";
 import { adapterFor, catchFireAndForget, createRedisClients, DEFAULT_TUNING, describeRedisFailure, redisFailureCause, type RedisFailureCause } from "./redis-clients.js";
+import { FanoutCanary } from "./fanout-canary.js";
 import { probeFor, RedisHealth } from "./redis-health.js";
 import { RedisHistory } from "./redis-history.js";
 import { RedisIdempotency } from "./redis-idempotency.js";
@@ -11,6 +12,8 @@ import { RedisInbox } from "./redis-inbox.js";
 import { RedisOps, type RedisClient } from "./redis-ops.js";
 import { RedisPresence } from "./redis-presence.js";
 import { ACK_WAIT_MS, ReplicaAck } from "./replica-ack.js";
+import { RedisFleetLoad } from "./redis-fleet-load.js";
+import { FLEET_LOAD_TTL_MS } from "../fleet-load.js";
 
 // REDIS_OP_TIMEOUT_MS: any one store operation fails with UNAVAILABLE after it, whatever the connection does.
 // REDIS_STARTUP_WAIT_MS: start-up waits this long for Redis, then goes on unready (readiness 503) until it answers.
@@ -42,6 +45,8 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   }
 
   const adapter = adapterFor(clients);
+  // Probes start once the gateway installed the adapter (FanoutHealth.watch).
+  const fanout = new FanoutCanary(clients, adapter.kind, podId, metrics, log.child({ component: "fanout-canary" }));
 
   const ops = new RedisOps(clients.command, { opTimeoutMs: config.redisOpTimeoutMs });
   const presence = new RedisPresence(ops, {
@@ -101,10 +106,13 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
     inbox,
     history,
     idempotency,
+    fleetLoad: new RedisFleetLoad(ops, FLEET_LOAD_TTL_MS),
+    fanout,
     isHealthy: () => health.isUp(),
     close: () =>
       (closing ??= (async () => {
         health.stop();
+        fanout.close();
         await rebuilding;
         await Promise.allSettled([presence.close(), inbox.close(), history.close(), idempotency.close()]);
         ops.close();

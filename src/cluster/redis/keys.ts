@@ -50,3 +50,14 @@ export const historyKeys = (room: string) => ({
 export const logIdempotencyKey = (log: "history" | "inbox", tag: string, key: string) => `${P}:idem:{${tag}}:${log}:${key}`;
 
 export const idempotencyKey = (key: string) => `${P}:idem:${key}`;
+
+/** Rebalancing's fleet load, under one hash tag so its scripts run on one Redis Cluster slot. */
+export const fleetLoadKeys = {
+  /** ZSET podId -> expiry (server ms). */
+  expiry: `${P}:fleet:{load}:expiry`,
+  /** HASH podId -> JSON of the PodLoad it published last. */
+  loads: `${P}:fleet:{load}:loads`,
+};
+
+/** STRING with a TTL: a pod is shedding one of this user's devices. */
+export const fleetShedClaimKey = (userId: string) => `${P}:fleet:shed:{${userId}}`;

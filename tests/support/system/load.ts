@@ -73,6 +73,7 @@ export class Device {
   readonly disconnects: Array<{ at: number; reason: string }> = [];
   readonly connectErrors: Array<{ at: number; code: string; message: string }> = [];
   readonly drainingNotices: Array<{ at: number; reconnectInMs: number }> = [];
+  readonly rebalanceNotices: Array<{ at: number; reconnectInMs: number }> = [];
   /** Times the room was (re)joined with this device present, and when the device went away: for the presence check. */
   readonly present: Array<{ from: number; to?: number }> = [];
   readonly roomSeen = new Map<string, Received>();
@@ -125,12 +126,17 @@ export class Device {
       this.disconnects.push({ at, reason });
       this.lastDisconnect = { at, reason };
       const open = this.present[this.present.length - 1];
-      if (open && open.to === undefined) open.to = at;
+      // A rebalanced socket left when the gateway closed it (notice + reconnectInMs), not when this busy
+      // test process got round to its disconnect event: presence judged from the server's side.
+      const notice = this.rebalanceNotices.at(-1);
+      const closedAt = notice && open && notice.at >= open.from ? Math.min(at, notice.at + notice.reconnectInMs) : at;
+      if (open && open.to === undefined) open.to = closedAt;
     });
     s.on("connect_error", (err: Error & { data?: { code?: string } }) => {
       this.connectErrors.push({ at: Date.now(), code: err.data?.code ?? "TRANSPORT", message: err.message });
     });
     s.on("gateway:draining", (d: { reconnectInMs: number }) => this.drainingNotices.push({ at: Date.now(), reconnectInMs: d.reconnectInMs }));
+    s.on("gateway:rebalance", (d: { reconnectInMs: number }) => this.rebalanceNotices.push({ at: Date.now(), reconnectInMs: d.reconnectInMs }));
     s.on("message", (m: StoredMessage) => {
       if (this.watcher && m.room !== undefined) this.latency.push([Date.now(), Date.now() - m.ts]);
       this.receive(m);
