@@ -15,6 +15,8 @@ interface Tracked {
   ahead: Set<number>;
   /** When the room got its first local socket: a fallback bound when no position is known yet. */
   since: number;
+  /** When `contiguous` was first set from a delivery: before that, this pod knows nothing of the log. */
+  establishedAt?: number;
 }
 
 /** Seqs remembered beyond a hole; past this a hole is left for the resync to fill. */
@@ -38,9 +40,14 @@ export class DeliveredPositions {
     this.logs.delete(room);
   }
 
-  rooms(): IterableIterator<[string, { position?: Position; since: number }]> {
+  /**
+   * Each tracked log with the position a resync can start from. A position first set after `notBefore`
+   * is not trusted: the first message to reach this pod during an interruption may have had lost ones
+   * before it, so such a log is treated as having no position (read by time instead).
+   */
+  rooms(notBefore = Number.POSITIVE_INFINITY): IterableIterator<[string, { position?: Position; since: number }]> {
     const out = new Map<string, { position?: Position; since: number }>();
-    for (const [room, t] of this.logs) out.set(room, { position: t.contiguous, since: t.since });
+    for (const [room, t] of this.logs) out.set(room, { position: t.establishedAt !== undefined && t.establishedAt < notBefore ? t.contiguous : undefined, since: t.since });
     return out.entries();
   }
 
@@ -61,6 +68,8 @@ export class DeliveredPositions {
     if (!t) return;
     if (!t.contiguous || t.contiguous.epoch !== position.epoch || t.contiguous.seq < position.seq) {
       t.contiguous = position;
+      // Replayed from the log itself: every message up to here was sent, whenever it was.
+      t.establishedAt = 0;
       for (const s of t.ahead) if (s <= position.seq) t.ahead.delete(s);
       this.advance(t);
     }
@@ -71,6 +80,7 @@ export class DeliveredPositions {
     // First message seen, or a new epoch (the log was reset): start from it.
     if (!c || c.epoch !== p.epoch) {
       t.contiguous = p;
+      t.establishedAt = Date.now();
       t.ahead.clear();
       return;
     }

@@ -80,7 +80,7 @@ export class Resync {
     const jobs: Array<() => Promise<number>> = [];
     let rooms = 0;
     let users = 0;
-    for (const [room, { position }] of this.positions.rooms()) {
+    for (const [room, { position }] of this.positions.rooms(floorTs)) {
       if (room.startsWith(USER_ROOM_PREFIX)) {
         users++;
         jobs.push(() => this.replay(room, position, floorTs));

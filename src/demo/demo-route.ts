@@ -29,7 +29,10 @@ export function registerDemo(app: TemplatedApp, issueDevToken?: DevTokenIssuer):
       res.writeHeader("content-type", "text/html; charset=utf-8");
       res.writeHeader("cache-control", "no-store");
       // The page only talks to its own origin; no frames, no third-party scripts.
-      res.writeHeader("content-security-policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'");
+      res.writeHeader(
+        "content-security-policy",
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+      );
       res.writeHeader("x-content-type-options", "nosniff");
       res.end(page);
     });

@@ -66,10 +66,13 @@ export class OccupancyEmitter {
 
   private later(room: string, state: RoomClaim, ms: number): void {
     if (this.stopped) return;
-    state.timer = setTimeout(() => {
-      state.timer = undefined;
-      this.claim(room, state);
-    }, Math.max(1, ms));
+    state.timer = setTimeout(
+      () => {
+        state.timer = undefined;
+        this.claim(room, state);
+      },
+      Math.max(1, ms),
+    );
     state.timer.unref();
   }
 }

@@ -86,13 +86,19 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
       const pods = await factory.pods(2);
       const room = unique("room");
       const users = ["u1", "u2", "u3", "u4"];
-      const joins = await Promise.all(users.flatMap((u) => Array.from({ length: 6 }, (_, i) => t(pods[i % 2]!.join(room, u, `${u}-s${i}`)).then((went) => ({ u, went })))));
+      const joins = await Promise.all(
+        users.flatMap((u) => Array.from({ length: 6 }, (_, i) => t(pods[i % 2]!.join(room, u, `${u}-s${i}`)).then((went) => ({ u, went })))),
+      );
       for (const u of users) expect(joins.filter((j) => j.u === u && j.went)).toHaveLength(1);
       expect(sorted(await list(pods[1]!, room))).toEqual(users.map((userId) => ({ userId, devices: 6 })));
 
-      const leaves = await Promise.all(users.flatMap((u) => Array.from({ length: 6 }, (_, i) => t(pods[i % 2]!.leave(room, u, `${u}-s${i}`)).then((empty) => ({ u, empty })))));
+      const leaves = await Promise.all(
+        users.flatMap((u) => Array.from({ length: 6 }, (_, i) => t(pods[i % 2]!.leave(room, u, `${u}-s${i}`)).then((empty) => ({ u, empty })))),
+      );
       for (const u of users) expect(leaves.filter((l) => l.u === u && l.empty)).toHaveLength(1);
-      const settles = await Promise.all(users.flatMap((u) => [t(pods[0]!.settleOffline(room, u)), t(pods[1]!.settleOffline(room, u))].map((p) => p.then((off) => ({ u, off })))));
+      const settles = await Promise.all(
+        users.flatMap((u) => [t(pods[0]!.settleOffline(room, u)), t(pods[1]!.settleOffline(room, u))].map((p) => p.then((off) => ({ u, off })))),
+      );
       for (const u of users) expect(settles.filter((s) => s.u === u && s.off)).toHaveLength(1);
       expect(await list(pods[0]!, room)).toEqual([]);
     });

@@ -99,7 +99,9 @@ describe("embedded gateway", () => {
     const ids: string[] = [];
     let cursor = "";
     for (let i = 0; i < 10; i++) {
-      const res = await fetch(`${gw.url}/v1/presence/${room}?limit=4${cursor ? `&cursor=${cursor}` : ""}`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } });
+      const res = await fetch(`${gw.url}/v1/presence/${room}?limit=4${cursor ? `&cursor=${cursor}` : ""}`, {
+        headers: { authorization: `Bearer ${TEST_API_KEY}` },
+      });
       const page = (await res.json()) as PresencePage;
       expect(page.occupancy).toEqual({ users: 9, devices: 10 });
       ids.push(...page.users.map((u) => u.userId));

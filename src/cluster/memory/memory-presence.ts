@@ -123,7 +123,11 @@ export class MemoryPresence implements PresenceStore {
   private finish(room: string, state: RoomState, transition: boolean, before: { users: number; devices: number }): PresenceChange {
     const { users, devices } = this.counts(state);
     const next: PresenceMode =
-      state.mode === "full" && users > this.limits.fullMaxUsers ? "occupancy" : state.mode === "occupancy" && users <= this.limits.fullResumeUsers ? "full" : state.mode;
+      state.mode === "full" && users > this.limits.fullMaxUsers
+        ? "occupancy"
+        : state.mode === "occupancy" && users <= this.limits.fullResumeUsers
+          ? "full"
+          : state.mode;
     if (next !== state.mode) {
       state.mode = next;
       state.dirty = true;

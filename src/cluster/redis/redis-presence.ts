@@ -377,7 +377,10 @@ export class RedisPresence implements PresenceStore {
     // Our pods entry was missing: Redis restarted empty or another pod reaped us during a long pause.
     if (asNumber(beat[0]) === 1) this.published.clear();
     this.registered = true;
-    const deadPods = beat.slice(1).map(asString).filter((p) => p !== podId);
+    const deadPods = beat
+      .slice(1)
+      .map(asString)
+      .filter((p) => p !== podId);
 
     const roomsKey = presencePodRoomsKey(podId);
     const rooms = new Set([...this.local.keys(), ...[...this.pending.values()].map((p) => p.room)]);
