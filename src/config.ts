@@ -48,6 +48,10 @@ const SETTINGS = {
   JWT_SECRET: { def: undefined, schema: z.string().min(32, "a secret of at least 32 characters").max(4096, "at most 4096 characters"), help: "HS256 secret" },
   JWT_PUBLIC_KEY_FILE: { def: undefined, schema: filePath, help: "PEM public key (RS256 / ES256)" },
   JWT_JWKS_FILE: { def: undefined, schema: filePath, help: "JWKS JSON file (RS256 / ES256 keys)" },
+  JWT_AUDIENCE: { def: undefined, schema: z.string().min(1).max(512), help: "when set, a token's aud must include it" },
+  JWT_ISSUER: { def: undefined, schema: z.string().min(1).max(512), help: "when set, a token's iss must equal it" },
+  JWT_CLOCK_TOLERANCE_S: { def: "5", schema: int(0, 300), help: "clock skew tolerated on exp / nbf" },
+  ROOMS_CLAIM_DEFAULT: { def: undefined, schema: list(z.string().regex(/^[A-Za-z0-9._:@-]{0,128}\*?$/, "a room pattern"), "comma-separated room patterns"), help: "rooms a token without a rooms claim may join; unset = none (* = all)" },
   API_KEYS: { def: undefined, schema: list(apiKey, "comma-separated keys"), help: "bearer keys for the backend API; unset disables it" },
   REDIS_URL: { def: undefined, schema: z.string().regex(/^rediss?:\/\/\S+$/, "a redis:// or rediss:// URL"), help: "standalone Redis: cluster mode" },
   REDIS_SENTINELS: { def: undefined, schema: list(hostPort, "comma-separated host:port"), help: "Sentinel addresses" },
@@ -127,7 +131,7 @@ export interface GatewayConfig {
   host: string;
   port: number;
   opsPort: number;
-  jwt: { secret?: string; publicKeyFile?: string; jwksFile?: string };
+  jwt: { secret?: string; publicKeyFile?: string; jwksFile?: string; audience?: string; issuer?: string; clockToleranceS: number; roomsDefault: string[] };
   apiKeys: string[];
   redis?: RedisConfig;
   redisOpTimeoutMs: number;
@@ -244,7 +248,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
     host: p.HOST,
     port: p.PORT,
     opsPort: p.OPS_PORT,
-    jwt: { secret: p.JWT_SECRET, publicKeyFile: p.JWT_PUBLIC_KEY_FILE, jwksFile: p.JWT_JWKS_FILE },
+    jwt: {
+      secret: p.JWT_SECRET,
+      publicKeyFile: p.JWT_PUBLIC_KEY_FILE,
+      jwksFile: p.JWT_JWKS_FILE,
+      audience: p.JWT_AUDIENCE,
+      issuer: p.JWT_ISSUER,
+      clockToleranceS: p.JWT_CLOCK_TOLERANCE_S,
+      roomsDefault: p.ROOMS_CLAIM_DEFAULT ?? [],
+    },
     apiKeys: p.API_KEYS ?? [],
     redis,
     redisOpTimeoutMs: p.REDIS_OP_TIMEOUT_MS,

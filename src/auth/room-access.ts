@@ -10,7 +10,6 @@ export const ROOM_NAME_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
 export const ROOM_PATTERN_PATTERN = /^[A-Za-z0-9._:@-]{0,128}\*?$/;
 
 export function isRoomAllowed(identity: Identity, room: string): boolean {
-  if (!identity.rooms) return true;
   for (const pattern of identity.rooms) {
     if (pattern.endsWith("*") ? room.startsWith(pattern.slice(0, -1)) : room === pattern) return true;
   }

@@ -9,8 +9,8 @@ import { ID_PATTERN, ROOM_PATTERN_PATTERN } from "./room-access.js";
 
 export interface Identity {
   userId: string;
-  /** Allow-list patterns from the `rooms` claim; undefined means the token grants every room. */
-  rooms?: string[];
+  /** Allow-list patterns from the `rooms` claim (ROOMS_CLAIM_DEFAULT when absent; empty = no room). `*` grants every room. */
+  rooms: string[];
   expiresAt?: number;
 }
 
@@ -43,6 +43,13 @@ function algorithmsFor(key: KeyObject): string[] {
 }
 
 export interface VerifierSources {
+  /** JWT_AUDIENCE / JWT_ISSUER: when set, `aud` / `iss` must match. */
+  audience?: string;
+  issuer?: string;
+  /** JWT_CLOCK_TOLERANCE_S: skew allowed on exp / nbf / iat. */
+  clockToleranceS?: number;
+  /** ROOMS_CLAIM_DEFAULT: the allow-list of a token without a `rooms` claim (default: none). */
+  roomsDefault?: string[];
   secret?: string;
   publicKeyFile?: string;
   jwksFile?: string;
@@ -50,40 +57,46 @@ export interface VerifierSources {
 
 /** Builds the verifier for the configured key material; with none, a dev-mode verifier with a fresh secret. */
 export function createTokenVerifier(src: VerifierSources): TokenVerifier {
-  if (src.secret) return hmacVerifier(createSecretKey(Buffer.from(src.secret, "utf8")), "hs256");
+  const checks = { audience: src.audience, issuer: src.issuer, clockTolerance: src.clockToleranceS ?? 5 };
+  const verifyWith = (token: unknown, run: (token: string) => Promise<{ payload: JWTPayload }>) => verifyClaims(token, run, src.roomsDefault ?? []);
+  if (src.secret) return hmacVerifier(createSecretKey(Buffer.from(src.secret, "utf8")), "hs256", checks, verifyWith);
   if (src.publicKeyFile) {
     const key = createPublicKey(readFileSync(src.publicKeyFile));
     if (key.type !== "public") throw new Error("JWT_PUBLIC_KEY_FILE must hold a public key");
     const algorithms = algorithmsFor(key);
-    return { mode: "public-key", verify: (t) => verifyWith(t, (token) => jwtVerify(token, key, { algorithms })) };
+    return { mode: "public-key", verify: (t) => verifyWith(t, (token) => jwtVerify(token, key, { algorithms, ...checks })) };
   }
   if (src.jwksFile) {
     const jwks = JSON.parse(readFileSync(src.jwksFile, "utf8"));
     const getKey: JWTVerifyGetKey = createLocalJWKSet(jwks);
-    return { mode: "jwks", verify: (t) => verifyWith(t, (token) => jwtVerify(token, getKey, { algorithms: ASYMMETRIC })) };
+    return { mode: "jwks", verify: (t) => verifyWith(t, (token) => jwtVerify(token, getKey, { algorithms: ASYMMETRIC, ...checks })) };
   }
-  return hmacVerifier(createSecretKey(randomBytes(32)), "dev");
+  return hmacVerifier(createSecretKey(randomBytes(32)), "dev", checks, verifyWith);
 }
 
-function hmacVerifier(key: KeyObject, mode: "hs256" | "dev"): TokenVerifier {
+type Checks = { audience?: string; issuer?: string; clockTolerance: number };
+type VerifyWith = (token: unknown, run: (token: string) => Promise<{ payload: JWTPayload }>) => Promise<Identity>;
+
+function hmacVerifier(key: KeyObject, mode: "hs256" | "dev", checks: Checks, verifyWith: VerifyWith): TokenVerifier {
   // Imported once as a WebCrypto key: handing jose the KeyObject re-imports it on every verify,
   // which halves the handshake rate (measured: 8k -> 17k verifies/s on one core).
   const cryptoKey = globalThis.crypto.subtle.importKey("raw", key.export(), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
   cryptoKey.catch(() => undefined); // observed here; each verify still awaits (and would report) a failure
   return {
     mode,
-    verify: (t) => verifyWith(t, async (token) => jwtVerify(token, await cryptoKey, { algorithms: ["HS256"] })),
+    verify: (t) => verifyWith(t, async (token) => jwtVerify(token, await cryptoKey, { algorithms: ["HS256"], ...checks })),
     issueDevToken:
       mode === "dev"
         ? (userId, rooms) => {
-            const claims: JWTPayload = rooms ? { rooms } : {};
+            // Dev-mode tokens may join every room unless the caller narrows them.
+            const claims: JWTPayload = { rooms: rooms ?? ["*"], ...(checks.audience ? { aud: checks.audience } : {}), ...(checks.issuer ? { iss: checks.issuer } : {}) };
             return new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setSubject(userId).setIssuedAt().setExpirationTime("24h").sign(key);
           }
         : undefined,
   };
 }
 
-async function verifyWith(token: unknown, run: (token: string) => Promise<{ payload: JWTPayload }>): Promise<Identity> {
+async function verifyClaims(token: unknown, run: (token: string) => Promise<{ payload: JWTPayload }>, roomsDefault: string[]): Promise<Identity> {
   if (token === undefined || token === null || token === "") throw new GatewayError("AUTH_REQUIRED", "auth.token is required");
   if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH) throw new GatewayError("AUTH_INVALID", "auth.token must be a JWT string");
   let payload: JWTPayload;
@@ -95,5 +108,6 @@ async function verifyWith(token: unknown, run: (token: string) => Promise<{ payl
   }
   const claims = claimsSchema.safeParse(payload);
   if (!claims.success) throw new GatewayError("AUTH_INVALID", `token claims are invalid: ${claims.error.issues[0]?.message ?? "bad claims"}`);
-  return { userId: claims.data.sub, rooms: claims.data.rooms, expiresAt: claims.data.exp };
+  // No `rooms` claim grants nothing (fail closed), unless ROOMS_CLAIM_DEFAULT says otherwise.
+  return { userId: claims.data.sub, rooms: claims.data.rooms ?? roomsDefault, expiresAt: claims.data.exp };
 }

@@ -158,7 +158,7 @@ export async function runSoak(opts = {}) {
   const { io } = await import("socket.io-client");
   const { SignJWT } = await import("jose");
   const key = new TextEncoder().encode(SOAK_SECRET);
-  const sign = (sub) => new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime("2h").sign(key);
+  const sign = (sub) => new SignJWT({ rooms: ["*"] }).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setExpirationTime("2h").sign(key);
 
   const gw = startChild(opts.env ?? {});
   const { port } = await gw.ready;
@@ -177,11 +177,21 @@ export async function runSoak(opts = {}) {
     if (errorSamples.length < 10) errorSamples.push(what);
   };
   let running = true;
+  // A quiet point at the end of the warm-up: churn pauses until no client is left, the heap is read
+  // after a forced GC, then churn resumes. Heap at the final quiet point minus this one, divided by the
+  // connections made in between, is what each connection leaves behind (a slope over a busy heap
+  // cannot see a kilobyte per connection).
+  let paused = false;
+  let inConnection = 0;
+  let warm;
   const started = Date.now();
 
   const ask = (s, ev, payload) => s.timeout(10_000).emitWithAck(ev, payload);
   async function churn(i) {
     while (running) {
+      while (paused && running) await sleep(50);
+      if (!running) break;
+      inConnection++;
       const r = Math.random();
       const transports = r < 0.25 ? ["polling"] : r < 0.45 ? ["polling", "websocket"] : ["websocket"];
       const s = io(url, { auth: { token: tokens[i], deviceId: `d${Math.floor(Math.random() * 3)}` }, transports, reconnection: false, forceNew: true, timeout: 10_000 });
@@ -233,6 +243,7 @@ export async function runSoak(opts = {}) {
           ws._socket.destroy();
         } else if (end < 0.3) s.io.engine?.close();
         s.close();
+        inConnection--;
       }
       await sleep(Math.random() * 150);
     }
@@ -256,11 +267,29 @@ export async function runSoak(opts = {}) {
     }
   }
 
+  const quietPoint = async () => {
+    for (let i = 0; i < 100 && inConnection > 0; i++) await sleep(50);
+    let s;
+    for (let i = 0; i < 40; i++) {
+      await sleep(250);
+      s = await gw.stats();
+      if (s.engineClients === 0 && s.sockets === 0) break;
+    }
+    return s;
+  };
   const samples = [];
   const sampler = (async () => {
     while (running) {
       await sleep(sampleEveryMs);
       if (!running) break;
+      if (!warm && Date.now() - started >= warmupMs) {
+        paused = true;
+        const s = await quietPoint();
+        warm = { heapUsed: s.heapUsed, connections: counts.connections, clientsLeft: s.engineClients };
+        log(`quiet point after warm-up: heap ${(s.heapUsed / 1e6).toFixed(2)} MB, ${counts.connections} connections so far, ${s.engineClients} clients left`);
+        paused = false;
+        continue;
+      }
       const s = await gw.stats();
       samples.push(s);
       log(
@@ -275,7 +304,9 @@ export async function runSoak(opts = {}) {
   await Promise.all(loops);
   await sampler;
 
-  // Every client is gone: let presence grace timers and closes settle, then compare with the baseline.
+  // Every client is gone: let presence grace timers, closes and the dedupe table's TTL (IDEMPOTENCY_TTL_MS)
+  // run out, so the final quiet point holds no state of recent messages, then compare with the baseline.
+  await sleep(Number(opts.env?.IDEMPOTENCY_TTL_MS ?? 10_000) + 1000);
   let final;
   for (let i = 0; i < 20; i++) {
     await sleep(500);
@@ -295,6 +326,9 @@ export async function runSoak(opts = {}) {
     counts,
     errorSamples,
     slopes: { heapMBPerMin: slopePerMinute(mb("heapUsed")), rssMBPerMin: slopePerMinute(mb("rss")), externalMBPerMin: slopePerMinute(mb("external")) },
+    perConnection: warm
+      ? { connections: counts.connections - warm.connections, heapBytes: final.heapUsed - warm.heapUsed, heapBytesPerConnection: Math.round((final.heapUsed - warm.heapUsed) / Math.max(1, counts.connections - warm.connections)), clientsLeftAtWarmPoint: warm.clientsLeft }
+      : undefined,
     heapMB: { baseline: baseline.heapUsed / 1e6, afterWarmupMin: Math.min(...after.map((s) => s.heapUsed)) / 1e6, max: Math.max(...samples.map((s) => s.heapUsed)) / 1e6, final: final.heapUsed / 1e6 },
     rssMB: { baseline: baseline.rss / 1e6, max: Math.max(...samples.map((s) => s.rss)) / 1e6, final: final.rss / 1e6 },
     baseline: { fds: baseline.fds, timers: baseline.timers, listeners: baseline.listeners, resources: baseline.resources },

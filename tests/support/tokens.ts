@@ -6,7 +6,10 @@ export const TEST_API_KEY = "test-api-key-0123456789abcdef";
 
 export async function signToken(sub: string, extra: JWTPayload & { rooms?: string[] } = {}, opts: { secret?: string; expiresIn?: string | number } = {}): Promise<string> {
   const key = new TextEncoder().encode(opts.secret ?? TEST_SECRET);
-  return new SignJWT(extra)
+  // Like a typical issuer's test user: every room, unless the test says otherwise ({ rooms: undefined } drops the claim).
+  const claims: JWTPayload = "rooms" in extra ? { ...extra } : { rooms: ["*"], ...extra };
+  if (claims.rooms === undefined) delete claims.rooms;
+  return new SignJWT(claims)
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(sub)
     .setIssuedAt()

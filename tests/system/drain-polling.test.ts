@@ -62,7 +62,9 @@ describe("drain with HTTP long-polling clients and cookie stickiness (cluster mo
     expect(rec.exitCode).toBe(0);
     expect(s.timings.signalToExitMs).toBeLessThan(D.delayMs + D.windowMs + 5000);
     expect(rec.balancer!.econ + rec.balancer!.wretr).toBe(0);
-    expect(s.drainedDevices).toBe(s.socketsAtListenerClose ?? s.drainedDevices);
+    expect(rec.listenerClosedAt, "listener closed (log)").toBeDefined();
+    expect(s.socketsAtListenerClose, "sockets at listener close (log)").toBeDefined();
+    expect(s.drainedDevices).toBe(s.socketsAtListenerClose);
     expect(s.drainedDevices).toBeGreaterThanOrEqual(Math.floor(r.devices / 6));
     expect(Object.keys(s.reasons).filter((k) => k !== "transport close" && k !== "transport error")).toEqual([]);
     expect(s.notReconnected).toEqual([]);

@@ -15,7 +15,7 @@ describe("room allow-list", () => {
     expect(isRoomAllowed(id, "team:7:general")).toBe(true);
     expect(isRoomAllowed(id, "team:70:general")).toBe(false);
     expect(isRoomAllowed({ userId: "u", rooms: [] }, "conv:42")).toBe(false);
-    expect(isRoomAllowed({ userId: "u" }, "anything")).toBe(true);
+    // A token without a rooms claim (and no ROOMS_CLAIM_DEFAULT) carries rooms: [] and joins nothing.
     expect(isRoomAllowed({ userId: "u", rooms: ["*"] }, "anything")).toBe(true);
   });
 });

@@ -25,7 +25,19 @@ export function hasTaskset() {
 export function pinSelf(core) {
   if (!hasTaskset()) return false;
   try {
-    execFileSync("taskset", ["-pc", String(core), String(process.pid)], { stdio: "ignore" });
+    // -a: every thread of the process (libuv's pool and V8's helpers already exist by now), not only the main one.
+    execFileSync("taskset", ["-a", "-pc", String(core), String(process.pid)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Pins every thread of a running process (e.g. one started through a wrapper) to `core`; false when it cannot. */
+export function pinAllThreads(pid, core) {
+  if (!hasTaskset()) return false;
+  try {
+    execFileSync("taskset", ["-a", "-pc", String(core), String(pid)], { stdio: "ignore" });
     return true;
   } catch {
     return false;
