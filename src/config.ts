@@ -31,8 +31,8 @@ const list = (item: z.ZodType<string, string>, what: string) =>
     .transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s.length > 0))
     .pipe(z.array(item, what));
 
-const hostPort = z.string().regex(/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/, "host:port");
-const origin = z.string().regex(/^(\*|https?:\/\/[A-Za-z0-9.\-]+(:\d{1,5})?)$/, "an origin such as https://app.example.com, or *");
+const hostPort = z.string().regex(/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/, "host:port");
+const origin = z.string().regex(/^(\*|https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?)$/, "an origin such as https://app.example.com, or *");
 const apiKey = z.string().min(16, "keys of at least 16 characters").max(256, "keys of at most 256 characters");
 const filePath = z.string().min(1, "a file path").max(4096, "a file path");
 

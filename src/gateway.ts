@@ -176,7 +176,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     server.backpressure.stop();
     await rebalancer?.stop();
     presence.stop();
-    io.close();
+    // Closes every socket and the namespaces' adapters; the uWS listener is closed through its own token.
+    void io.close();
     localDelivery.close();
     await cluster.close();
     await flushTracing();

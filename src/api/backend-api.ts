@@ -88,7 +88,8 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
     const { state, request } = g;
     if (!/^application\/json\s*(;.*)?$/i.test(request.contentType))
       return sendError(res, state, 415, { code: "BAD_REQUEST", message: "Content-Type must be application/json" });
-    readBody(res, state, limit, request.contentLength).then(async (read) => {
+    readBody(res, state, limit, request.contentLength)
+      .then(async (read) => {
       if (!read.ok) return sendError(res, state, 413, { code: "PAYLOAD_TOO_LARGE", message: `body larger than ${limit} bytes` }, true);
       let body: unknown;
       try {
@@ -97,7 +98,9 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
         return sendError(res, state, 400, { code: "BAD_REQUEST", message: "body is not valid JSON" });
       }
       await answer(res, state, () => inSpan(g.span, () => handle(body, state)), ctx.logger);
-    });
+      })
+      // answer() turns every handler failure into a response; this catches only a bug in the plumbing itself.
+      .catch((err: unknown) => ctx.logger.error({ err }, "backend API request failed"));
   };
 
   app.post("/v1/publish", (res, req) =>

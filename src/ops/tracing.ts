@@ -12,12 +12,7 @@ interface TracingStatus {
   detail: string;
 }
 
-interface Sdk {
-  shutdown(): Promise<void>;
-}
-
 let tracer: Tracer | undefined;
-let sdk: Sdk | undefined;
 let forceFlush: (() => Promise<void>) | undefined;
 
 /** True once an exporter is configured and the SDK started. Cheap: a module variable read. */
@@ -81,7 +76,6 @@ export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promis
     instrumentations: [],
   });
   started.start();
-  sdk = started;
   const provider = trace.getTracerProvider() as { forceFlush?: () => Promise<void>; getDelegate?: () => { forceFlush?: () => Promise<void> } };
   const delegate = provider.getDelegate?.() ?? provider;
   forceFlush = delegate.forceFlush ? () => delegate.forceFlush!() : undefined;

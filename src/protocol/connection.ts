@@ -50,6 +50,7 @@ export function connectionHandler(events: ReadonlyMap<string, EventDefinition>, 
   }
 
   function onDisconnect(this: GatewaySocket, reason: string, description: unknown): void {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- one listener shared by every socket: `this` is the socket
     const socket = this;
     const session = socket.data;
     if (upgraded.delete(socket.conn)) socket.conn.off("upgrade", onUpgrade);

@@ -56,6 +56,7 @@ export function eventListener(events: ReadonlyMap<string, EventDefinition>, ctx:
     // A top-level `traceparent` in the payload is trace context, not input: split off before the strict schemas.
     const traced = splitTraceEnvelope(envelope);
     const payload = traced ? traced.payload : envelope;
+    // eslint-disable-next-line prefer-const -- set after the rate limit (a flood costs no spans); finish() reads it before that
     let span: ActiveSpan | undefined;
 
     const finish = (outcome: Outcome, answer: EventAnswer) => {
@@ -79,7 +80,7 @@ export function eventListener(events: ReadonlyMap<string, EventDefinition>, ctx:
     const work = inSpan(span, () => (async () => def.handle({ ctx, socket, session }, input.data))());
     inflight.track(work, socket);
     // Inside the span too, so the failure log line carries its trace and span ids.
-    inSpan(span, () => work.then(
+    void inSpan(span, () => work.then(
       (result) => finish("ok", { ok: true, ...result }),
       (err: unknown) => {
         const body = toErrorBody(err);

@@ -43,6 +43,7 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   let gate: SessionGate | undefined;
 
   // Created below, after the server it watches; uWS only closes sockets once they exist.
+  // eslint-disable-next-line prefer-const -- assigned once below, after the server it watches exists; read later by the close hook
   let backpressure: Backpressure | undefined;
   applyWsLimits(app, maxBackpressure, metrics, (transport) => backpressure?.closedByUws(transport));
 

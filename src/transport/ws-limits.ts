@@ -35,7 +35,7 @@ export function applyWsLimits(app: App, maxBackpressure: number, metrics: Gatewa
           res.end(JSON.stringify({ code: 3, message: "Bad request: a WebSocket upgrade needs transport=websocket" }));
           return;
         }
-        behavior.upgrade?.(res, req, context);
+        void behavior.upgrade?.(res, req, context);
       },
       close: (socket, code, message) => {
         const tooBig = code === WS_MESSAGE_TOO_BIG || (code === WS_ABNORMAL && Buffer.from(message).toString() === UWS_TOO_BIG_TEXT);

@@ -86,10 +86,16 @@ function humanize(v: number): string {
   const down = ["", "m", "µ", "n", "p", "f", "a", "z", "y"];
   let i = 0;
   if (Math.abs(v) >= 1) {
-    while (Math.abs(v) >= 1000 && i < up.length - 1) (v /= 1000), i++;
+    while (Math.abs(v) >= 1000 && i < up.length - 1) {
+      v /= 1000;
+      i++;
+    }
     return `${g4(v)}${up[i]}`;
   }
-  while (Math.abs(v) < 1 && i < down.length - 1) (v *= 1000), i++;
+  while (Math.abs(v) < 1 && i < down.length - 1) {
+    v *= 1000;
+    i++;
+  }
   return `${g4(v)}${down[i]}`;
 }
 const humanizers: Record<string, (v: number) => string> = {

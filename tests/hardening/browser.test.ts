@@ -72,7 +72,7 @@ async function waitFor<A>(page: Page, fn: (arg: A) => unknown, arg: A, what: str
       const clients = Object.fromEntries(Object.entries(w.clients ?? {}).map(([k, c]) => [k, { ...c, s: undefined }]));
       return JSON.stringify({ clients, log: w.log, demo: w.demoState, text: document.body.innerText.slice(-600) });
     });
-    throw new Error(`${what}: ${(err as Error).message.split("\n")[0]}; page state ${state}`);
+    throw new Error(`${what}: ${(err as Error).message.split("\n")[0]}; page state ${state}`, { cause: err });
   }
 }
 

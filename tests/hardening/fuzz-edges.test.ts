@@ -2,7 +2,6 @@
 // Engine.IO handshake query strings and headers (polling and WebSocket upgrades). Every answer is a
 // clear refusal or success, never a 5xx, a hang or a leak; bystander sockets lose nothing.
 import fc from "fast-check";
-import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { ID_PATTERN } from "../../src/auth/room-access.js";

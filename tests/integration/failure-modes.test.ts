@@ -1,7 +1,7 @@
 // The failure modes SPEC.md lists from real WebSocket servers, each as a test against a real process.
 import WebSocket from "ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ask, client, closeAll, connected, refused, sleep } from "../support/clients.js";
+import { ask, client, closeAll, connected, sleep } from "../support/clients.js";
 import { startGatewayProcess, TEST_API_KEY, type GatewayProcess } from "../support/gateway-process.js";
 import { metricValue, scrape } from "../support/metrics.js";
 import { signToken } from "../support/tokens.js";

@@ -9,7 +9,6 @@ import {
   startSentinel,
   startServices,
   stopAllRedis,
-  waitFor,
   type ClusterSetup,
   type RedisNode,
   type SentinelSetup,

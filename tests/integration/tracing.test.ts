@@ -2,7 +2,7 @@
 // collector: handshake, event and API spans, error status, log correlation, and one trace across
 // pods (publish on pod A -> delivery on pod B through Redis).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ask, client, closeAll, connected, nextEvent, sleep } from "../support/clients.js";
+import { ask, client, closeAll, connected, nextEvent } from "../support/clients.js";
 import { startGatewayProcess, TEST_API_KEY, type GatewayProcess } from "../support/gateway-process.js";
 import { startRedis, stopAllRedis, type RedisNode } from "../support/redis-harness.js";
 import { signToken } from "../support/tokens.js";

@@ -115,8 +115,8 @@ export async function scaleOut(o: ScaleOutOptions, hooks: { onCluster?: (c: Clus
   const cluster = await startCluster({ gateways: o.from, env: rebalanceEnv(o.afterMs), haproxy: { balance: o.balance, spareSlots: o.to - o.from }, startTimeoutMs: 60_000 });
   hooks.onCluster?.(cluster);
   const load = scaleOutLoad(cluster.url, o.clients, o.runId);
-  let streamSent = 0;
-  let violationDetails: unknown[] = [];
+  let streamSent: number;
+  let violationDetails: unknown[];
   try {
     await load.connect(120_000);
     load.startTraffic();
