@@ -138,7 +138,8 @@ const b64url = (b) => Buffer.from(b).toString("base64url");
 export function signJwt(secret, sub, ttlS = 3600) {
   const now = Math.floor(Date.now() / 1000);
   const head = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const body = b64url(JSON.stringify({ sub, iat: now, exp: now + ttlS }));
+  // rooms ["*"]: the gateway requires the allow-list claim (a token without it joins no room).
+  const body = b64url(JSON.stringify({ sub, iat: now, exp: now + ttlS, rooms: ["*"] }));
   const sig = createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url");
   return `${head}.${body}.${sig}`;
 }
