@@ -27,7 +27,10 @@ export default defineConfig({
     reporters: ["default", "./tests/support/tier-reporter.ts"],
     projects: TIERS.flatMap((tier, i): TestProjectInlineConfiguration[] => {
       const heavy = HEAVY[tier] ?? [];
-      const light: TestProjectInlineConfiguration = { extends: true, test: { name: tier, include: [`tests/${tier}/**/*.test.ts`], exclude: heavy, sequence: { groupOrder: 2 * i } } };
+      const light: TestProjectInlineConfiguration = {
+        extends: true,
+        test: { name: tier, include: [`tests/${tier}/**/*.test.ts`], exclude: heavy, sequence: { groupOrder: 2 * i } },
+      };
       if (heavy.length === 0) return [light];
       return [light, { extends: true, test: { name: `${tier}-heavy`, include: heavy, maxWorkers: 1, sequence: { groupOrder: 2 * i + 1 } } }];
     }),

@@ -28,7 +28,12 @@ const bool = z
 const list = (item: z.ZodType<string, string>, what: string) =>
   z
     .string()
-    .transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s.length > 0))
+    .transform((v) =>
+      v
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    )
     .pipe(z.array(item, what));
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.[\]:-]+:\d{1,5}$/, "host:port");
@@ -51,31 +56,63 @@ const SETTINGS = {
   JWT_AUDIENCE: { def: undefined, schema: z.string().min(1).max(512), help: "when set, a token's aud must include it" },
   JWT_ISSUER: { def: undefined, schema: z.string().min(1).max(512), help: "when set, a token's iss must equal it" },
   JWT_CLOCK_TOLERANCE_S: { def: "5", schema: int(0, 300), help: "clock skew tolerated on exp / nbf" },
-  ROOMS_CLAIM_DEFAULT: { def: undefined, schema: list(z.string().regex(/^[A-Za-z0-9._:@-]{0,128}\*?$/, "a room pattern"), "comma-separated room patterns"), help: "rooms a token without a rooms claim may join; unset = none (* = all)" },
+  ROOMS_CLAIM_DEFAULT: {
+    def: undefined,
+    schema: list(z.string().regex(/^[A-Za-z0-9._:@-]{0,128}\*?$/, "a room pattern"), "comma-separated room patterns"),
+    help: "rooms a token without a rooms claim may join; unset = none (* = all)",
+  },
   API_KEYS: { def: undefined, schema: list(apiKey, "comma-separated keys"), help: "bearer keys for the backend API; unset disables it" },
   REDIS_URL: { def: undefined, schema: z.string().regex(/^rediss?:\/\/\S+$/, "a redis:// or rediss:// URL"), help: "standalone Redis: cluster mode" },
   REDIS_SENTINELS: { def: undefined, schema: list(hostPort, "comma-separated host:port"), help: "Sentinel addresses" },
   REDIS_SENTINEL_NAME: { def: undefined, schema: z.string().min(1).max(128), help: "Sentinel master name" },
   REDIS_CLUSTER_NODES: { def: undefined, schema: list(hostPort, "comma-separated host:port"), help: "Redis Cluster seed nodes" },
-  REDIS_USERNAME: { def: undefined, schema: z.string().min(1).max(256, "at most 256 characters"), help: "Redis ACL user, every mode (overrides a user in REDIS_URL)" },
-  REDIS_PASSWORD: { def: undefined, schema: z.string().min(1).max(4096, "at most 4096 characters"), help: "Redis password, every mode (overrides a password in REDIS_URL)" },
-  REDIS_SENTINEL_PASSWORD: { def: undefined, schema: z.string().min(1).max(4096, "at most 4096 characters"), help: "password of the Sentinels themselves (their requirepass)" },
+  REDIS_USERNAME: {
+    def: undefined,
+    schema: z.string().min(1).max(256, "at most 256 characters"),
+    help: "Redis ACL user, every mode (overrides a user in REDIS_URL)",
+  },
+  REDIS_PASSWORD: {
+    def: undefined,
+    schema: z.string().min(1).max(4096, "at most 4096 characters"),
+    help: "Redis password, every mode (overrides a password in REDIS_URL)",
+  },
+  REDIS_SENTINEL_PASSWORD: {
+    def: undefined,
+    schema: z.string().min(1).max(4096, "at most 4096 characters"),
+    help: "password of the Sentinels themselves (their requirepass)",
+  },
   REDIS_TLS: { def: "0", schema: bool, help: "TLS to Redis in every mode (Sentinels and master included); a rediss:// REDIS_URL turns it on" },
   REDIS_TLS_CA_FILE: { def: undefined, schema: filePath, help: "PEM CA bundle that verifies Redis' certificate; unset = the system CAs" },
   REDIS_TLS_CERT_FILE: { def: undefined, schema: filePath, help: "PEM client certificate (mutual TLS), with REDIS_TLS_KEY_FILE" },
   REDIS_TLS_KEY_FILE: { def: undefined, schema: filePath, help: "PEM client key (mutual TLS), with REDIS_TLS_CERT_FILE" },
   REDIS_OP_TIMEOUT_MS: { def: "2500", schema: int(100, 600_000), help: "deadline of one Redis store operation; past it the client gets UNAVAILABLE" },
-  REDIS_STARTUP_WAIT_MS: { def: "10000", schema: int(0, 600_000), help: "start-up waits this long for Redis, then starts unready (readiness 503) until it answers" },
-  REDIS_ACK_REPLICAS: { def: "0", schema: int(0, 16), help: "acknowledge a stored message only once this many replicas have it (WAIT, 1 s); too few: UNAVAILABLE (retryable)" },
+  REDIS_STARTUP_WAIT_MS: {
+    def: "10000",
+    schema: int(0, 600_000),
+    help: "start-up waits this long for Redis, then starts unready (readiness 503) until it answers",
+  },
+  REDIS_ACK_REPLICAS: {
+    def: "0",
+    schema: int(0, 16),
+    help: "acknowledge a stored message only once this many replicas have it (WAIT, 1 s); too few: UNAVAILABLE (retryable)",
+  },
   MAX_CONNECTIONS: { def: "1000", schema: int(1, 1_000_000), help: "connections per pod" },
   MAX_PAYLOAD_BYTES: { def: "1048576", schema: int(1024, 64 * 1024 * 1024), help: "largest packet or API body" },
-  MAX_BODY_BYTES: { def: "65536", schema: int(64, 64 * 1024 * 1024), help: "largest message body or API data, serialised, binary attachments included; nested at most 32 levels" },
+  MAX_BODY_BYTES: {
+    def: "65536",
+    schema: int(64, 64 * 1024 * 1024),
+    help: "largest message body or API data, serialised, binary attachments included; nested at most 32 levels",
+  },
   PING_INTERVAL_MS: { def: "25000", schema: int(1000, 600_000), help: "heartbeat interval" },
   PING_TIMEOUT_MS: { def: "20000", schema: int(1000, 600_000), help: "heartbeat timeout" },
   CONNECT_TIMEOUT_MS: { def: "60000", schema: int(1000, 600_000), help: "time to complete the Socket.IO handshake" },
   RATE_LIMIT_EVENTS_PER_S: { def: "50", schema: int(1, 100_000), help: "sustained events per socket" },
   RATE_LIMIT_BURST: { def: "100", schema: int(1, 1_000_000), help: "event burst per socket" },
-  CONN_RATE_PER_ADDRESS_PER_S: { def: "0", schema: int(0, 100_000), help: "new connections per second per client address; 0 = off (set TRUST_PROXY_HOPS first behind a proxy)" },
+  CONN_RATE_PER_ADDRESS_PER_S: {
+    def: "0",
+    schema: int(0, 100_000),
+    help: "new connections per second per client address; 0 = off (set TRUST_PROXY_HOPS first behind a proxy)",
+  },
   CONN_RATE_BURST: { def: "20", schema: int(1, 1_000_000), help: "connections one address may open at once before CONN_RATE_PER_ADDRESS_PER_S applies" },
   MAX_ROOMS_PER_SOCKET: { def: "100", schema: int(1, 100_000), help: "rooms one socket may join" },
   HANDLER_ERROR_BUDGET: { def: "5", schema: int(1, 10_000), help: "handler failures before a socket is disconnected" },
@@ -83,13 +120,29 @@ const SETTINGS = {
   SLOW_CONSUMER_GRACE_MS: { def: "3000", schema: int(0, 600_000), help: "how long a socket may stay slow before it is cut" },
   PRESENCE_GRACE_MS: { def: "2000", schema: int(0, 600_000), help: "how long a user stays online after their last device leaves" },
   PRESENCE_TTL_MS: { def: "15000", schema: int(1000, 600_000), help: "cluster mode: a crashed pod's presence entries expire after this" },
-  PRESENCE_FULL_MAX_USERS: { def: "200", schema: int(1, 100_000), help: "rooms above this many users get occupancy counts instead of per-user presence; also the user-list page size" },
-  OCCUPANCY_INTERVAL_MS: { def: "2000", schema: int(100, 600_000), help: "big rooms: at most one presence:occupancy per room this often while the count changes" },
+  PRESENCE_FULL_MAX_USERS: {
+    def: "200",
+    schema: int(1, 100_000),
+    help: "rooms above this many users get occupancy counts instead of per-user presence; also the user-list page size",
+  },
+  OCCUPANCY_INTERVAL_MS: {
+    def: "2000",
+    schema: int(100, 600_000),
+    help: "big rooms: at most one presence:occupancy per room this often while the count changes",
+  },
   INBOX_MAX_LENGTH: { def: "1000", schema: int(1, 1_000_000), help: "direct messages kept per user" },
   INBOX_MAX_AGE_MS: { def: "604800000", schema: int(1000, 365 * 24 * 3600 * 1000), help: "direct messages older than this are trimmed" },
   HISTORY_MAX_LENGTH: { def: "500", schema: int(0, 1_000_000), help: "room messages kept for catch-up" },
-  HISTORY_TTL_MS: { def: "604800000", schema: int(1000, 365 * 24 * 3600 * 1000), help: "a room's history is dropped this long after its last message (its next message starts a new epoch)" },
-  MAX_ANSWER_BYTES: { def: "1048576", schema: int(16 * 1024, 64 * 1024 * 1024), help: "catch-up and message:unacked answers carry at most this many serialised bytes and paginate" },
+  HISTORY_TTL_MS: {
+    def: "604800000",
+    schema: int(1000, 365 * 24 * 3600 * 1000),
+    help: "a room's history is dropped this long after its last message (its next message starts a new epoch)",
+  },
+  MAX_ANSWER_BYTES: {
+    def: "1048576",
+    schema: int(16 * 1024, 64 * 1024 * 1024),
+    help: "catch-up and message:unacked answers carry at most this many serialised bytes and paginate",
+  },
   IDEMPOTENCY_TTL_MS: { def: "600000", schema: int(1000, 7 * 24 * 3600 * 1000), help: "how long clientMsgId / idempotencyKey suppress duplicates" },
   DRAIN_DELAY_MS: { def: "3000", schema: int(0, 600_000), help: "SIGTERM: wait before closing the listener" },
   DRAIN_WINDOW_MS: { def: "20000", schema: int(0, 3_600_000), help: "SIGTERM: spread the closes over this window" },
@@ -103,7 +156,11 @@ const SETTINGS = {
   LOG_LEVEL: { def: "info", schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), help: "pino level" },
   ALLOW_UWS_FALLBACK: { def: "0", schema: bool, help: "start even on uWS's slow JavaScript fallback" },
   DEMO: { def: "0", schema: bool, help: "serve the demo page at /demo" },
-  SOCKETGATE_TEST_FAULTS: { def: "0", schema: bool, help: "test suites only (refused unless NODE_ENV=test): adds the fault events test:throw, test:reject, test:slow, test:fail-fanout" },
+  SOCKETGATE_TEST_FAULTS: {
+    def: "0",
+    schema: bool,
+    help: "test suites only (refused unless NODE_ENV=test): adds the fault events test:throw, test:reject, test:slow, test:fail-fanout",
+  },
 } as const;
 
 type Settings = typeof SETTINGS;
@@ -124,7 +181,8 @@ export type RedisConfig = (
   | { kind: "standalone"; url: string }
   | { kind: "sentinel"; sentinels: Array<{ host: string; port: number }>; name: string }
   | { kind: "cluster"; nodes: Array<{ host: string; port: number }> }
-) & RedisAccess;
+) &
+  RedisAccess;
 
 export interface GatewayConfig {
   nodeEnv: Parsed["NODE_ENV"];
@@ -237,10 +295,17 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
   if (p.PORT !== undefined && p.PORT === p.OPS_PORT && p.PORT !== 0) problems.push(`PORT and OPS_PORT must differ (both ${p.PORT})`);
   if (p.RATE_LIMIT_BURST !== undefined && p.RATE_LIMIT_EVENTS_PER_S !== undefined && p.RATE_LIMIT_BURST < p.RATE_LIMIT_EVENTS_PER_S)
     problems.push(`RATE_LIMIT_BURST (${p.RATE_LIMIT_BURST}) must be at least RATE_LIMIT_EVENTS_PER_S (${p.RATE_LIMIT_EVENTS_PER_S})`);
-  if (p.CONN_RATE_PER_ADDRESS_PER_S !== undefined && p.CONN_RATE_BURST !== undefined && p.CONN_RATE_PER_ADDRESS_PER_S > 0 && p.CONN_RATE_BURST < p.CONN_RATE_PER_ADDRESS_PER_S)
+  if (
+    p.CONN_RATE_PER_ADDRESS_PER_S !== undefined &&
+    p.CONN_RATE_BURST !== undefined &&
+    p.CONN_RATE_PER_ADDRESS_PER_S > 0 &&
+    p.CONN_RATE_BURST < p.CONN_RATE_PER_ADDRESS_PER_S
+  )
     problems.push(`CONN_RATE_BURST (${p.CONN_RATE_BURST}) must be at least CONN_RATE_PER_ADDRESS_PER_S (${p.CONN_RATE_PER_ADDRESS_PER_S})`);
   if (p.SOCKETGATE_TEST_FAULTS && p.NODE_ENV !== "test")
-    problems.push(`SOCKETGATE_TEST_FAULTS (${flagOf("SOCKETGATE_TEST_FAULTS")}) = 1: fault-injection events are only allowed when NODE_ENV=test (NODE_ENV is ${p.NODE_ENV ?? "unset"})`);
+    problems.push(
+      `SOCKETGATE_TEST_FAULTS (${flagOf("SOCKETGATE_TEST_FAULTS")}) = 1: fault-injection events are only allowed when NODE_ENV=test (NODE_ENV is ${p.NODE_ENV ?? "unset"})`,
+    );
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -320,8 +385,13 @@ function redisConfig(p: Parsed, problems: string[]): RedisConfig | undefined {
     return { kind: "sentinel", sentinels: p.REDIS_SENTINELS.map(hp), name: p.REDIS_SENTINEL_NAME, ...access };
   }
   if (p.REDIS_CLUSTER_NODES) return { kind: "cluster", nodes: p.REDIS_CLUSTER_NODES.map(hp), ...access };
-  const stray = (["REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE"] as const).filter((n) => p[n] !== undefined);
-  if (stray.length || p.REDIS_TLS) problems.push(`${[...stray, ...(p.REDIS_TLS ? ["REDIS_TLS"] : [])].join(", ")}: set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES too (embedded mode has no Redis)`);
+  const stray = (
+    ["REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE"] as const
+  ).filter((n) => p[n] !== undefined);
+  if (stray.length || p.REDIS_TLS)
+    problems.push(
+      `${[...stray, ...(p.REDIS_TLS ? ["REDIS_TLS"] : [])].join(", ")}: set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES too (embedded mode has no Redis)`,
+    );
   return undefined;
 }
 

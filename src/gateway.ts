@@ -158,8 +158,23 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   rebalancer?.start();
 
   const devToken = verifier.issueDevToken ? await verifier.issueDevToken("dev-user") : undefined;
-  if (devToken) logger.warn({ devToken, userId: "dev-user" }, "DEV MODE: no JWT key configured; tokens are signed with a random secret of this process. Use this token as auth.token.");
-  logger.info({ port, opsPort, mode: cluster.mode, uws: { build: loaded.build, version: loaded.version, native: loaded.native, detail: loaded.detail }, node: process.version, auth: verifier.mode, maxConnections: config.maxConnections }, "socketgate listening");
+  if (devToken)
+    logger.warn(
+      { devToken, userId: "dev-user" },
+      "DEV MODE: no JWT key configured; tokens are signed with a random secret of this process. Use this token as auth.token.",
+    );
+  logger.info(
+    {
+      port,
+      opsPort,
+      mode: cluster.mode,
+      uws: { build: loaded.build, version: loaded.version, native: loaded.native, detail: loaded.detail },
+      node: process.version,
+      auth: verifier.mode,
+      maxConnections: config.maxConnections,
+    },
+    "socketgate listening",
+  );
 
   const markDraining = () => {
     state.draining = true;

@@ -19,7 +19,8 @@ async function main(): Promise<number | undefined> {
   const tracing = await startTracing(process.env);
   const logger = createLogger(config.logLevel);
   logger.info({ tracing: tracing.detail }, tracing.enabled ? "tracing on" : "tracing off");
-  if (config.testFaults) logger.warn("TEST FAULT EVENTS ENABLED (SOCKETGATE_TEST_FAULTS=1, NODE_ENV=test): test:throw, test:reject, test:slow, test:fail-fanout");
+  if (config.testFaults)
+    logger.warn("TEST FAULT EVENTS ENABLED (SOCKETGATE_TEST_FAULTS=1, NODE_ENV=test): test:throw, test:reject, test:slow, test:fail-fanout");
   const gateway = await startGateway(config, { logger, ...(config.testFaults ? { extraEvents: testFaultEvents(), fanOutFaults } : {}) });
   installProcessGuards(logger, gateway.metrics);
   installSignalHandlers(gateway, logger);

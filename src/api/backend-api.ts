@@ -13,7 +13,17 @@ import { describeIssues, presenceCursor, roomName, userId } from "../protocol/sc
 import type { ApiKeys } from "./api-keys.js";
 import { readBody, sendError, sendJson, trackResponse, type ResponseState } from "./http-io.js";
 
-const RESERVED_EVENTS = new Set(["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener", "presence", "presence:occupancy", "typing"]);
+const RESERVED_EVENTS = new Set([
+  "connect",
+  "connect_error",
+  "disconnect",
+  "disconnecting",
+  "newListener",
+  "removeListener",
+  "presence",
+  "presence:occupancy",
+  "typing",
+]);
 
 const publishSchema = z
   .strictObject({
@@ -90,14 +100,14 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
       return sendError(res, state, 415, { code: "BAD_REQUEST", message: "Content-Type must be application/json" });
     readBody(res, state, limit, request.contentLength)
       .then(async (read) => {
-      if (!read.ok) return sendError(res, state, 413, { code: "PAYLOAD_TOO_LARGE", message: `body larger than ${limit} bytes` }, true);
-      let body: unknown;
-      try {
-        body = JSON.parse(read.body.toString("utf8"));
-      } catch {
-        return sendError(res, state, 400, { code: "BAD_REQUEST", message: "body is not valid JSON" });
-      }
-      await answer(res, state, () => inSpan(g.span, () => handle(body, state)), ctx.logger);
+        if (!read.ok) return sendError(res, state, 413, { code: "PAYLOAD_TOO_LARGE", message: `body larger than ${limit} bytes` }, true);
+        let body: unknown;
+        try {
+          body = JSON.parse(read.body.toString("utf8"));
+        } catch {
+          return sendError(res, state, 400, { code: "BAD_REQUEST", message: "body is not valid JSON" });
+        }
+        await answer(res, state, () => inSpan(g.span, () => handle(body, state)), ctx.logger);
       })
       // answer() turns every handler failure into a response; this catches only a bug in the plumbing itself.
       .catch((err: unknown) => ctx.logger.error({ err }, "backend API request failed"));
@@ -130,12 +140,15 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
     const query = { cursor: req.getQuery("cursor") || undefined, limit: req.getQuery("limit") || undefined };
     const g = guard(res, req);
     if (!g) return;
-    void answer(res, g.state, () =>
-      inSpan(g.span, async () => {
-        const room = parse(roomName, safeDecode(raw));
-        const { cursor, limit } = parse(presenceQuery, query);
-        return { room, ...(await ctx.presence.page(room, cursor, limit)) };
-      }),
+    void answer(
+      res,
+      g.state,
+      () =>
+        inSpan(g.span, async () => {
+          const room = parse(roomName, safeDecode(raw));
+          const { cursor, limit } = parse(presenceQuery, query);
+          return { room, ...(await ctx.presence.page(room, cursor, limit)) };
+        }),
       ctx.logger,
     );
   });
@@ -196,7 +209,8 @@ async function answer(res: HttpResponse, state: ResponseState, run: () => Promis
     if (body.code === "INTERNAL") logger.error({ err }, "backend API request failed");
     else if (classify(body.code).fault === "gateway") logger.warn({ code: body.code, message: body.message }, "backend API request refused by the gateway");
     // Anything unexpected is the gateway's fault, but still a readable, retryable answer rather than a reset.
-    if (body.code === "INTERNAL") sendError(res, state, classify("UNAVAILABLE").httpStatus, { code: "UNAVAILABLE", message: "the request could not be processed: retry" });
+    if (body.code === "INTERNAL")
+      sendError(res, state, classify("UNAVAILABLE").httpStatus, { code: "UNAVAILABLE", message: "the request could not be processed: retry" });
     else sendError(res, state, classify(body.code).httpStatus, body);
   }
 }

@@ -89,7 +89,11 @@ function hmacVerifier(key: KeyObject, mode: "hs256" | "dev", checks: Checks, ver
       mode === "dev"
         ? (userId, rooms) => {
             // Dev-mode tokens may join every room unless the caller narrows them.
-            const claims: JWTPayload = { rooms: rooms ?? ["*"], ...(checks.audience ? { aud: checks.audience } : {}), ...(checks.issuer ? { iss: checks.issuer } : {}) };
+            const claims: JWTPayload = {
+              rooms: rooms ?? ["*"],
+              ...(checks.audience ? { aud: checks.audience } : {}),
+              ...(checks.issuer ? { iss: checks.issuer } : {}),
+            };
             return new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setSubject(userId).setIssuedAt().setExpirationTime("24h").sign(key);
           }
         : undefined,

@@ -47,7 +47,8 @@ export class DeliveredPositions {
    */
   rooms(notBefore = Number.POSITIVE_INFINITY): IterableIterator<[string, { position?: Position; since: number }]> {
     const out = new Map<string, { position?: Position; since: number }>();
-    for (const [room, t] of this.logs) out.set(room, { position: t.establishedAt !== undefined && t.establishedAt < notBefore ? t.contiguous : undefined, since: t.since });
+    for (const [room, t] of this.logs)
+      out.set(room, { position: t.establishedAt !== undefined && t.establishedAt < notBefore ? t.contiguous : undefined, since: t.since });
     return out.entries();
   }
 

@@ -28,5 +28,10 @@ export function traceDelivery(packet: BroadcastPacket, recipients: number, podRo
   if (tp === undefined || recipients === 0 || !tracingEnabled()) return undefined;
   const data = (packet as { data?: unknown }).data;
   const event = Array.isArray(data) && typeof data[0] === "string" ? data[0].slice(0, 64) : "unknown";
-  return startDeliverSpan(tp, { "messaging.operation.type": "process", "socketgate.recipients": recipients, "socketgate.target_rooms": podRooms, "socketgate.emitted_event": event });
+  return startDeliverSpan(tp, {
+    "messaging.operation.type": "process",
+    "socketgate.recipients": recipients,
+    "socketgate.target_rooms": podRooms,
+    "socketgate.emitted_event": event,
+  });
 }

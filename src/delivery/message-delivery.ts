@@ -50,16 +50,22 @@ export class StoreThenFanOut implements MessageDelivery {
   ) {}
 
   toRoom(room: string, message: OutgoingMessage, options: SendOptions = {}): Promise<Sent> {
-    return this.send(() => this.cluster.history.append(room, message, options), (stored) => {
-      const target = this.io.to(room);
-      (options.exceptSocketId ? target.except(options.exceptSocketId) : target).emit("message", stored);
-    });
+    return this.send(
+      () => this.cluster.history.append(room, message, options),
+      (stored) => {
+        const target = this.io.to(room);
+        (options.exceptSocketId ? target.except(options.exceptSocketId) : target).emit("message", stored);
+      },
+    );
   }
 
   toUser(userId: string, message: OutgoingMessage, options: SendOptions = {}): Promise<Sent> {
-    return this.send(() => this.cluster.inbox.append(userId, { ...message, to: userId }, options), (stored) => {
-      this.io.to(userRoom(userId)).emit("message", stored);
-    });
+    return this.send(
+      () => this.cluster.inbox.append(userId, { ...message, to: userId }, options),
+      (stored) => {
+        this.io.to(userRoom(userId)).emit("message", stored);
+      },
+    );
   }
 
   private async send(store: () => Promise<AppendResult>, fanOut: (stored: StoredMessage) => void): Promise<Sent> {

@@ -24,7 +24,6 @@ const CLOCK_MARGIN_MS = 5000;
 
 const USER_ROOM_PREFIX = userRoom("");
 
-
 export interface ResyncFigures {
   rooms: number;
   users: number;

@@ -39,7 +39,12 @@ const EVENT_LABELS = [...CLIENT_EVENTS, "unknown"] as const;
 
 export class GatewayMetrics {
   readonly registry = new client.Registry();
-  readonly connections = new client.Gauge({ name: "socketgate_connections", help: "Open Socket.IO connections on this pod, by transport", labelNames: ["transport"], registers: [this.registry] });
+  readonly connections = new client.Gauge({
+    name: "socketgate_connections",
+    help: "Open Socket.IO connections on this pod, by transport",
+    labelNames: ["transport"],
+    registers: [this.registry],
+  });
   /** Reads engine.clientsCount at scrape time; set by the gateway once Socket.IO exists. */
   engineSessionCount: () => number = () => 0;
   readonly engineSessions: client.Gauge = new client.Gauge({
@@ -48,28 +53,104 @@ export class GatewayMetrics {
     registers: [this.registry],
     collect: (): void => this.engineSessions.set(this.engineSessionCount()),
   });
-  readonly connectionsMax = new client.Gauge({ name: "socketgate_connections_max", help: "Configured MAX_CONNECTIONS of this pod", registers: [this.registry] });
-  readonly connectionAttempts = new client.Counter({ name: "socketgate_connection_attempts_total", help: "Socket.IO connection attempts (handshakes started)", registers: [this.registry] });
-  readonly connectionFailures = new client.Counter({ name: "socketgate_connection_failures_total", help: "Refused or failed connection attempts, by reason", labelNames: ["reason"], registers: [this.registry] });
-  readonly events = new client.Counter({ name: "socketgate_events_total", help: "Client events handled, by event and outcome", labelNames: ["event", "outcome"], registers: [this.registry] });
-  readonly eventDuration = new client.Histogram({ name: "socketgate_event_duration_seconds", help: "Time from receiving a client event to answering it", labelNames: ["event"], buckets: EVENT_DURATION_BUCKETS, registers: [this.registry] });
-  readonly handlerErrors = new client.Counter({ name: "socketgate_handler_errors_total", help: "Uncaught exceptions and rejections in handlers (the panic count)", labelNames: ["event"], registers: [this.registry] });
-  readonly processErrors = new client.Counter({ name: "socketgate_process_errors_total", help: "uncaughtException / unhandledRejection reaching the process", labelNames: ["kind"], registers: [this.registry] });
-  readonly messagesDelivered = new client.Counter({ name: "socketgate_messages_delivered_total", help: "Messages emitted to clients by this pod (one per recipient socket for targeted sends, one per broadcast)", registers: [this.registry] });
-  readonly slowConsumerDisconnects = new client.Counter({ name: "socketgate_slow_consumer_disconnects_total", help: "Sockets cut because their send buffer stayed over the limit", registers: [this.registry] });
-  readonly rebalanceDisconnects = new client.Counter({ name: "socketgate_rebalance_disconnects_total", help: "Client transports this pod closed to shed load above the fleet mean (the clients reconnect through the Service)", registers: [this.registry] });
-  readonly fanoutHealthy = new client.Gauge({ name: "socketgate_fanout_healthy", help: "1 while live cross-pod fan-out is proven end to end by the pub/sub canary (always 1 in embedded mode)", registers: [this.registry] });
-  readonly fanoutInterruptions = new client.Counter({ name: "socketgate_fanout_interruptions_total", help: "Times the pub/sub canary found live fan-out interrupted (subscription dropped or wedged); each is followed by a resync", registers: [this.registry] });
-  readonly fanoutErrors = new client.Counter({ name: "socketgate_fanout_errors_total", help: "Fan-outs that failed after the message was stored (the send still answered ok; readers catch up from history / inbox)", registers: [this.registry] });
+  readonly connectionsMax = new client.Gauge({
+    name: "socketgate_connections_max",
+    help: "Configured MAX_CONNECTIONS of this pod",
+    registers: [this.registry],
+  });
+  readonly connectionAttempts = new client.Counter({
+    name: "socketgate_connection_attempts_total",
+    help: "Socket.IO connection attempts (handshakes started)",
+    registers: [this.registry],
+  });
+  readonly connectionFailures = new client.Counter({
+    name: "socketgate_connection_failures_total",
+    help: "Refused or failed connection attempts, by reason",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
+  readonly events = new client.Counter({
+    name: "socketgate_events_total",
+    help: "Client events handled, by event and outcome",
+    labelNames: ["event", "outcome"],
+    registers: [this.registry],
+  });
+  readonly eventDuration = new client.Histogram({
+    name: "socketgate_event_duration_seconds",
+    help: "Time from receiving a client event to answering it",
+    labelNames: ["event"],
+    buckets: EVENT_DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly handlerErrors = new client.Counter({
+    name: "socketgate_handler_errors_total",
+    help: "Uncaught exceptions and rejections in handlers (the panic count)",
+    labelNames: ["event"],
+    registers: [this.registry],
+  });
+  readonly processErrors = new client.Counter({
+    name: "socketgate_process_errors_total",
+    help: "uncaughtException / unhandledRejection reaching the process",
+    labelNames: ["kind"],
+    registers: [this.registry],
+  });
+  readonly messagesDelivered = new client.Counter({
+    name: "socketgate_messages_delivered_total",
+    help: "Messages emitted to clients by this pod (one per recipient socket for targeted sends, one per broadcast)",
+    registers: [this.registry],
+  });
+  readonly slowConsumerDisconnects = new client.Counter({
+    name: "socketgate_slow_consumer_disconnects_total",
+    help: "Sockets cut because their send buffer stayed over the limit",
+    registers: [this.registry],
+  });
+  readonly rebalanceDisconnects = new client.Counter({
+    name: "socketgate_rebalance_disconnects_total",
+    help: "Client transports this pod closed to shed load above the fleet mean (the clients reconnect through the Service)",
+    registers: [this.registry],
+  });
+  readonly fanoutHealthy = new client.Gauge({
+    name: "socketgate_fanout_healthy",
+    help: "1 while live cross-pod fan-out is proven end to end by the pub/sub canary (always 1 in embedded mode)",
+    registers: [this.registry],
+  });
+  readonly fanoutInterruptions = new client.Counter({
+    name: "socketgate_fanout_interruptions_total",
+    help: "Times the pub/sub canary found live fan-out interrupted (subscription dropped or wedged); each is followed by a resync",
+    registers: [this.registry],
+  });
+  readonly fanoutErrors = new client.Counter({
+    name: "socketgate_fanout_errors_total",
+    help: "Fan-outs that failed after the message was stored (the send still answered ok; readers catch up from history / inbox)",
+    registers: [this.registry],
+  });
   readonly redisUp = new client.Gauge({ name: "socketgate_redis_up", help: "1 while Redis answers (always 1 in embedded mode)", registers: [this.registry] });
   readonly draining = new client.Gauge({ name: "socketgate_draining", help: "1 while this pod drains after SIGTERM", registers: [this.registry] });
-  readonly memoryLimit = new client.Gauge({ name: "socketgate_memory_limit_bytes", help: "Memory limit from the cgroup (0 when unlimited)", registers: [this.registry], collect() {
-    // Re-read at each scrape (a few small files): an in-place pod resize changes the limit under a running process.
-    this.set(readMemoryLimit());
-  } });
-  readonly uwsNative = new client.Gauge({ name: "socketgate_uws_native", help: "1 when the native uWebSockets.js build is in use, 0 on the JavaScript fallback", registers: [this.registry] });
-  readonly uwsBuildInfo = new client.Gauge({ name: "socketgate_uws_build_info", help: "1 for the declared uWebSockets.js build (current|legacy) and uWS version in use, 0 for the others", labelNames: ["build", "version"], registers: [this.registry] });
-  readonly inboxTrimmed = new client.Counter({ name: "socketgate_inbox_trimmed_total", help: "Direct messages dropped by the inbox length or age bound", registers: [this.registry] });
+  readonly memoryLimit = new client.Gauge({
+    name: "socketgate_memory_limit_bytes",
+    help: "Memory limit from the cgroup (0 when unlimited)",
+    registers: [this.registry],
+    collect() {
+      // Re-read at each scrape (a few small files): an in-place pod resize changes the limit under a running process.
+      this.set(readMemoryLimit());
+    },
+  });
+  readonly uwsNative = new client.Gauge({
+    name: "socketgate_uws_native",
+    help: "1 when the native uWebSockets.js build is in use, 0 on the JavaScript fallback",
+    registers: [this.registry],
+  });
+  readonly uwsBuildInfo = new client.Gauge({
+    name: "socketgate_uws_build_info",
+    help: "1 for the declared uWebSockets.js build (current|legacy) and uWS version in use, 0 for the others",
+    labelNames: ["build", "version"],
+    registers: [this.registry],
+  });
+  readonly inboxTrimmed = new client.Counter({
+    name: "socketgate_inbox_trimmed_total",
+    help: "Direct messages dropped by the inbox length or age bound",
+    registers: [this.registry],
+  });
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });

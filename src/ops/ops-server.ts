@@ -21,7 +21,8 @@ export function createOpsServer(metrics: GatewayMetrics, readiness: () => Readin
       res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
       res.end(req.method === "HEAD" ? undefined : body);
     };
-    if (req.method !== "GET" && req.method !== "HEAD") return send(405, "application/json", JSON.stringify({ error: { code: "BAD_REQUEST", message: "only GET" } }));
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return send(405, "application/json", JSON.stringify({ error: { code: "BAD_REQUEST", message: "only GET" } }));
     if (path === "/healthz") return send(200, "text/plain", "OK");
     if (path === "/readyz") {
       const r = readiness();

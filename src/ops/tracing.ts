@@ -2,7 +2,19 @@
 // helpers the gateway uses (handshake, client event, backend API call, delivery). When tracing is
 // off (the default) every helper returns undefined or runs its callback directly: no span objects,
 // no context switches and no SDK code loaded on the hot path.
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext, type Tracer } from "@opentelemetry/api";
+import {
+  context,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Attributes,
+  type Context,
+  type Span,
+  type SpanContext,
+  type Tracer,
+} from "@opentelemetry/api";
 import { ConfigError } from "../config.js";
 
 /** What a started SDK exposes to the rest of the process. */
@@ -33,10 +45,15 @@ function tracingPlan(env: NodeJS.ProcessEnv): { enabled: boolean; detail: string
     const v = env[k]?.trim();
     return v === undefined || v === "" ? undefined : v;
   };
-  const exporters = get("OTEL_TRACES_EXPORTER")?.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
-  for (const e of exporters ?? []) if (!EXPORTERS.includes(e)) problems.push(`OTEL_TRACES_EXPORTER = ${JSON.stringify(e)}: expected one of ${EXPORTERS.join(", ")}`);
+  const exporters = get("OTEL_TRACES_EXPORTER")
+    ?.split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  for (const e of exporters ?? [])
+    if (!EXPORTERS.includes(e)) problems.push(`OTEL_TRACES_EXPORTER = ${JSON.stringify(e)}: expected one of ${EXPORTERS.join(", ")}`);
   const sampler = get("OTEL_TRACES_SAMPLER")?.toLowerCase();
-  if (sampler !== undefined && !SAMPLERS.includes(sampler)) problems.push(`OTEL_TRACES_SAMPLER = ${JSON.stringify(sampler)}: expected one of ${SAMPLERS.join(", ")}`);
+  if (sampler !== undefined && !SAMPLERS.includes(sampler))
+    problems.push(`OTEL_TRACES_SAMPLER = ${JSON.stringify(sampler)}: expected one of ${SAMPLERS.join(", ")}`);
   const arg = get("OTEL_TRACES_SAMPLER_ARG");
   if (arg !== undefined && !(/^\d*\.?\d+(e-?\d+)?$/i.test(arg) && Number(arg) >= 0 && Number(arg) <= 1))
     problems.push(`OTEL_TRACES_SAMPLER_ARG = ${JSON.stringify(arg)}: expected a ratio from 0 to 1`);
@@ -84,7 +101,13 @@ export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promis
 }
 
 const bounded = (p: Promise<unknown>, ms: number) =>
-  Promise.race([p.then(() => undefined, () => undefined), new Promise<void>((r) => setTimeout(r, ms).unref())]);
+  Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((r) => setTimeout(r, ms).unref()),
+  ]);
 
 /** Exports every ended span (drain: "telemetry flushes"); never waits more than `timeoutMs` on a dead collector. */
 export async function flushTracing(timeoutMs = 3000): Promise<void> {

@@ -12,7 +12,8 @@ export interface BodyLimits {
   maxDepth?: number;
 }
 
-export type BodyVerdict = { ok: true; bytes: number; depth: number } | { ok: false; reason: "too_large" | "too_deep" | "unsupported"; bytes: number; depth: number };
+export type BodyVerdict =
+  { ok: true; bytes: number; depth: number } | { ok: false; reason: "too_large" | "too_deep" | "unsupported"; bytes: number; depth: number };
 
 /**
  * Measures a body iteratively (explicit stack) and stops as soon as a bound is crossed, so the work
@@ -30,7 +31,8 @@ export function measureBody(body: unknown, limits: BodyLimits): BodyVerdict {
     if (value === null || value === undefined || typeof value === "boolean") bytes += value === true ? 4 : value === false ? 5 : 4;
     else if (typeof value === "number") bytes += Number.isFinite(value) ? String(value).length : 4;
     else if (typeof value === "string") bytes += jsonStringBytes(value, maxBytes - bytes);
-    else if (typeof value === "bigint" || typeof value === "function" || typeof value === "symbol") return { ok: false, reason: "unsupported", bytes, depth: deepest };
+    else if (typeof value === "bigint" || typeof value === "function" || typeof value === "symbol")
+      return { ok: false, reason: "unsupported", bytes, depth: deepest };
     else if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) bytes += value.byteLength;
     else {
       const level = depth + 1;
@@ -78,8 +80,8 @@ function jsonStringBytes(s: string, budget: number): number {
     else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
       n += 4;
       i++;
-    }
-    else if (c >= 0xd800 && c <= 0xdfff) n += 6; // lone surrogate: JSON.stringify escapes it as \uXXXX
+    } else if (c >= 0xd800 && c <= 0xdfff)
+      n += 6; // lone surrogate: JSON.stringify escapes it as \uXXXX
     else n += 3;
   }
   return n;

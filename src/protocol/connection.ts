@@ -7,7 +7,15 @@ import type { EventDefinition, GatewayContext } from "./context.js";
 import { eventListener, type InflightHandlers } from "./event-pipeline.js";
 
 /** Disconnect reasons that are part of normal life: logged at info, never as errors. */
-const NORMAL_REASONS = new Set(["client namespace disconnect", "transport close", "server namespace disconnect", "server shutting down", "ping timeout", "forced close", "forced server close"]);
+const NORMAL_REASONS = new Set([
+  "client namespace disconnect",
+  "transport close",
+  "server namespace disconnect",
+  "server shutting down",
+  "ping timeout",
+  "forced close",
+  "forced server close",
+]);
 
 type ConnectionHandler = (socket: GatewaySocket) => void;
 

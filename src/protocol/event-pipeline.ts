@@ -36,7 +36,6 @@ export class InflightHandlers {
   }
 }
 
-
 type AnyListener = (this: GatewaySocket, name: unknown, ...args: unknown[]) => void;
 
 /**
@@ -80,15 +79,17 @@ export function eventListener(events: ReadonlyMap<string, EventDefinition>, ctx:
     const work = inSpan(span, () => (async () => def.handle({ ctx, socket, session }, input.data))());
     inflight.track(work, socket);
     // Inside the span too, so the failure log line carries its trace and span ids.
-    void inSpan(span, () => work.then(
-      (result) => finish("ok", { ok: true, ...result }),
-      (err: unknown) => {
-        const body = toErrorBody(err);
-        if (classify(body.code).fault === "client") return refuse("rejected", body);
-        refuse("error", body);
-        if (!(err instanceof GatewayError)) onHandlerFailure(socket, name, err, ctx);
-      },
-    ));
+    void inSpan(span, () =>
+      work.then(
+        (result) => finish("ok", { ok: true, ...result }),
+        (err: unknown) => {
+          const body = toErrorBody(err);
+          if (classify(body.code).fault === "client") return refuse("rejected", body);
+          refuse("error", body);
+          if (!(err instanceof GatewayError)) onHandlerFailure(socket, name, err, ctx);
+        },
+      ),
+    );
   };
 
   return function (this: GatewaySocket, name: unknown, ...args: unknown[]) {
@@ -106,10 +107,7 @@ function onHandlerFailure(socket: GatewaySocket, name: string, err: unknown, ctx
   const session = socket.data;
   ctx.metrics.handlerErrors.inc({ event: eventLabel(name) });
   session.failures += 1;
-  ctx.logger.error(
-    { err, event: eventLabel(name), socketId: socket.id, userId: session.identity.userId, failures: session.failures },
-    "handler failed",
-  );
+  ctx.logger.error({ err, event: eventLabel(name), socketId: socket.id, userId: session.identity.userId, failures: session.failures }, "handler failed");
   if (session.failures >= ctx.config.handlerErrorBudget && socket.connected) {
     session.closing = "error_budget";
     socket.emit("gateway:error", { code: "INTERNAL", message: "too many failed events: disconnecting this socket" });

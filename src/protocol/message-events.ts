@@ -44,7 +44,10 @@ export const messageUnacked = defineEvent({
   schema: z.strictObject({ limit: z.number().int().min(1).max(1000).optional(), cursor: unackedCursor.optional() }),
   async handle({ ctx, session }, { limit, cursor }) {
     // One page of at most `limit` messages and MAX_ANSWER_BYTES; `nextCursor` continues it.
-    const page = await ctx.cluster.inbox.unacked(session.identity.userId, session.deviceId, { ...pageLimits(ctx.config, limit), ...(cursor ? { cursor } : {}) });
+    const page = await ctx.cluster.inbox.unacked(session.identity.userId, session.deviceId, {
+      ...pageLimits(ctx.config, limit),
+      ...(cursor ? { cursor } : {}),
+    });
     chargeAnswer(session, page.messages);
     return page.more ? { messages: page.messages, more: true, nextCursor: page.nextCursor } : { messages: page.messages };
   },

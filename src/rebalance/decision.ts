@@ -113,7 +113,8 @@ export function decide(input: DecisionInput): Decision {
     if (!over) return still("balanced", lines);
     const overSince = prev.overSince ?? now;
     const backoff = prev.backoff ?? 1;
-    if (now - overSince < settings.afterMs * backoff) return { state: { shedding: false, credit: 0, overSince, backoff, lastTickAt: now }, shed: 0, reason: "over_waiting", ...lines };
+    if (now - overSince < settings.afterMs * backoff)
+      return { state: { shedding: false, credit: 0, overSince, backoff, lastTickAt: now }, shed: 0, reason: "over_waiting", ...lines };
     // The stretch is long enough: shed from this tick on, starting with one socket's worth of credit.
     const budget = Math.ceil(2 * (self.connections - mean));
     return shedNow({ shedding: true, credit: 1, budget, backoff, overSince, lastTickAt: now }, self.connections, target, lines);

@@ -78,7 +78,10 @@ export class Rebalancer {
 
   start(): void {
     if (this.timer) return;
-    this.log.info({ enabled: this.d.enabled, ...this.d.settings, podId: this.d.podId }, this.d.enabled ? "rebalancing on" : "rebalancing off (REBALANCE=0): publishing load only");
+    this.log.info(
+      { enabled: this.d.enabled, ...this.d.settings, podId: this.d.podId },
+      this.d.enabled ? "rebalancing on" : "rebalancing off (REBALANCE=0): publishing load only",
+    );
     this.d.io.on("connection", this.onConnection);
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
@@ -175,7 +178,12 @@ export class Rebalancer {
   /** Logs transitions only (a line per tick would be noise). */
   private note(reason: DecisionReason, self: PodLoad, mean?: number, target?: number): void {
     if (reason === this.lastReason) return;
-    const fields = { connections: self.connections, mean: mean === undefined ? undefined : Math.round(mean * 10) / 10, target: target === undefined ? undefined : Math.ceil(target), pods: this.fleetView?.length };
+    const fields = {
+      connections: self.connections,
+      mean: mean === undefined ? undefined : Math.round(mean * 10) / 10,
+      target: target === undefined ? undefined : Math.ceil(target),
+      pods: this.fleetView?.length,
+    };
     if (reason === "shedding") this.log.info(fields, "rebalance: over the fleet mean for long enough, shedding connections");
     else if (this.lastReason === "shedding") this.log.info({ ...fields, reason }, "rebalance: shedding stopped");
     this.lastReason = reason;
@@ -188,12 +196,21 @@ export class Rebalancer {
       const session = socket.data;
       if (!session?.identity || session.closing) continue;
       byId.set(socket.id, socket);
-      candidates.push({ id: socket.id, userId: session.identity.userId, deviceId: session.deviceId, connectedAt: socket.handshake.issued, inflight: this.d.inflightOf(socket) });
+      candidates.push({
+        id: socket.id,
+        userId: session.identity.userId,
+        deviceId: session.deviceId,
+        connectedAt: socket.handshake.issued,
+        inflight: this.d.inflightOf(socket),
+      });
     }
     const picked = pickSockets(candidates, count, this.memory, { now, landedBackCooldownMs: this.landedBackCooldownMs, userCooldownMs: this.userCooldownMs });
     remember(this.memory, picked, now, Math.max(this.landedBackCooldownMs, this.userCooldownMs));
     for (const c of picked) byId.get(c.id)!.data.closing = "rebalance";
-    void this.claimAndClose(picked.map((c) => byId.get(c.id)!), now);
+    void this.claimAndClose(
+      picked.map((c) => byId.get(c.id)!),
+      now,
+    );
   }
 
   /**

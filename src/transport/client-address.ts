@@ -21,7 +21,10 @@ export function clientAddress(peer: string, forwardedFor: string | string[] | un
   const chain = [peer];
   if (hops > 0 && forwardedFor) {
     const header = Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor;
-    const entries = header.split(",").map((s) => s.trim()).filter((s) => s.length > 0 && s.length <= 64);
+    const entries = header
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0 && s.length <= 64);
     chain.unshift(...entries);
   }
   const index = Math.max(0, chain.length - 1 - hops);

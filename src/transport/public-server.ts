@@ -86,7 +86,12 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   });
   io.attachApp(app, { maxBackpressure } as Parameters<Server["attachApp"]>[1]);
   answerRetryableRefusals(io);
-  backpressure = new Backpressure(io, { limitBytes: config.slowConsumerBufferBytes, graceMs: config.slowConsumerGraceMs, hardLimitBytes: maxBackpressure }, metrics, logger);
+  backpressure = new Backpressure(
+    io,
+    { limitBytes: config.slowConsumerBufferBytes, graceMs: config.slowConsumerGraceMs, hardLimitBytes: maxBackpressure },
+    metrics,
+    logger,
+  );
   // engine.io answers other methods on a live polling session with a bare 500 (and HEAD with a body):
   // a client error, so answer it as one. Method routes take priority over engine.io's app.any.
   for (const method of ["put", "del", "patch", "head"] as const) {
@@ -160,4 +165,3 @@ export function originAllowed(origin: string, host: string | undefined, allowed:
     return false;
   }
 }
-

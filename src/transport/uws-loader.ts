@@ -62,7 +62,15 @@ export function loadUws(env: NodeJS.ProcessEnv = process.env): LoadedUws {
         // catch-and-fallback; the package then gets the same (cached) addon plus its JavaScript extras.
         require(binary);
         const uws = require(b.packageName) as Uws;
-        return { uws, native: true, build: b.build, version: b.version, package: b.package, declared, detail: `${b.build} build ${b.package}, native binary ${binaryName}${failures.length ? ` (skipped ${failures.join("; ")})` : ""}` };
+        return {
+          uws,
+          native: true,
+          build: b.build,
+          version: b.version,
+          package: b.package,
+          declared,
+          detail: `${b.build} build ${b.package}, native binary ${binaryName}${failures.length ? ` (skipped ${failures.join("; ")})` : ""}`,
+        };
       } catch (err) {
         failures.push(`${b.build} (${b.package}): ${firstLine(err)}`);
       }
@@ -71,7 +79,15 @@ export function loadUws(env: NodeJS.ProcessEnv = process.env): LoadedUws {
   const legacy = builds.find((b) => b.build === "legacy")!;
   const uws = require(legacy.packageName) as Uws;
   const why = forceFallback ? `UWS_USE_FALLBACK=${env.UWS_USE_FALLBACK}` : `no native binary loads for ${binaryName}: ${failures.join("; ")}`;
-  return { uws, native: false, build: legacy.build, version: legacy.version, package: legacy.package, declared, detail: `JavaScript fallback of ${legacy.package} (${why})` };
+  return {
+    uws,
+    native: false,
+    build: legacy.build,
+    version: legacy.version,
+    package: legacy.package,
+    declared,
+    detail: `JavaScript fallback of ${legacy.package} (${why})`,
+  };
 }
 
 function describeBuild(b: UwsBuild): DeclaredUwsBuild & { root: string } {
@@ -91,5 +107,10 @@ function packageRoot(file: string): string {
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   // dlopen errors name the missing symbol version (GLIBC_2.38) or file; keep that line, drop the stack.
-  return text.split("\n").find((l) => /GLIBC_|not found|cannot open|No such file|Cannot find module/.test(l))?.trim() ?? text.split("\n")[0]!.trim();
+  return (
+    text
+      .split("\n")
+      .find((l) => /GLIBC_|not found|cannot open|No such file|Cannot find module/.test(l))
+      ?.trim() ?? text.split("\n")[0]!.trim()
+  );
 }

@@ -9,7 +9,13 @@ export interface FleetLoadFactory {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pod = (connections: number, extra: Partial<PodLoad> = {}): PodLoad => ({ podId: `pod-${randomUUID().slice(0, 8)}`, connections, eligible: true, shedding: false, ...extra });
+const pod = (connections: number, extra: Partial<PodLoad> = {}): PodLoad => ({
+  podId: `pod-${randomUUID().slice(0, 8)}`,
+  connections,
+  eligible: true,
+  shedding: false,
+  ...extra,
+});
 const byId = (loads: PodLoad[]) => new Map(loads.map((l) => [l.podId, l]));
 
 export function fleetLoadContract(name: string, factory: FleetLoadFactory): void {

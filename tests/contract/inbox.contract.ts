@@ -13,7 +13,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const msg = (to: string, body: unknown): NewMessage => ({ to, from: "sender", body, ts: Date.now() });
 const wide = { maxMessages: 1000, maxBytes: 1 << 20 };
 /** The first page of a device's unacked messages, at most `limit`. */
-const pending = async (inbox: Inbox, user: string, device: string, limit = 1000) => (await inbox.unacked(user, device, { ...wide, maxMessages: limit })).messages;
+const pending = async (inbox: Inbox, user: string, device: string, limit = 1000) =>
+  (await inbox.unacked(user, device, { ...wide, maxMessages: limit })).messages;
 const bodies = (ms: StoredMessage[]) => ms.map((m) => m.body);
 
 export function inboxContract(name: string, factory: InboxFactory): void {
@@ -93,7 +94,13 @@ export function inboxContract(name: string, factory: InboxFactory): void {
       expect(seenByA).toHaveLength(40);
       expect(new Set(bodies(seenByA)).size).toBe(40);
       expect(seenByA.map((m) => m.id)).toEqual(seenByB.map((m) => m.id));
-      expect(await b!.ack(user, "d1", seenByA.slice(0, 10).map((m) => m.id))).toBe(10);
+      expect(
+        await b!.ack(
+          user,
+          "d1",
+          seenByA.slice(0, 10).map((m) => m.id),
+        ),
+      ).toBe(10);
       expect(await pending(a!, user, "d1", 100)).toEqual(seenByA.slice(10));
     });
 
@@ -127,14 +134,26 @@ export function inboxContract(name: string, factory: InboxFactory): void {
       const user = unique("user");
       const old: StoredMessage[] = [];
       for (let i = 1; i <= 3; i++) old.push((await inbox!.append(user, msg(user, i))).message);
-      expect(await inbox!.ack(user, "phone", old.map((m) => m.id))).toBe(3);
+      expect(
+        await inbox!.ack(
+          user,
+          "phone",
+          old.map((m) => m.id),
+        ),
+      ).toBe(3);
       await sleep(1300);
       const fresh: StoredMessage[] = [];
       for (let i = 1; i <= 3; i++) fresh.push((await inbox!.append(user, msg(user, `new${i}`))).message);
       expect(fresh.map((m) => m.seq)).toEqual([1, 2, 3]);
       expect(fresh[0]!.epoch).not.toBe(old[0]!.epoch);
       expect(bodies(await pending(inbox!, user, "phone"))).toEqual(["new1", "new2", "new3"]);
-      expect(await inbox!.ack(user, "phone", old.map((m) => m.id))).toBe(0);
+      expect(
+        await inbox!.ack(
+          user,
+          "phone",
+          old.map((m) => m.id),
+        ),
+      ).toBe(0);
     });
   });
 }

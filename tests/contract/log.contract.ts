@@ -47,10 +47,20 @@ export function logContract(name: string, factory: LogFactory): void {
       expect(other.seq).toBe(1);
       expect(other.epoch).not.toBe(first.epoch);
 
-      expect(await log!.since(key, { epoch: first.epoch, seq: 0 }, wide)).toEqual({ ok: true, messages: [first, second, third], more: false, next: { epoch: first.epoch, seq: 3 } });
+      expect(await log!.since(key, { epoch: first.epoch, seq: 0 }, wide)).toEqual({
+        ok: true,
+        messages: [first, second, third],
+        more: false,
+        next: { epoch: first.epoch, seq: 3 },
+      });
       expect(seqs(await log!.since(key, { epoch: first.epoch, seq: 1 }, wide))).toEqual([2, 3]);
       expect(seqs(await log!.since(key, { seq: 1 }, wide))).toEqual([2, 3]);
-      expect(await log!.since(key, { epoch: first.epoch, seq: 3 }, wide)).toEqual({ ok: true, messages: [], more: false, next: { epoch: first.epoch, seq: 3 } });
+      expect(await log!.since(key, { epoch: first.epoch, seq: 3 }, wide)).toEqual({
+        ok: true,
+        messages: [],
+        more: false,
+        next: { epoch: first.epoch, seq: 3 },
+      });
       // Nothing seen yet: any epoch (or none) reads from the start.
       expect(seqs(await log!.since(key, { epoch: "someother", seq: 0 }, wide))).toEqual([1, 2, 3]);
       expect(seqs(await log!.since(unique("never"), { seq: 0 }, wide))).toEqual([]);
@@ -61,14 +71,26 @@ export function logContract(name: string, factory: LogFactory): void {
       const key = unique("log");
       let epoch = "";
       for (let i = 1; i <= 5; i++) epoch = (await log!.append(key, msg(i))).message.epoch;
-      expect(await log!.since(key, { epoch: "notthisone", seq: 4 }, wide)).toEqual({ ok: false, gap: { code: "HISTORY_GAP", reason: "epoch", epoch, oldestSeq: 3, lastSeq: 5 } });
-      expect(await log!.since(key, { epoch, seq: 500 }, wide)).toEqual({ ok: false, gap: { code: "HISTORY_GAP", reason: "ahead", epoch, oldestSeq: 3, lastSeq: 5 } });
+      expect(await log!.since(key, { epoch: "notthisone", seq: 4 }, wide)).toEqual({
+        ok: false,
+        gap: { code: "HISTORY_GAP", reason: "epoch", epoch, oldestSeq: 3, lastSeq: 5 },
+      });
+      expect(await log!.since(key, { epoch, seq: 500 }, wide)).toEqual({
+        ok: false,
+        gap: { code: "HISTORY_GAP", reason: "ahead", epoch, oldestSeq: 3, lastSeq: 5 },
+      });
       expect(await log!.since(key, { seq: 6 }, wide)).toMatchObject({ ok: false, gap: { reason: "ahead" } });
-      expect(await log!.since(key, { epoch, seq: 1 }, wide)).toEqual({ ok: false, gap: { code: "HISTORY_GAP", reason: "trimmed", epoch, oldestSeq: 3, lastSeq: 5 } });
+      expect(await log!.since(key, { epoch, seq: 1 }, wide)).toEqual({
+        ok: false,
+        gap: { code: "HISTORY_GAP", reason: "trimmed", epoch, oldestSeq: 3, lastSeq: 5 },
+      });
       expect(await log!.since(key, { seq: 0 }, wide)).toMatchObject({ ok: false, gap: { reason: "trimmed" } });
       expect(seqs(await log!.since(key, { epoch, seq: 2 }, wide))).toEqual([3, 4, 5]);
       // A log that does not exist (lost, expired) cannot continue anyone's position.
-      expect(await log!.since(unique("gone"), { epoch, seq: 4 }, wide)).toEqual({ ok: false, gap: { code: "HISTORY_GAP", reason: "epoch", epoch: "", oldestSeq: 1, lastSeq: 0 } });
+      expect(await log!.since(unique("gone"), { epoch, seq: 4 }, wide)).toEqual({
+        ok: false,
+        gap: { code: "HISTORY_GAP", reason: "epoch", epoch: "", oldestSeq: 1, lastSeq: 0 },
+      });
       expect(await log!.since(unique("gone"), { seq: 4 }, wide)).toMatchObject({ ok: false, gap: { reason: "ahead", epoch: "" } });
     });
 
@@ -93,7 +115,11 @@ export function logContract(name: string, factory: LogFactory): void {
       }
       expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
       const counted = await log!.since(key, { seq: 10 }, { maxMessages: 5, maxBytes: 1 << 20 });
-      expect(counted.ok && { seqs: counted.messages.map((m) => m.seq), more: counted.more, next: counted.next.seq }).toEqual({ seqs: [11, 12, 13, 14, 15], more: true, next: 15 });
+      expect(counted.ok && { seqs: counted.messages.map((m) => m.seq), more: counted.more, next: counted.next.seq }).toEqual({
+        seqs: [11, 12, 13, 14, 15],
+        more: true,
+        next: 15,
+      });
       // One message larger than the byte bound still comes alone (or nothing could progress).
       const alone = await log!.since(key, { seq: 0 }, { maxMessages: 1000, maxBytes: 10 });
       expect(alone.ok && alone.messages.map((m) => m.seq)).toEqual([1]);
@@ -145,7 +171,10 @@ export function logContract(name: string, factory: LogFactory): void {
       expect(fresh.seq).toBe(1);
       expect(fresh.epoch).not.toBe(old[0]!.epoch);
       expect(old.map((m) => m.id)).not.toContain(fresh.id);
-      expect(await log!.since(key, { epoch: old[0]!.epoch, seq: 3 }, wide)).toMatchObject({ ok: false, gap: { reason: "epoch", epoch: fresh.epoch, lastSeq: 1 } });
+      expect(await log!.since(key, { epoch: old[0]!.epoch, seq: 3 }, wide)).toMatchObject({
+        ok: false,
+        gap: { reason: "epoch", epoch: fresh.epoch, lastSeq: 1 },
+      });
     });
 
     it("concurrent appends from two instances get distinct, gap-free, increasing seqs", async () => {

@@ -16,7 +16,9 @@ const shared = <T>(count: number, one: T): T[] => Array.from({ length: count }, 
 
 presenceContract("memory", { expires: false, pods: async (count, o) => shared(count, new MemoryPresence(o?.limits ?? presenceModeLimits(200))) });
 inboxContract("memory", { create: async (count, limits) => shared(count, new MemoryInbox(limits)) });
-logContract("memory history", { create: async (count, o) => shared(count, new MemoryHistory({ maxLength: o.maxLength, ttlMs: o.ttlMs, idempotencyTtlMs: o.idempotencyTtlMs })) });
+logContract("memory history", {
+  create: async (count, o) => shared(count, new MemoryHistory({ maxLength: o.maxLength, ttlMs: o.ttlMs, idempotencyTtlMs: o.idempotencyTtlMs })),
+});
 logContract("memory inbox", {
   create: async (count, o) => shared(count, new MemoryInbox({ maxLength: o.maxLength, maxAgeMs: o.ttlMs, idempotencyTtlMs: o.idempotencyTtlMs })),
 });

@@ -28,7 +28,12 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await Promise.all(stores.splice(0).filter((s) => !crashed.has(s as PresenceStore)).map((s) => s.close()));
+  await Promise.all(
+    stores
+      .splice(0)
+      .filter((s) => !crashed.has(s as PresenceStore))
+      .map((s) => s.close()),
+  );
 });
 
 afterAll(async () => {
@@ -57,7 +62,16 @@ async function many<T extends { close(): Promise<void> }>(count: number, make: (
 presenceContract("redis", {
   expires: true,
   pods: (count, o) =>
-    many(count, (ops) => new RedisPresence(ops, { podId: `pod-${randomUUID().slice(0, 8)}`, ttlMs: o?.ttlMs ?? 15_000, graceMs: o?.graceMs ?? 2000, limits: o?.limits ?? presenceModeLimits(200) })),
+    many(
+      count,
+      (ops) =>
+        new RedisPresence(ops, {
+          podId: `pod-${randomUUID().slice(0, 8)}`,
+          ttlMs: o?.ttlMs ?? 15_000,
+          graceMs: o?.graceMs ?? 2000,
+          limits: o?.limits ?? presenceModeLimits(200),
+        }),
+    ),
   // kill -9: the instance stops heartbeating and is never closed (close would mark the pod gone at once).
   crash: (store) => void crashed.add(store),
 });

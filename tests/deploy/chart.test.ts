@@ -6,19 +6,62 @@ import { join } from "node:path";
 import { Ajv } from "ajv";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import { chartDir, findOne, loadThresholds, mergedValues, renderChart, renderChartError, repoRoot, validateObjectSets, validateObjects, type K8sObject } from "./lib.js";
+import {
+  chartDir,
+  findOne,
+  loadThresholds,
+  mergedValues,
+  renderChart,
+  renderChartError,
+  repoRoot,
+  validateObjectSets,
+  validateObjects,
+  type K8sObject,
+} from "./lib.js";
 import { valueSets } from "./value-sets.js";
 
 const schema = JSON.parse(readFileSync(join(chartDir, "values.schema.json"), "utf8"));
 const validateValues = new Ajv({ allErrors: true, strict: false }).compile(schema);
 
 // SPEC.md's configuration table (plus OTEL_*): the only variables the chart may set.
-const SPEC_ENV = new Set(["PORT", "OPS_PORT", "JWT_SECRET", "JWT_PUBLIC_KEY_FILE", "JWT_JWKS_FILE", "API_KEYS", "REDIS_URL",
-  "REDIS_SENTINELS", "REDIS_SENTINEL_NAME", "REDIS_CLUSTER_NODES", "MAX_CONNECTIONS", "MAX_PAYLOAD_BYTES", "PING_INTERVAL_MS",
-  "PING_TIMEOUT_MS", "CONNECT_TIMEOUT_MS", "RATE_LIMIT_EVENTS_PER_S", "RATE_LIMIT_BURST", "PRESENCE_GRACE_MS", "DRAIN_DELAY_MS",
-  "DRAIN_WINDOW_MS", "CORS_ORIGINS", "TRUST_PROXY_HOPS", "LOG_LEVEL", "REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD",
-  "REDIS_TLS", "REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE", "REDIS_OP_TIMEOUT_MS", "REDIS_STARTUP_WAIT_MS",
-  "REBALANCE", "REBALANCE_TOLERANCE", "REBALANCE_AFTER_MS", "REBALANCE_MAX_PER_S"]);
+const SPEC_ENV = new Set([
+  "PORT",
+  "OPS_PORT",
+  "JWT_SECRET",
+  "JWT_PUBLIC_KEY_FILE",
+  "JWT_JWKS_FILE",
+  "API_KEYS",
+  "REDIS_URL",
+  "REDIS_SENTINELS",
+  "REDIS_SENTINEL_NAME",
+  "REDIS_CLUSTER_NODES",
+  "MAX_CONNECTIONS",
+  "MAX_PAYLOAD_BYTES",
+  "PING_INTERVAL_MS",
+  "PING_TIMEOUT_MS",
+  "CONNECT_TIMEOUT_MS",
+  "RATE_LIMIT_EVENTS_PER_S",
+  "RATE_LIMIT_BURST",
+  "PRESENCE_GRACE_MS",
+  "DRAIN_DELAY_MS",
+  "DRAIN_WINDOW_MS",
+  "CORS_ORIGINS",
+  "TRUST_PROXY_HOPS",
+  "LOG_LEVEL",
+  "REDIS_USERNAME",
+  "REDIS_PASSWORD",
+  "REDIS_SENTINEL_PASSWORD",
+  "REDIS_TLS",
+  "REDIS_TLS_CA_FILE",
+  "REDIS_TLS_CERT_FILE",
+  "REDIS_TLS_KEY_FILE",
+  "REDIS_OP_TIMEOUT_MS",
+  "REDIS_STARTUP_WAIT_MS",
+  "REBALANCE",
+  "REBALANCE_TOLERANCE",
+  "REBALANCE_AFTER_MS",
+  "REBALANCE_MAX_PER_S",
+]);
 const CRD_KINDS = ["ServiceMonitor", "PodMonitor", "PrometheusRule", "ScaledObject"];
 
 const podSpec = (docs: K8sObject[]) => findOne(docs, "Deployment").spec.template.spec;
@@ -53,8 +96,20 @@ describe.each(Object.keys(valueSets))("chart rendered with %s values", (name) =>
   it("passes the rebalancing values in a form the gateway's config accepts", () => {
     const cm = findOne(docs, "ConfigMap", "socketgate").data!;
     const r = merged.rebalance;
-    expect([cm.REBALANCE, cm.REBALANCE_TOLERANCE, cm.REBALANCE_AFTER_MS, cm.REBALANCE_MAX_PER_S]).toEqual([r.enabled ? "1" : "0", String(r.tolerance), String(r.afterMs), String(r.maxPerSecond)]);
-    expect(loadConfig({ REBALANCE: cm.REBALANCE, REBALANCE_TOLERANCE: cm.REBALANCE_TOLERANCE, REBALANCE_AFTER_MS: cm.REBALANCE_AFTER_MS, REBALANCE_MAX_PER_S: cm.REBALANCE_MAX_PER_S }).rebalance).toEqual({ enabled: r.enabled, tolerance: r.tolerance, afterMs: r.afterMs, maxPerS: r.maxPerSecond });
+    expect([cm.REBALANCE, cm.REBALANCE_TOLERANCE, cm.REBALANCE_AFTER_MS, cm.REBALANCE_MAX_PER_S]).toEqual([
+      r.enabled ? "1" : "0",
+      String(r.tolerance),
+      String(r.afterMs),
+      String(r.maxPerSecond),
+    ]);
+    expect(
+      loadConfig({
+        REBALANCE: cm.REBALANCE,
+        REBALANCE_TOLERANCE: cm.REBALANCE_TOLERANCE,
+        REBALANCE_AFTER_MS: cm.REBALANCE_AFTER_MS,
+        REBALANCE_MAX_PER_S: cm.REBALANCE_MAX_PER_S,
+      }).rebalance,
+    ).toEqual({ enabled: r.enabled, tolerance: r.tolerance, afterMs: r.afterMs, maxPerS: r.maxPerSecond });
   });
 
   it("derives terminationGracePeriodSeconds from the drain settings", () => {
@@ -73,8 +128,7 @@ describe("default values", () => {
   const kinds = docs.map((d) => d.kind).sort();
 
   it("render the gateway, its config, PDB, network policy and helm test Pod, and no Redis", () => {
-    expect(kinds).toEqual(["ConfigMap", "ConfigMap", "Deployment", "NetworkPolicy", "Pod", "PodDisruptionBudget",
-      "Secret", "Service", "ServiceAccount"]);
+    expect(kinds).toEqual(["ConfigMap", "ConfigMap", "Deployment", "NetworkPolicy", "Pod", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount"]);
     expect(JSON.stringify(docs)).not.toMatch(/image":"[^"]*redis/);
     expect(findOne(docs, "Deployment").spec.replicas).toBe(1);
   });
@@ -83,8 +137,14 @@ describe("default values", () => {
     const c = container(docs);
     expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "ops" });
     expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "ops" });
-    expect(c.ports.map((p: any) => [p.name, p.containerPort])).toEqual([["http", 3000], ["ops", 9090]]);
-    expect(findOne(docs, "Service").spec.ports.map((p: any) => [p.name, p.targetPort])).toEqual([["http", "http"], ["ops", "ops"]]);
+    expect(c.ports.map((p: any) => [p.name, p.containerPort])).toEqual([
+      ["http", 3000],
+      ["ops", 9090],
+    ]);
+    expect(findOne(docs, "Service").spec.ports.map((p: any) => [p.name, p.targetPort])).toEqual([
+      ["http", "http"],
+      ["ops", "ops"],
+    ]);
     const sm = findOne(renderChart(valueSets.production).docs, "ServiceMonitor").spec;
     expect(sm.endpoints).toMatchObject([{ port: "ops", path: "/metrics" }]);
   });
@@ -135,7 +195,10 @@ describe("default values", () => {
     const cm = findOne(docs, "ConfigMap", "socketgate-dashboard");
     expect(cm.metadata.labels?.grafana_dashboard).toBe("1");
     const canonical = readFileSync(join(repoRoot, "dashboards/socketgate.json"), "utf8");
-    expect(readFileSync(join(chartDir, "dashboards/socketgate.json"), "utf8"), "helm/socketgate/dashboards/socketgate.json must be a copy of dashboards/socketgate.json").toBe(canonical);
+    expect(
+      readFileSync(join(chartDir, "dashboards/socketgate.json"), "utf8"),
+      "helm/socketgate/dashboards/socketgate.json must be a copy of dashboards/socketgate.json",
+    ).toBe(canonical);
     expect(JSON.parse(cm.data!["socketgate.json"]!)).toEqual(JSON.parse(canonical));
   });
 
@@ -196,7 +259,10 @@ describe("autoscaling", () => {
     // An empty query result (Prometheus down, selector wrong) is an error, never 0 connections.
     expect(so.triggers.filter((t: any) => t.type === "prometheus").map((t: any) => t.metadata.ignoreNullValues)).toEqual(["false", "false"]);
     const hottest = so.triggers.find((t: any) => t.name === "hottest-pod");
-    expect(hottest).toMatchObject({ metricType: "Value", metadata: { query: 'max(sum by (pod) (socketgate_connections{job="socketgate", namespace="socketgate"}))', threshold: "700" } });
+    expect(hottest).toMatchObject({
+      metricType: "Value",
+      metadata: { query: 'max(sum by (pod) (socketgate_connections{job="socketgate", namespace="socketgate"}))', threshold: "700" },
+    });
     expect(Number(hottest.metadata.threshold) / 1000).toBeLessThan(thresholds.connections!);
     expect(so.triggers.find((t: any) => t.type === "cpu").metadata.value).toBe("70");
     expect(so.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds).toBe(900);
@@ -235,7 +301,13 @@ describe("ingress", () => {
   });
 
   it("lets user annotations override the defaults and can drop affinity", () => {
-    const a = findOne(renderChart([...valueSets.ingress, { ingress: { annotations: { "nginx.ingress.kubernetes.io/proxy-read-timeout": "120" }, cookieAffinity: { enabled: false } } }]).docs, "Ingress").metadata.annotations!;
+    const a = findOne(
+      renderChart([
+        ...valueSets.ingress,
+        { ingress: { annotations: { "nginx.ingress.kubernetes.io/proxy-read-timeout": "120" }, cookieAffinity: { enabled: false } } },
+      ]).docs,
+      "Ingress",
+    ).metadata.annotations!;
     expect(a["nginx.ingress.kubernetes.io/proxy-read-timeout"]).toBe("120");
     expect(a["nginx.ingress.kubernetes.io/affinity"]).toBeUndefined();
   });
@@ -251,7 +323,10 @@ describe("secrets", () => {
     expect(c.env.map((e: any) => e.name)).toEqual(expect.arrayContaining(["API_KEYS", "REDIS_URL"]));
     expect(c.env.map((e: any) => e.name)).not.toContain("JWT_SECRET");
     expect(findOne(docs, "ConfigMap", "socketgate").data!.JWT_PUBLIC_KEY_FILE).toBe("/etc/socketgate/secret/jwt-public-key.pem");
-    expect(podSpec(docs).volumes).toContainEqual({ name: "secret-files", secret: { secretName: "socketgate-credentials", items: [{ key: "jwt-public-key.pem", path: "jwt-public-key.pem" }] } });
+    expect(podSpec(docs).volumes).toContainEqual({
+      name: "secret-files",
+      secret: { secretName: "socketgate-credentials", items: [{ key: "jwt-public-key.pem", path: "jwt-public-key.pem" }] },
+    });
     expect(findOne(docs, "Deployment").spec.template.metadata.annotations["checksum/secret"]).toBeUndefined();
   });
 
@@ -260,7 +335,10 @@ describe("secrets", () => {
     const data = findOne(docs, "Secret").data!;
     expect(Buffer.from(data["jwt-secret"]!, "base64").toString()).toBe("0123456789abcdef0123456789abcdef");
     expect(Buffer.from(data["api-keys"]!, "base64").toString()).toBe("backend-key-0123456789abcdef");
-    expect(findOne(docs, "ConfigMap", "socketgate").data).toMatchObject({ REDIS_SENTINELS: "redis-sentinel-0.redis:26379,redis-sentinel-1.redis:26379", REDIS_SENTINEL_NAME: "mymaster" });
+    expect(findOne(docs, "ConfigMap", "socketgate").data).toMatchObject({
+      REDIS_SENTINELS: "redis-sentinel-0.redis:26379,redis-sentinel-1.redis:26379",
+      REDIS_SENTINEL_NAME: "mymaster",
+    });
   });
 
   it("an empty JWT secret is generated rather than left empty", () => {
@@ -288,7 +366,13 @@ describe("schema validation of rendered objects", () => {
 
 describe("values.schema.json", () => {
   it("rejects typos and wrong types", () => {
-    for (const bad of [{ replicaCount: "2" }, { gateway: { maxConection: 5 } }, { redis: { mode: "sentinal" } }, { alerts: { thresholds: { connections: 80 } } }, { alerts: { for: { connections: "5 minutes" } } }]) {
+    for (const bad of [
+      { replicaCount: "2" },
+      { gateway: { maxConection: 5 } },
+      { redis: { mode: "sentinal" } },
+      { alerts: { thresholds: { connections: 80 } } },
+      { alerts: { for: { connections: "5 minutes" } } },
+    ]) {
       const merged = mergedValues([bad]);
       expect(validateValues(merged), JSON.stringify(bad)).toBe(false);
     }
@@ -331,15 +415,29 @@ describe("managed Redis values (issue 16)", () => {
     const { docs } = renderChart(valueSets.managedRedis);
     const cm = findOne(docs, "ConfigMap", "socketgate").data!;
     expect(cm).toMatchObject({
-      REDIS_CLUSTER_NODES: "clustercfg.redis.example.internal:6379", REDIS_USERNAME: "socketgate", REDIS_TLS: "1",
-      REDIS_TLS_CA_FILE: "/etc/socketgate/redis-tls/ca.crt", REDIS_TLS_CERT_FILE: "/etc/socketgate/redis-tls/tls.crt",
-      REDIS_TLS_KEY_FILE: "/etc/socketgate/redis-tls/tls.key", REDIS_OP_TIMEOUT_MS: "1500", REDIS_STARTUP_WAIT_MS: "30000",
+      REDIS_CLUSTER_NODES: "clustercfg.redis.example.internal:6379",
+      REDIS_USERNAME: "socketgate",
+      REDIS_TLS: "1",
+      REDIS_TLS_CA_FILE: "/etc/socketgate/redis-tls/ca.crt",
+      REDIS_TLS_CERT_FILE: "/etc/socketgate/redis-tls/tls.crt",
+      REDIS_TLS_KEY_FILE: "/etc/socketgate/redis-tls/tls.key",
+      REDIS_OP_TIMEOUT_MS: "1500",
+      REDIS_STARTUP_WAIT_MS: "30000",
     });
     const env = container(docs).env;
     expect(env.find((e: any) => e.name === "REDIS_PASSWORD").valueFrom.secretKeyRef).toEqual({ name: "redis-credentials", key: "password", optional: true });
     expect(env.some((e: any) => e.name === "REDIS_SENTINEL_PASSWORD")).toBe(false);
-    expect(podSpec(docs).volumes).toContainEqual({ name: "redis-tls", secret: { secretName: "redis-ca", items: [
-      { key: "ca.crt", path: "ca.crt" }, { key: "tls.crt", path: "tls.crt" }, { key: "tls.key", path: "tls.key" }] } });
+    expect(podSpec(docs).volumes).toContainEqual({
+      name: "redis-tls",
+      secret: {
+        secretName: "redis-ca",
+        items: [
+          { key: "ca.crt", path: "ca.crt" },
+          { key: "tls.crt", path: "tls.crt" },
+          { key: "tls.key", path: "tls.key" },
+        ],
+      },
+    });
     expect(container(docs).volumeMounts).toContainEqual({ name: "redis-tls", mountPath: "/etc/socketgate/redis-tls", readOnly: true });
     expect(findOne(docs, "Secret").data!["redis-password"]).toBeUndefined();
   });
@@ -350,7 +448,11 @@ describe("managed Redis values (issue 16)", () => {
     expect(Buffer.from(data["redis-password"]!, "base64").toString()).toBe("master-pw");
     expect(Buffer.from(data["redis-sentinel-password"]!, "base64").toString()).toBe("sentinel-pw");
     const env = container(docs).env;
-    expect(env.find((e: any) => e.name === "REDIS_SENTINEL_PASSWORD").valueFrom.secretKeyRef).toEqual({ name: "socketgate", key: "redis-sentinel-password", optional: true });
+    expect(env.find((e: any) => e.name === "REDIS_SENTINEL_PASSWORD").valueFrom.secretKeyRef).toEqual({
+      name: "socketgate",
+      key: "redis-sentinel-password",
+      optional: true,
+    });
     const cm = findOne(docs, "ConfigMap", "socketgate").data!;
     expect(cm.REDIS_TLS).toBe("1");
     expect(cm.REDIS_TLS_CA_FILE).toBeUndefined();
@@ -362,7 +464,9 @@ describe("managed Redis values (issue 16)", () => {
     expect(container(renderChart().docs).env.map((e: any) => e.name)).not.toContain("REDIS_PASSWORD");
     expect(renderChartError([{ redis: { password: "x" } }])).toContain("need redis.mode");
     expect(renderChartError([{ redis: { mode: "cluster", clusterNodes: ["a:1"], tls: { existingSecret: "ca" } } }])).toContain("redis.tls.enabled is false");
-    expect(renderChartError([{ redis: { mode: "cluster", clusterNodes: ["a:1"], tls: { enabled: true, existingSecret: "ca", certKey: "tls.crt" } } }])).toContain("set both");
+    expect(
+      renderChartError([{ redis: { mode: "cluster", clusterNodes: ["a:1"], tls: { enabled: true, existingSecret: "ca", certKey: "tls.crt" } } }]),
+    ).toContain("set both");
     expect(renderChartError([{ redis: { mode: "cluster", clusterNodes: ["a:1"], sentinelPassword: "x" } }])).toContain("only applies with redis.mode=sentinel");
   });
 });
@@ -372,7 +476,11 @@ describe("scrape objects (issue 16)", () => {
     const { docs } = renderChart(valueSets.keda);
     const pm = findOne(docs, "PodMonitor").spec;
     expect(pm.selector.matchLabels).toEqual(findOne(docs, "Deployment").spec.selector.matchLabels);
-    expect(pm.podMetricsEndpoints[0]).toMatchObject({ port: "ops", path: "/metrics", relabelings: [{ action: "replace", targetLabel: "job", replacement: "socketgate" }] });
+    expect(pm.podMetricsEndpoints[0]).toMatchObject({
+      port: "ops",
+      path: "/metrics",
+      relabelings: [{ action: "replace", targetLabel: "job", replacement: "socketgate" }],
+    });
     expect(docs.some((d) => d.kind === "ServiceMonitor")).toBe(false);
     expect(findOne(docs, "PrometheusRule").spec.groups[0].rules[0].expr).toContain('job="socketgate"');
   });
@@ -382,11 +490,19 @@ describe("scrape objects (issue 16)", () => {
   });
 
   it("each CRD-dependent object appears only when its value enables it", () => {
-    const kindsWith = (v: object) => renderChart([v]).docs.map((d) => d.kind).filter((k) => CRD_KINDS.includes(k));
+    const kindsWith = (v: object) =>
+      renderChart([v])
+        .docs.map((d) => d.kind)
+        .filter((k) => CRD_KINDS.includes(k));
     expect(kindsWith({ metrics: { serviceMonitor: { enabled: true } } })).toEqual(["ServiceMonitor"]);
     expect(kindsWith({ metrics: { podMonitor: { enabled: true } } })).toEqual(["PodMonitor"]);
     expect(kindsWith({ alerts: { enabled: true } })).toEqual(["PrometheusRule"]);
-    expect(renderChart(valueSets.keda).docs.map((d) => d.kind).filter((k) => CRD_KINDS.includes(k)).sort()).toEqual(["PodMonitor", "PrometheusRule", "ScaledObject"]);
+    expect(
+      renderChart(valueSets.keda)
+        .docs.map((d) => d.kind)
+        .filter((k) => CRD_KINDS.includes(k))
+        .sort(),
+    ).toEqual(["PodMonitor", "PrometheusRule", "ScaledObject"]);
   });
 });
 

@@ -8,9 +8,15 @@ import { readYaml, repoRoot } from "./lib.js";
 
 type Instr = { op: string; args: string };
 const dockerfile = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
-const instrs: Instr[] = dockerfile.replace(/\\\n/g, " ").split("\n")
-  .map((l) => l.trim()).filter((l) => l && !l.startsWith("#"))
-  .map((l) => { const [op, ...rest] = l.split(/\s+/); return { op: op!.toUpperCase(), args: rest.join(" ") }; });
+const instrs: Instr[] = dockerfile
+  .replace(/\\\n/g, " ")
+  .split("\n")
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith("#"))
+  .map((l) => {
+    const [op, ...rest] = l.split(/\s+/);
+    return { op: op!.toUpperCase(), args: rest.join(" ") };
+  });
 const stages = instrs.reduce<Instr[][]>((acc, i) => (i.op === "FROM" ? acc.push([i]) : acc.at(-1)?.push(i), acc), []);
 const runtime = stages.at(-1)!;
 const only = (stage: Instr[], op: string) => stage.filter((i) => i.op === op);
@@ -19,7 +25,10 @@ const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8"));
 
 // .dockerignore semantics for the patterns used there: exact path, directory prefix, `*` globs,
 // `!` exceptions; as in Docker, the last pattern that matches decides.
-const ignorePatterns = readFileSync(join(repoRoot, ".dockerignore"), "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+const ignorePatterns = readFileSync(join(repoRoot, ".dockerignore"), "utf8")
+  .split("\n")
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith("#"));
 const ignored = (path: string) => {
   let result = false;
   for (const line of ignorePatterns) {
@@ -62,12 +71,15 @@ function glibcVersionsNeeded(elf: Buffer): string[] {
 /** Whether an npm engines range of the forms used here (`>=a <b || ...`) admits a version. */
 function semverRangeAllows(range: string, version: string): boolean {
   return range.split("||").some((alt) =>
-    alt.trim().split(/\s+/).every((cmp) => {
-      const m = /^(>=|<=|>|<|=)?(\d+(?:\.\d+)*)$/.exec(cmp);
-      if (!m) throw new Error(`unsupported engines comparator ${cmp}`);
-      const c = compareVersions(version, m[2]!);
-      return { ">=": c >= 0, "<=": c <= 0, ">": c > 0, "<": c < 0, "=": c === 0 }[m[1] ?? "="]!;
-    }),
+    alt
+      .trim()
+      .split(/\s+/)
+      .every((cmp) => {
+        const m = /^(>=|<=|>|<|=)?(\d+(?:\.\d+)*)$/.exec(cmp);
+        if (!m) throw new Error(`unsupported engines comparator ${cmp}`);
+        const c = compareVersions(version, m[2]!);
+        return { ">=": c >= 0, "<=": c <= 0, ">": c > 0, "<": c < 0, "=": c === 0 }[m[1] ?? "="]!;
+      }),
   );
 }
 
@@ -95,7 +107,10 @@ describe("Dockerfile", () => {
       expect(existsSync(binary), `${binary} (npm ci installs it)`).toBe(true);
       const required = glibcVersionsNeeded(readFileSync(binary)).sort(compareVersions).at(-1)!;
       expect(required, `${binary} needs glibc ${required}`).toMatch(/^2\.\d+$/);
-      expect(compareVersions(baseGlibc!, required), `${baseImage} has glibc ${baseGlibc}, uws_linux_${arch}_${abi}.node needs ${required}`).toBeGreaterThanOrEqual(0);
+      expect(
+        compareVersions(baseGlibc!, required),
+        `${baseImage} has glibc ${baseGlibc}, uws_linux_${arch}_${abi}.node needs ${required}`,
+      ).toBeGreaterThanOrEqual(0);
     }
   });
 
@@ -107,8 +122,7 @@ describe("Dockerfile", () => {
   });
 
   it("copies only files that exist and that .dockerignore lets through", () => {
-    const sources = instrs.filter((i) => i.op === "COPY" && !i.args.includes("--from="))
-      .flatMap((c) => c.args.split(/\s+/).slice(0, -1));
+    const sources = instrs.filter((i) => i.op === "COPY" && !i.args.includes("--from=")).flatMap((c) => c.args.split(/\s+/).slice(0, -1));
     expect(sources.length).toBeGreaterThan(0);
     for (const src of sources) {
       expect(existsSync(join(repoRoot, src)), `${src} is copied but does not exist`).toBe(true);

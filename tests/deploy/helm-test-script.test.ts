@@ -10,7 +10,11 @@ import { chartDir } from "./lib.js";
 
 const script = readFileSync(join(chartDir, "files/helm-test.mjs"), "utf8");
 const run = (url: string, nodeFlags: string[] = []) =>
-  spawnSync(process.execPath, [...nodeFlags, "--input-type=module", "-e", script], { env: { ...process.env, GATEWAY_URL: url }, encoding: "utf8", timeout: 30_000 });
+  spawnSync(process.execPath, [...nodeFlags, "--input-type=module", "-e", script], {
+    env: { ...process.env, GATEWAY_URL: url },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
 // Node 20 has WebSocket behind a flag; the image's Node 24 has it on by default.
 const wsFlag = process.versions.node.startsWith("20.") ? ["--experimental-websocket"] : [];
 
@@ -31,8 +35,11 @@ describe("helm test script", () => {
   });
 
   it("passes over long-polling when the runtime has no WebSocket", () => {
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", `delete globalThis.WebSocket;\n${script}`],
-      { env: { ...process.env, GATEWAY_URL: gw.url }, encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", `delete globalThis.WebSocket;\n${script}`], {
+      env: { ...process.env, GATEWAY_URL: gw.url },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("OK /health and Socket.IO handshake");
   });

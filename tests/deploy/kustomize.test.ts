@@ -4,7 +4,18 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { findOne, loadOperationalAlerts, loadThresholds, loadYamlDocs, renderChart, repoRoot, requireTool, runOk, validateObjectSets, type K8sObject } from "./lib.js";
+import {
+  findOne,
+  loadOperationalAlerts,
+  loadThresholds,
+  loadYamlDocs,
+  renderChart,
+  repoRoot,
+  requireTool,
+  runOk,
+  validateObjectSets,
+  type K8sObject,
+} from "./lib.js";
 // @ts-expect-error plain ESM script without type declarations
 import { renderFromChart, target } from "./sync-from-chart.mjs";
 
@@ -25,7 +36,9 @@ beforeAll(async () => {
 
 describe.each(DIRS)("%s", (dir) => {
   let docs: K8sObject[];
-  beforeAll(() => { docs = kustomize(dir); });
+  beforeAll(() => {
+    docs = kustomize(dir);
+  });
 
   it("renders with kubectl kustomize and validates against the schemas", () => {
     expect(docs.length).toBeGreaterThanOrEqual(4);
@@ -37,7 +50,9 @@ describe.each(DIRS)("%s", (dir) => {
     const cm = gatewayConfig(docs);
     const preStop = Number(pod.containers[0].lifecycle.preStop.exec.command[1]);
     const flushMargin = 10;
-    expect(pod.terminationGracePeriodSeconds).toBe(preStop + Math.ceil((Number(cm.DRAIN_DELAY_MS) + Number(cm.DRAIN_WINDOW_MS) + Number(cm.PRESENCE_GRACE_MS)) / 1000) + flushMargin);
+    expect(pod.terminationGracePeriodSeconds).toBe(
+      preStop + Math.ceil((Number(cm.DRAIN_DELAY_MS) + Number(cm.DRAIN_WINDOW_MS) + Number(cm.PRESENCE_GRACE_MS)) / 1000) + flushMargin,
+    );
   });
 
   it("selects its own pods consistently (Service, Deployment, spread constraints)", () => {
@@ -57,8 +72,14 @@ describe("base vs Helm chart defaults", () => {
   });
 
   it("runs the gateway container the same way", () => {
-    const pick = (c: any) => ({ ports: c.ports.map((p: any) => [p.name, p.containerPort]), probes: [c.startupProbe, c.livenessProbe, c.readinessProbe],
-      lifecycle: c.lifecycle, resources: c.resources, securityContext: c.securityContext, volumeMounts: c.volumeMounts });
+    const pick = (c: any) => ({
+      ports: c.ports.map((p: any) => [p.name, p.containerPort]),
+      probes: [c.startupProbe, c.livenessProbe, c.readinessProbe],
+      lifecycle: c.lifecycle,
+      resources: c.resources,
+      securityContext: c.securityContext,
+      volumeMounts: c.volumeMounts,
+    });
     const [b, h] = [gateway(base), findOne(chart, "Deployment")].map((d) => d.spec.template.spec);
     expect(pick(b.containers[0])).toEqual(pick(h.containers[0]));
     expect(b.securityContext).toEqual(h.securityContext);
@@ -84,7 +105,10 @@ describe("prod overlay", () => {
   it("carries the chart's HPA, PDB, NetworkPolicy, PodMonitor and PrometheusRule unchanged", () => {
     expect(readFileSync(target, "utf8"), "k8s/overlays/prod/from-chart.yaml is stale: run `node tests/deploy/sync-from-chart.mjs`").toBe(renderFromChart());
     for (const kind of ["HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "PodMonitor", "PrometheusRule"]) findOne(docs, kind);
-    expect(docs.some((d) => d.kind === "Secret"), "prod secrets are created out of band").toBe(false);
+    expect(
+      docs.some((d) => d.kind === "Secret"),
+      "prod secrets are created out of band",
+    ).toBe(false);
   });
 
   it("alerts on this namespace's pods with the thresholds of thresholds.yaml", () => {

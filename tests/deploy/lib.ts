@@ -196,17 +196,26 @@ function strictFieldCheck(items: { mod: string; kind: string; obj: K8sObject; se
   writeFileSync(file, text);
   try {
     const tsc = join(repoRoot, "node_modules/typescript/bin/tsc");
-    const r = spawnSync(process.execPath, [tsc, "--noEmit", "--strict", "--skipLibCheck", "--module", "nodenext",
-      "--moduleResolution", "nodenext", "--target", "es2022", "--types", "node", file], { encoding: "utf8", cwd: repoRoot });
+    const r = spawnSync(
+      process.execPath,
+      [tsc, "--noEmit", "--strict", "--skipLibCheck", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--types", "node", file],
+      { encoding: "utf8", cwd: repoRoot },
+    );
     if (r.status === 0) return [];
-    return (r.stdout + r.stderr).split("\n").filter((l) => l.includes("error TS")).map((l) => {
-      // Point at the object, not at the generated file's line.
-      const m = /\((\d+),\d+\)/.exec(l);
-      const line = m ? Number(m[1]) : 0;
-      const header = physical.slice(0, line).reverse().find((x) => x.startsWith("// "));
-      const [set, where] = (header?.slice(3) ?? "?\t?").split("\t") as [string, string];
-      return { set, message: `${where}: ${l.replace(/^.*error TS\d+: /, "")}` };
-    });
+    return (r.stdout + r.stderr)
+      .split("\n")
+      .filter((l) => l.includes("error TS"))
+      .map((l) => {
+        // Point at the object, not at the generated file's line.
+        const m = /\((\d+),\d+\)/.exec(l);
+        const line = m ? Number(m[1]) : 0;
+        const header = physical
+          .slice(0, line)
+          .reverse()
+          .find((x) => x.startsWith("// "));
+        const [set, where] = (header?.slice(3) ?? "?\t?").split("\t") as [string, string];
+        return { set, message: `${where}: ${l.replace(/^.*error TS\d+: /, "")}` };
+      });
   } finally {
     // tests/.tmp is inside tsconfig's "tests" include: never leave a generated .ts behind.
     rmSync(file, { force: true });
@@ -215,8 +224,15 @@ function strictFieldCheck(items: { mod: string; kind: string; obj: K8sObject; se
 
 /** The alert thresholds file, the one source of the numbers. */
 export type ThresholdEntry = {
-  key: string; alert: string; title: string; firesWhen: string;
-  threshold: number; unit: "ratio" | "seconds" | "perMinute"; for: string; severity: string; source: string;
+  key: string;
+  alert: string;
+  title: string;
+  firesWhen: string;
+  threshold: number;
+  unit: "ratio" | "seconds" | "perMinute";
+  for: string;
+  severity: string;
+  source: string;
   /** Rate window of the expression (for panics also how long one error keeps it firing). */
   window?: string;
   /** Denominator traffic per second below which the rule does not evaluate. */

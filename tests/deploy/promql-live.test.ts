@@ -79,16 +79,27 @@ describe("PromQL of dashboards and rules against a live gateway", () => {
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
     // Labels as the prometheus-operator would attach them through the chart's ServiceMonitor.
-    writeFileSync(join(dir, "prometheus.yml"), [
-      "global: { scrape_interval: 1s, evaluation_interval: 1s }",
-      "scrape_configs:",
-      "  - job_name: socketgate",
-      "    static_configs:",
-      `      - targets: ["127.0.0.1:${gw.opsPort}"]`,
-      `        labels: { namespace: "${NS}", pod: "${POD}", service: "socketgate" }`,
-    ].join("\n") + "\n");
-    prom = spawn("prometheus", [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`,
-      `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"], { stdio: ["ignore", "ignore", "pipe"] });
+    writeFileSync(
+      join(dir, "prometheus.yml"),
+      [
+        "global: { scrape_interval: 1s, evaluation_interval: 1s }",
+        "scrape_configs:",
+        "  - job_name: socketgate",
+        "    static_configs:",
+        `      - targets: ["127.0.0.1:${gw.opsPort}"]`,
+        `        labels: { namespace: "${NS}", pod: "${POD}", service: "socketgate" }`,
+      ].join("\n") + "\n",
+    );
+    prom = spawn(
+      "prometheus",
+      [
+        `--config.file=${join(dir, "prometheus.yml")}`,
+        `--storage.tsdb.path=${join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        "--log.level=warn",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     let promErr = "";
     prom.stderr!.on("data", (c) => (promErr += c));
     await waitFor(`prometheus ready (${promErr})`, async () => (await fetch(`${promUrl}/-/ready`)).ok, 20_000);
@@ -112,14 +123,26 @@ describe("PromQL of dashboards and rules against a live gateway", () => {
       await sleep(300);
     }
     // Enough samples after the traffic for 15 s rate windows.
-    const targets = async () => JSON.stringify((await (await fetch(`${promUrl}/api/v1/targets`)).json() as any).data.activeTargets.map((t: any) => [t.health, t.lastError]));
-    await waitFor("scraped traffic", async () => {
-      const r = await query(`sum(increase(socketgate_events_total{namespace="${NS}"}[${RATE_INTERVAL}])) > 0`);
-      return (r.data?.result.length ?? 0) > 0;
-    }, 20_000).catch(async (e) => { throw new Error(`${e.message}; scrape targets: ${await targets()}`); });
+    const targets = async () =>
+      JSON.stringify(((await (await fetch(`${promUrl}/api/v1/targets`)).json()) as any).data.activeTargets.map((t: any) => [t.health, t.lastError]));
+    await waitFor(
+      "scraped traffic",
+      async () => {
+        const r = await query(`sum(increase(socketgate_events_total{namespace="${NS}"}[${RATE_INTERVAL}])) > 0`);
+        return (r.data?.result.length ?? 0) > 0;
+      },
+      20_000,
+    ).catch(async (e) => {
+      throw new Error(`${e.message}; scrape targets: ${await targets()}`);
+    });
 
     const metrics = await (await fetch(`${gw.opsUrl}/metrics`)).text();
-    exported = new Set(metrics.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(/[{\s]/)[0]!));
+    exported = new Set(
+      metrics
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#"))
+        .map((l) => l.split(/[{\s]/)[0]!),
+    );
     memoryLimit = Number(/^socketgate_memory_limit_bytes\s+(\S+)/m.exec(metrics)?.[1] ?? 0);
   }, 90_000);
 
@@ -172,7 +195,10 @@ describe("PromQL of dashboards and rules against a live gateway", () => {
   }, 30_000);
 
   it("the autoscaling queries (KEDA trigger, prometheus-adapter rule) return the live connection count", async () => {
-    const so = findOne(renderChart([{ redis: { mode: "cluster", clusterNodes: ["r:6379"] }, autoscaling: { keda: { enabled: true } } }], { namespace: NS }).docs, "ScaledObject");
+    const so = findOne(
+      renderChart([{ redis: { mode: "cluster", clusterNodes: ["r:6379"] }, autoscaling: { keda: { enabled: true } } }], { namespace: NS }).docs,
+      "ScaledObject",
+    );
     const keda = await query(so.spec.triggers[0].metadata.query);
     expect(keda.status).toBe("success");
     expect(Number((keda.data!.result[0] as any).value[1])).toBe(3);
@@ -183,8 +209,12 @@ describe("PromQL of dashboards and rules against a live gateway", () => {
     const doc = readFileSync(join(repoRoot, "docs/operations.md"), "utf8");
     const metricsQuery = /metricsQuery: '([^']+)'/.exec(doc)![1]!;
     const seriesQuery = /seriesQuery: '([^']+)'/.exec(doc)![1]!;
-    const adapter = await query(metricsQuery.replace("<<.Series>>", "socketgate_connections")
-      .replace("<<.LabelMatchers>>", `namespace="${NS}",pod=~"${POD}"`).replace("<<.GroupBy>>", "pod"));
+    const adapter = await query(
+      metricsQuery
+        .replace("<<.Series>>", "socketgate_connections")
+        .replace("<<.LabelMatchers>>", `namespace="${NS}",pod=~"${POD}"`)
+        .replace("<<.GroupBy>>", "pod"),
+    );
     expect((adapter.data!.result as any[]).map((s) => [s.metric.pod, Number(s.value[1])])).toEqual([[POD, 3]]);
     expect((await query(seriesQuery)).data!.result.length).toBeGreaterThan(0);
   }, 30_000);

@@ -17,11 +17,17 @@ type Series = { series: string; values: string };
 type Scenario = { series: Series[]; labels: Record<string, string>; value: number };
 
 const sel = (extra: Record<string, string> = {}) =>
-  "{" + Object.entries({ job: JOB, namespace: NS, ...extra }).map(([k, v]) => `${k}="${v}"`).join(",") + "}";
+  "{" +
+  Object.entries({ job: JOB, namespace: NS, ...extra })
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(",") +
+  "}";
 const gauge = (name: string, labels: Record<string, string>, v: number): Series => ({ series: name + sel(labels), values: `${v}+0x200` });
 /** A counter growing by perMinute each minute, sampled every SCRAPE seconds. */
-const counter = (name: string, labels: Record<string, string>, perMinute: number): Series =>
-  ({ series: name + sel(labels), values: `0+${(perMinute * SCRAPE) / 60}x200` });
+const counter = (name: string, labels: Record<string, string>, perMinute: number): Series => ({
+  series: name + sel(labels),
+  values: `0+${(perMinute * SCRAPE) / 60}x200`,
+});
 
 function histogramScenario(q: number, t: number, above: boolean): Scenario {
   // N observations a minute; the bucket ending at t gets just under (above) or just over (below)
@@ -31,7 +37,8 @@ function histogramScenario(q: number, t: number, above: boolean): Scenario {
   if (i < 1) throw new Error(`latency threshold ${t} must be a bucket boundary above the first`);
   const k = q * N + (above ? -1 : 1);
   const series = [...BUCKETS.map(String), "+Inf"].map((le, j) =>
-    counter("socketgate_event_duration_seconds_bucket", { event: "message:send", le }, j < i ? 0 : j === i ? k : N));
+    counter("socketgate_event_duration_seconds_bucket", { event: "message:send", le }, j < i ? 0 : j === i ? k : N),
+  );
   const [prev, next] = [BUCKETS[i - 1]!, BUCKETS[i + 1]!];
   const value = above ? t + ((q * N - k) / (N - k)) * (next - t) : prev + ((q * N) / k) * (t - prev);
   // The traffic guard counts events through the histogram's _count.
@@ -43,37 +50,59 @@ function histogramScenario(q: number, t: number, above: boolean): Scenario {
 const scenarios: Record<string, (t: number, above: boolean) => Scenario> = {
   connections: (t, above) => {
     const v = t * 1000 + (above ? 1 : -1);
-    return { series: [gauge("socketgate_connections", { pod: POD, transport: "websocket" }, v - 10),
-      gauge("socketgate_connections", { pod: POD, transport: "polling" }, 10), gauge("socketgate_connections_max", { pod: POD }, 1000)],
-    labels: { namespace: NS, pod: POD }, value: v / 1000 };
+    return {
+      series: [
+        gauge("socketgate_connections", { pod: POD, transport: "websocket" }, v - 10),
+        gauge("socketgate_connections", { pod: POD, transport: "polling" }, 10),
+        gauge("socketgate_connections_max", { pod: POD }, 1000),
+      ],
+      labels: { namespace: NS, pod: POD },
+      value: v / 1000,
+    };
   },
   errorRate: (t, above) => {
     const e = t * 1000 + (above ? 1 : -1);
-    return { series: [counter("socketgate_events_total", { event: "message:send", outcome: "error" }, e),
-      counter("socketgate_events_total", { event: "message:send", outcome: "ok" }, 1000 - e - 20),
-      counter("socketgate_events_total", { event: "room:join", outcome: "rejected" }, 10),
-      counter("socketgate_events_total", { event: "message:send", outcome: "rate_limited" }, 10)],
-    labels: { namespace: NS, job: JOB }, value: e / 1000 };
+    return {
+      series: [
+        counter("socketgate_events_total", { event: "message:send", outcome: "error" }, e),
+        counter("socketgate_events_total", { event: "message:send", outcome: "ok" }, 1000 - e - 20),
+        counter("socketgate_events_total", { event: "room:join", outcome: "rejected" }, 10),
+        counter("socketgate_events_total", { event: "message:send", outcome: "rate_limited" }, 10),
+      ],
+      labels: { namespace: NS, job: JOB },
+      value: e / 1000,
+    };
   },
   memory: (t, above) => {
     const rss = t * 1e9 + (above ? 1e6 : -1e6);
-    return { series: [gauge("process_resident_memory_bytes", { pod: POD }, rss), gauge("socketgate_memory_limit_bytes", { pod: POD }, 1e9)],
-      labels: { namespace: NS, pod: POD }, value: rss / 1e9 };
+    return {
+      series: [gauge("process_resident_memory_bytes", { pod: POD }, rss), gauge("socketgate_memory_limit_bytes", { pod: POD }, 1e9)],
+      labels: { namespace: NS, pod: POD },
+      value: rss / 1e9,
+    };
   },
   latencyP95Seconds: (t, above) => histogramScenario(0.95, t, above),
   latencyP99Seconds: (t, above) => histogramScenario(0.99, t, above),
   handlerPanicsPerMinute: (t, above) => {
     const perMin = above ? t + 1 : Math.max(t - 1, 0);
-    return { series: [counter("socketgate_handler_errors_total", { event: "message:send" }, perMin)],
-      labels: { namespace: NS, job: JOB, event: "message:send" }, value: perMin };
+    return {
+      series: [counter("socketgate_handler_errors_total", { event: "message:send" }, perMin)],
+      labels: { namespace: NS, job: JOB, event: "message:send" },
+      value: perMin,
+    };
   },
   connectionFailures: (t, above) => {
     const f = t * 1000 + (above ? 1 : -1);
     // Service-side failures only; client-fault refusals alongside must not count.
-    return { series: [counter("socketgate_connection_failures_total", { reason: "capacity" }, f),
-      counter("socketgate_connection_failures_total", { reason: "auth_expired" }, 100),
-      counter("socketgate_connection_attempts_total", {}, 1000)],
-    labels: { namespace: NS, job: JOB }, value: f / 1000 };
+    return {
+      series: [
+        counter("socketgate_connection_failures_total", { reason: "capacity" }, f),
+        counter("socketgate_connection_failures_total", { reason: "auth_expired" }, 100),
+        counter("socketgate_connection_attempts_total", {}, 1000),
+      ],
+      labels: { namespace: NS, job: JOB },
+      value: f / 1000,
+    };
   },
 };
 
@@ -131,41 +160,48 @@ describe("alert rules", () => {
     expect(out).toContain(`SUCCESS: ${thresholds.length + loadOperationalAlerts().length} rules found`);
   });
 
-  it.each(thresholds.map((t) => [t.alert, t] as [string, ThresholdEntry]))(
-    "%s fires just above its threshold and stays silent below it", (_name, t) => {
-      const r = rule.spec.groups[0].rules.find((x: any) => x.alert === t.alert);
-      // Rate windows filled, `for` elapsed.
-      const evalSeconds = secondsOf(t.for) + Math.max(6 * 60, (t.window ? secondsOf(t.window) : 0) + 60);
-      const tests = [true, false].map((above) => {
-        const s = scenarios[t.key]!(t.threshold, above);
-        const labels = { ...s.labels, alertname: t.alert, severity: t.severity };
-        return {
-          name: `${t.alert} ${above ? "above" : "below"} ${t.threshold}`,
-          interval: `${SCRAPE}s`,
-          input_series: s.series,
-          alert_rule_test: [{
+  it.each(thresholds.map((t) => [t.alert, t] as [string, ThresholdEntry]))("%s fires just above its threshold and stays silent below it", (_name, t) => {
+    const r = rule.spec.groups[0].rules.find((x: any) => x.alert === t.alert);
+    // Rate windows filled, `for` elapsed.
+    const evalSeconds = secondsOf(t.for) + Math.max(6 * 60, (t.window ? secondsOf(t.window) : 0) + 60);
+    const tests = [true, false].map((above) => {
+      const s = scenarios[t.key]!(t.threshold, above);
+      const labels = { ...s.labels, alertname: t.alert, severity: t.severity };
+      return {
+        name: `${t.alert} ${above ? "above" : "below"} ${t.threshold}`,
+        interval: `${SCRAPE}s`,
+        input_series: s.series,
+        alert_rule_test: [
+          {
             eval_time: `${evalSeconds}s`,
             alertname: t.alert,
-            exp_alerts: above ? [{
-              exp_labels: { ...s.labels, severity: t.severity },
-              exp_annotations: Object.fromEntries(Object.entries(r.annotations as Record<string, string>).map(([k, v]) => [k, expand(v, labels, s.value)])),
-            }] : [],
-          }],
-        };
-      });
-      // One scenario must not fire before its `for` has elapsed either.
-      if (secondsOf(t.for) > 0) {
-        const early = structuredClone(tests[0]!);
-        early.name = `${t.alert} pending before for`;
-        early.alert_rule_test[0]!.eval_time = `${secondsOf(t.for) / 2}s`;
-        early.alert_rule_test[0]!.exp_alerts = [];
-        tests.push(early);
-      }
-      const testFile = join(dir, `${t.key}.test.yaml`);
-      writeFileSync(testFile, stringify({ rule_files: [rulesFile], evaluation_interval: "15s", tests }));
-      const out = runOk("promtool", ["test", "rules", testFile]);
-      expect(out).toContain("SUCCESS");
+            exp_alerts: above
+              ? [
+                  {
+                    exp_labels: { ...s.labels, severity: t.severity },
+                    exp_annotations: Object.fromEntries(
+                      Object.entries(r.annotations as Record<string, string>).map(([k, v]) => [k, expand(v, labels, s.value)]),
+                    ),
+                  },
+                ]
+              : [],
+          },
+        ],
+      };
     });
+    // One scenario must not fire before its `for` has elapsed either.
+    if (secondsOf(t.for) > 0) {
+      const early = structuredClone(tests[0]!);
+      early.name = `${t.alert} pending before for`;
+      early.alert_rule_test[0]!.eval_time = `${secondsOf(t.for) / 2}s`;
+      early.alert_rule_test[0]!.exp_alerts = [];
+      tests.push(early);
+    }
+    const testFile = join(dir, `${t.key}.test.yaml`);
+    writeFileSync(testFile, stringify({ rule_files: [rulesFile], evaluation_interval: "15s", tests }));
+    const out = runOk("promtool", ["test", "rules", testFile]);
+    expect(out).toContain("SUCCESS");
+  });
 });
 
 // ---- Usable at 3 a.m.: at the threshold, low traffic, client faults, no flapping, metrics gone ----
@@ -185,40 +221,75 @@ describe("alert rules at 3 a.m.", () => {
   /** One promtool test per case and evaluation time: the alert fires (with exact labels and annotations) or stays silent. */
   function check(alert: string, severity: string, cases: Case[]): void {
     const r = rules.find((x: any) => x.alert === alert);
-    const tests = cases.flatMap((c) => c.at.map((at) => ({
-      name: `${alert} ${c.name} @${at}`,
-      interval: `${SCRAPE}s`,
-      input_series: c.series,
-      alert_rule_test: [{
-        eval_time: at,
-        alertname: alert,
-        exp_alerts: c.fires ? [{
-          exp_labels: { ...c.fires.labels, severity },
-          exp_annotations: Object.fromEntries(Object.entries(r.annotations as Record<string, string>)
-            .map(([k, v]) => [k, expand(v, { ...c.fires && c.fires.labels, alertname: alert, severity }, c.fires ? c.fires.value : 0)])),
-        }] : [],
-      }],
-    })));
+    const tests = cases.flatMap((c) =>
+      c.at.map((at) => ({
+        name: `${alert} ${c.name} @${at}`,
+        interval: `${SCRAPE}s`,
+        input_series: c.series,
+        alert_rule_test: [
+          {
+            eval_time: at,
+            alertname: alert,
+            exp_alerts: c.fires
+              ? [
+                  {
+                    exp_labels: { ...c.fires.labels, severity },
+                    exp_annotations: Object.fromEntries(
+                      Object.entries(r.annotations as Record<string, string>).map(([k, v]) => [
+                        k,
+                        expand(v, { ...(c.fires && c.fires.labels), alertname: alert, severity }, c.fires ? c.fires.value : 0),
+                      ]),
+                    ),
+                  },
+                ]
+              : [],
+          },
+        ],
+      })),
+    );
     const file = join(dir, `${alert}.test.yaml`);
     writeFileSync(file, stringify({ rule_files: [rulesFile], evaluation_interval: "15s", tests }));
     expect(runOk("promtool", ["test", "rules", file])).toContain("SUCCESS");
   }
   const job = { namespace: NS, job: JOB };
   /** A counter that steps by `by` once, at `atSeconds`, sampled every SCRAPE seconds. */
-  const step = (name: string, labels: Record<string, string>, atSeconds: number, by = 1): Series =>
-    ({ series: name + sel(labels), values: `0x${atSeconds / SCRAPE - 1} ${by}x200` });
+  const step = (name: string, labels: Record<string, string>, atSeconds: number, by = 1): Series => ({
+    series: name + sel(labels),
+    values: `0x${atSeconds / SCRAPE - 1} ${by}x200`,
+  });
 
   it("error rate: exactly at the threshold is silent; 10 % of a trickle (10 events in 5 min) is silent", () => {
     const t = thresholds.errorRate!;
     const e = t.threshold * 1000;
     check(t.alert, t.severity, [
-      { name: "at threshold", at: ["11m"], fires: false, series: [counter("socketgate_events_total", { event: "message:send", outcome: "error" }, e),
-        counter("socketgate_events_total", { event: "message:send", outcome: "ok" }, 1000 - e)] },
-      { name: "low traffic", at: ["11m", "20m"], fires: false, series: [counter("socketgate_events_total", { event: "message:send", outcome: "error" }, 0.2),
-        counter("socketgate_events_total", { event: "message:send", outcome: "ok" }, 1.8)] },
+      {
+        name: "at threshold",
+        at: ["11m"],
+        fires: false,
+        series: [
+          counter("socketgate_events_total", { event: "message:send", outcome: "error" }, e),
+          counter("socketgate_events_total", { event: "message:send", outcome: "ok" }, 1000 - e),
+        ],
+      },
+      {
+        name: "low traffic",
+        at: ["11m", "20m"],
+        fires: false,
+        series: [
+          counter("socketgate_events_total", { event: "message:send", outcome: "error" }, 0.2),
+          counter("socketgate_events_total", { event: "message:send", outcome: "ok" }, 1.8),
+        ],
+      },
       // Just at the floor (1 event/s) with 10 % errors it pages: the guard is a floor, not a blindfold.
-      { name: "at the traffic floor", at: ["11m"], fires: { labels: job, value: 0.1 }, series: [counter("socketgate_events_total", { event: "message:send", outcome: "error" }, 6),
-        counter("socketgate_events_total", { event: "message:send", outcome: "ok" }, 54)] },
+      {
+        name: "at the traffic floor",
+        at: ["11m"],
+        fires: { labels: job, value: 0.1 },
+        series: [
+          counter("socketgate_events_total", { event: "message:send", outcome: "error" }, 6),
+          counter("socketgate_events_total", { event: "message:send", outcome: "ok" }, 54),
+        ],
+      },
     ]);
   });
 
@@ -226,7 +297,9 @@ describe("alert rules at 3 a.m.", () => {
     for (const key of ["latencyP95Seconds", "latencyP99Seconds"] as const) {
       const t = thresholds[key]!;
       // Every event takes 2.5 s, but only 0.5 events/s.
-      const series = [...BUCKETS.map(String), "+Inf"].map((le) => counter("socketgate_event_duration_seconds_bucket", { event: "message:send", le }, Number(le) >= 2.5 || le === "+Inf" ? 30 : 0));
+      const series = [...BUCKETS.map(String), "+Inf"].map((le) =>
+        counter("socketgate_event_duration_seconds_bucket", { event: "message:send", le }, Number(le) >= 2.5 || le === "+Inf" ? 30 : 0),
+      );
       series.push(counter("socketgate_event_duration_seconds_count", { event: "message:send" }, 30));
       check(t.alert, t.severity, [{ name: "low traffic", at: ["16m"], fires: false, series }]);
     }
@@ -235,14 +308,37 @@ describe("alert rules at 3 a.m.", () => {
   it("connection failures: client-fault reasons never page, a trickle of service failures does not either", () => {
     const t = thresholds.connectionFailures!;
     check(t.alert, t.severity, [
-      { name: "expired tokens retried", at: ["16m"], fires: false, series: [counter("socketgate_connection_failures_total", { reason: "auth_expired" }, 500),
-        counter("socketgate_connection_failures_total", { reason: "auth_invalid" }, 100), counter("socketgate_connection_attempts_total", {}, 1000)] },
-      { name: "one client retrying an expired token at night", at: ["16m"], fires: false, series: [counter("socketgate_connection_failures_total", { reason: "auth_expired" }, 1),
-        counter("socketgate_connection_attempts_total", {}, 6)] },
-      { name: "low traffic", at: ["16m"], fires: false, series: [counter("socketgate_connection_failures_total", { reason: "capacity" }, 3),
-        counter("socketgate_connection_attempts_total", {}, 6)] },
-      { name: "at threshold", at: ["16m"], fires: false, series: [counter("socketgate_connection_failures_total", { reason: "redis_unavailable" }, 10),
-        counter("socketgate_connection_attempts_total", {}, 1000)] },
+      {
+        name: "expired tokens retried",
+        at: ["16m"],
+        fires: false,
+        series: [
+          counter("socketgate_connection_failures_total", { reason: "auth_expired" }, 500),
+          counter("socketgate_connection_failures_total", { reason: "auth_invalid" }, 100),
+          counter("socketgate_connection_attempts_total", {}, 1000),
+        ],
+      },
+      {
+        name: "one client retrying an expired token at night",
+        at: ["16m"],
+        fires: false,
+        series: [counter("socketgate_connection_failures_total", { reason: "auth_expired" }, 1), counter("socketgate_connection_attempts_total", {}, 6)],
+      },
+      {
+        name: "low traffic",
+        at: ["16m"],
+        fires: false,
+        series: [counter("socketgate_connection_failures_total", { reason: "capacity" }, 3), counter("socketgate_connection_attempts_total", {}, 6)],
+      },
+      {
+        name: "at threshold",
+        at: ["16m"],
+        fires: false,
+        series: [
+          counter("socketgate_connection_failures_total", { reason: "redis_unavailable" }, 10),
+          counter("socketgate_connection_attempts_total", {}, 1000),
+        ],
+      },
     ]);
   });
 
@@ -263,8 +359,10 @@ describe("alert rules at 3 a.m.", () => {
     const t = operational.processErrors!;
     const windowS = secondsOf(t.window!);
     const labels = { ...job, pod: POD, kind: "uncaughtException" };
-    const series = [step("socketgate_process_errors_total", { pod: POD, kind: "uncaughtException" }, 120),
-      gauge("socketgate_process_errors_total", { pod: POD, kind: "unhandledRejection" }, 0)];
+    const series = [
+      step("socketgate_process_errors_total", { pod: POD, kind: "uncaughtException" }, 120),
+      gauge("socketgate_process_errors_total", { pod: POD, kind: "unhandledRejection" }, 0),
+    ];
     check(t.alert, t.severity, [
       { name: "none", at: ["105s"], fires: false, series },
       { name: "after one", at: ["135s", `${120 + windowS - 30}s`], fires: { labels, value: 1 }, series },
@@ -298,7 +396,12 @@ describe("alert rules at 3 a.m.", () => {
     const f = secondsOf(t.for);
     const blip = { series: `socketgate_fanout_healthy${sel({ pod: POD })}`, values: `1x8 0x${f / SCRAPE / 2} 1x200` };
     check(t.alert, t.severity, [
-      { name: "interrupted", at: [`${f + 60}s`], fires: { labels: { ...job, pod: POD }, value: 0 }, series: [gauge("socketgate_fanout_healthy", { pod: POD }, 0)] },
+      {
+        name: "interrupted",
+        at: [`${f + 60}s`],
+        fires: { labels: { ...job, pod: POD }, value: 0 },
+        series: [gauge("socketgate_fanout_healthy", { pod: POD }, 0)],
+      },
       { name: "healthy", at: [`${f + 60}s`], fires: false, series: [gauge("socketgate_fanout_healthy", { pod: POD }, 1)] },
       { name: "blip", at: ["3m", `${f + 180}s`], fires: false, series: [blip] },
     ]);

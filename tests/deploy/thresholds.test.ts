@@ -18,8 +18,13 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 describe("thresholds.yaml", () => {
   it("holds the seven alerts of SPEC.md with the contract's numbers", () => {
     expect(Object.fromEntries(thresholds.map((t) => [t.key, t.threshold]))).toEqual({
-      connections: 0.8, errorRate: 0.05, memory: 0.8, latencyP95Seconds: 1, latencyP99Seconds: 0.1,
-      handlerPanicsPerMinute: 0, connectionFailures: 0.01,
+      connections: 0.8,
+      errorRate: 0.05,
+      memory: 0.8,
+      latencyP95Seconds: 1,
+      latencyP99Seconds: 0.1,
+      handlerPanicsPerMinute: 0,
+      connectionFailures: 0.01,
     });
     for (const t of thresholds) {
       expect(t.severity, t.key).toMatch(/^(critical|warning)$/);
@@ -29,7 +34,10 @@ describe("thresholds.yaml", () => {
   });
 
   it("guards every traffic ratio and latency alert with a minimum rate over its window (usable at 3 a.m.)", () => {
-    const guarded = thresholds.filter((t) => t.minRate !== undefined).map((t) => t.key).sort();
+    const guarded = thresholds
+      .filter((t) => t.minRate !== undefined)
+      .map((t) => t.key)
+      .sort();
     expect(guarded).toEqual(["connectionFailures", "errorRate", "latencyP95Seconds", "latencyP99Seconds"]);
     for (const t of thresholds.filter((x) => x.key !== "connections" && x.key !== "memory")) expect(t.window, t.key).toMatch(/^\d+m$/);
     // Client-fault reasons are a subset of the gateway's closed reason list and agree with its one

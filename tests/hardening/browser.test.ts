@@ -52,7 +52,9 @@ let context: BrowserContext;
 let profile: string;
 
 async function startGateway(): Promise<GatewayProcess> {
-  return startGatewayProcess({ env: { PORT: String(gatewayPort), DEMO: "1", CORS_ORIGINS: pageOrigin, DRAIN_DELAY_MS: "100", DRAIN_WINDOW_MS: "400", PRESENCE_GRACE_MS: "500" } });
+  return startGatewayProcess({
+    env: { PORT: String(gatewayPort), DEMO: "1", CORS_ORIGINS: pageOrigin, DRAIN_DELAY_MS: "100", DRAIN_WINDOW_MS: "400", PRESENCE_GRACE_MS: "500" },
+  });
 }
 
 /** SIGTERM the gateway, wait for its clean exit, start a fresh one on the same port (a rolling restart). */
@@ -76,8 +78,10 @@ async function waitFor<A>(page: Page, fn: (arg: A) => unknown, arg: A, what: str
   }
 }
 
-type W = Window & { clients: Record<string, { joined: number; connects: number; draining: number; received: unknown[] }>; demoState: { joined: boolean; connects: number; transport: string } };
-
+type W = Window & {
+  clients: Record<string, { joined: number; connects: number; draining: number; received: unknown[] }>;
+  demoState: { joined: boolean; connects: number; transport: string };
+};
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
@@ -94,7 +98,15 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }, 60_000);
 
@@ -128,7 +140,11 @@ describe("real browser (chromium)", () => {
     expect(transports).toEqual(["polling", "websocket"]);
 
     const send = (name: string, body: string) =>
-      page.evaluate(([n, r, b]) => (window as unknown as { send: (n: string, r: string, b: string) => Promise<boolean> }).send(n, r, b), [name, room, body] as const);
+      page.evaluate(([n, r, b]) => (window as unknown as { send: (n: string, r: string, b: string) => Promise<boolean> }).send(n, r, b), [
+        name,
+        room,
+        body,
+      ] as const);
     const received = ([name, body]: [string, string]) => (window as unknown as W).clients[name]!.received.includes(body);
     expect(await send("poll", "from polling")).toBe(true);
     expect(await send("ws", "from websocket")).toBe(true);

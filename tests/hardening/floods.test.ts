@@ -63,10 +63,16 @@ describe("connection flood from one address", () => {
     expect(admitted).toBeGreaterThanOrEqual(5);
     expect(admitted).toBeLessThanOrEqual(10);
     // Polling handshakes are refused the same way, with the code in the body.
-    const polls = await Promise.all(Array.from({ length: 5 }, () => http(`${limited.url}/socket.io/?EIO=4&transport=polling`, { headers: { "x-forwarded-for": "203.0.113.7" } })));
+    const polls = await Promise.all(
+      Array.from({ length: 5 }, () => http(`${limited.url}/socket.io/?EIO=4&transport=polling`, { headers: { "x-forwarded-for": "203.0.113.7" } })),
+    );
     const limitedPolls = polls.filter((p) => !("error" in p) && p.status === 429);
     expect(limitedPolls.length).toBeGreaterThanOrEqual(3);
-    for (const p of limitedPolls) expect(JSON.parse((p as { body: string }).body)).toMatchObject({ code: "RATE_LIMITED", message: expect.stringMatching(/too many connections from this address/) });
+    for (const p of limitedPolls)
+      expect(JSON.parse((p as { body: string }).body)).toMatchObject({
+        code: "RATE_LIMITED",
+        message: expect.stringMatching(/too many connections from this address/),
+      });
     expect(await delta("socketgate_connection_failures_total", { reason: "rate_limited" })).toBe(refusals.length + limitedPolls.length);
 
     // Another address is not affected by the flood.
@@ -84,7 +90,9 @@ describe("event flood", () => {
   it("answers RATE_LIMITED past the burst, counts each, and serves the socket again once it slows down", async () => {
     const s = await connected(client(gw.url, { token }));
     const delta = await metricsSnapshot(gw);
-    const answers = await Promise.all(Array.from({ length: 300 }, () => ask<{ ok: boolean; error?: { code: string } }>(s, "presence:get", { room: "flood:a" }, 15_000)));
+    const answers = await Promise.all(
+      Array.from({ length: 300 }, () => ask<{ ok: boolean; error?: { code: string } }>(s, "presence:get", { room: "flood:a" }, 15_000)),
+    );
     const ok = answers.filter((a) => a.ok).length;
     const limited = answers.filter((a) => a.error?.code === "RATE_LIMITED").length;
     expect(ok + limited).toBe(300);
@@ -173,7 +181,9 @@ describe("huge payloads", () => {
     expect(sid).toBeDefined();
     const s = await tcp(gw.port);
     const done = tcpClosed(s, 5000);
-    s.write(`POST /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: ${DECLARED}\r\n\r\n`);
+    s.write(
+      `POST /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: ${DECLARED}\r\n\r\n`,
+    );
     await sleep(500);
     s.destroy();
     const result = await done;
@@ -185,13 +195,17 @@ describe("huge payloads", () => {
   it("answers the backend API with 413 JSON for declared and for streamed oversized bodies", async () => {
     const s = await tcp(gw.port);
     const done = tcpClosed(s, 5000);
-    s.write(`POST /v1/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TEST_API_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${DECLARED}\r\n\r\n`);
+    s.write(
+      `POST /v1/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TEST_API_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${DECLARED}\r\n\r\n`,
+    );
     const declared = await done;
     expect(declared?.data ?? "").toMatch(/^HTTP\/1\.1 413[\s\S]*"PAYLOAD_TOO_LARGE"/);
 
     const chunked = await tcp(gw.port);
     const done2 = tcpClosed(chunked, 10_000);
-    chunked.write(`POST /v1/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TEST_API_KEY}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    chunked.write(
+      `POST /v1/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TEST_API_KEY}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    );
     const piece = "x".repeat(16 * 1024);
     let sentBytes = 0;
     for (let i = 0; i < 64 && !chunked.destroyed && !chunked.writableEnded; i++) {
@@ -238,7 +252,10 @@ describe("slow and idle peers", () => {
       return `${Math.min(...t)}-${Math.max(...t)} ms`;
     };
     console.log(`[hardening] slow-loris closed after: polling ${span(0, 20)}, API ${span(20, 25)}, ops ${span(25, 30)} (${Date.now() - started} ms total)`);
-    expect(results.every((r) => r !== undefined), "a slow-loris connection was never closed").toBe(true);
+    expect(
+      results.every((r) => r !== undefined),
+      "a slow-loris connection was never closed",
+    ).toBe(true);
   });
 
   it("closes half-open polling sessions (no more polls) after the heartbeat and counts the unauthenticated ones", async () => {
@@ -246,7 +263,11 @@ describe("slow and idle peers", () => {
     const before = metricValue(await scrape(gw.opsUrl), "socketgate_connections", { transport: "polling" }) ?? 0;
     // One session that authenticated and then went silent, one that never sent CONNECT.
     const authed = await pollingOpen(gw.url);
-    const post = await http(pollUrl(gw.url, authed.sid!), { method: "POST", headers: { "content-type": "text/plain;charset=UTF-8" }, body: `40${JSON.stringify({ token })}` });
+    const post = await http(pollUrl(gw.url, authed.sid!), {
+      method: "POST",
+      headers: { "content-type": "text/plain;charset=UTF-8" },
+      body: `40${JSON.stringify({ token })}`,
+    });
     expect("error" in post ? post.error : post.status).toBe(200);
     const first = await http(pollUrl(gw.url, authed.sid!), { timeoutMs: 3000 });
     expect("error" in first ? first.error : first.body).toMatch(/^40/);
@@ -267,7 +288,10 @@ describe("slow and idle peers", () => {
     const idle = Array.from({ length: 40 }, () => new RawSocket(gw.url));
     await Promise.all(idle.map((r) => r.opened));
     const closed = await Promise.all(idle.map((r) => r.waitClosed(8000)));
-    expect(closed.every((c) => c !== undefined), "an unauthenticated socket outlived the connect timeout").toBe(true);
+    expect(
+      closed.every((c) => c !== undefined),
+      "an unauthenticated socket outlived the connect timeout",
+    ).toBe(true);
     await sleep(200);
     expect(await delta("socketgate_connection_failures_total", { reason: "handshake_timeout" })).toBe(40);
   });

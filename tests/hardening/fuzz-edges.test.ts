@@ -25,7 +25,16 @@ const report: Record<string, number> = {};
 beforeAll(async () => {
   gw = await startGatewayProcess({
     // A 1 s heartbeat bounds how long a fuzzed long-poll GET on a live session may legitimately wait.
-    env: { CORS_ORIGINS: ALLOWED_ORIGIN, MAX_PAYLOAD_BYTES: "65536", PING_INTERVAL_MS: "1000", PING_TIMEOUT_MS: "2000", CONNECT_TIMEOUT_MS: "3000", TRUST_PROXY_HOPS: "1", RATE_LIMIT_EVENTS_PER_S: "1000", RATE_LIMIT_BURST: "1000" },
+    env: {
+      CORS_ORIGINS: ALLOWED_ORIGIN,
+      MAX_PAYLOAD_BYTES: "65536",
+      PING_INTERVAL_MS: "1000",
+      PING_TIMEOUT_MS: "2000",
+      CONNECT_TIMEOUT_MS: "3000",
+      TRUST_PROXY_HOPS: "1",
+      RATE_LIMIT_EVENTS_PER_S: "1000",
+      RATE_LIMIT_BURST: "1000",
+    },
   });
   valid = await signToken("fuzz-user");
 });
@@ -69,7 +78,13 @@ describe("fuzz: handshake auth objects", () => {
   it(`admits only valid tokens with valid device ids over ${AUTH_CASES} random auth objects`, { timeout: 60_000 }, async () => {
     const calm = await startBystanders(gw);
     const auth = fc.oneof(
-      { weight: 4, arbitrary: fc.record({ token: fc.oneof({ weight: 1, arbitrary: fc.constant<unknown>(valid) }, { weight: 3, arbitrary: badToken() }), deviceId }, { requiredKeys: ["token"] }) },
+      {
+        weight: 4,
+        arbitrary: fc.record(
+          { token: fc.oneof({ weight: 1, arbitrary: fc.constant<unknown>(valid) }, { weight: 3, arbitrary: badToken() }), deviceId },
+          { requiredKeys: ["token"] },
+        ),
+      },
       { weight: 1, arbitrary: fc.record({ deviceId }, { requiredKeys: [] }) },
       { weight: 1, arbitrary: fc.anything({ maxDepth: 2 }) },
     );
@@ -86,7 +101,8 @@ describe("fuzz: handshake auth objects", () => {
           const answer = await raw.next((f) => f.startsWith("40") || f.startsWith("44"), 8000);
           const plain = a === undefined || (typeof a === "object" && a !== null && !Array.isArray(a));
           const rec = (a ?? {}) as { token?: unknown; deviceId?: unknown };
-          const shouldAdmit = plain && rec.token === valid && (rec.deviceId === undefined || (typeof rec.deviceId === "string" && ID_PATTERN.test(rec.deviceId)));
+          const shouldAdmit =
+            plain && rec.token === valid && (rec.deviceId === undefined || (typeof rec.deviceId === "string" && ID_PATTERN.test(rec.deviceId)));
           if (answer === undefined) {
             // No CONNECT answer: only acceptable when the packet itself was not a valid CONNECT (clean close).
             expect(plain, `no answer for ${JSON.stringify(a)?.slice(0, 200)}`).toBe(false);
@@ -125,7 +141,19 @@ describe("fuzz: backend API requests", () => {
     const calm = await startBystanders(gw);
     const authz = fc.oneof(
       { weight: 4, arbitrary: fc.constant(`Bearer ${TEST_API_KEY}`) },
-      { weight: 2, arbitrary: fc.constantFrom(`bearer ${TEST_API_KEY}`, `Bearer ${TEST_API_KEY.slice(0, -1)}`, `Bearer ${TEST_API_KEY}x`, `Bearer  ${TEST_API_KEY}`, `Basic ${TEST_API_KEY}`, TEST_API_KEY, "Bearer ", "") },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom(
+          `bearer ${TEST_API_KEY}`,
+          `Bearer ${TEST_API_KEY.slice(0, -1)}`,
+          `Bearer ${TEST_API_KEY}x`,
+          `Bearer  ${TEST_API_KEY}`,
+          `Basic ${TEST_API_KEY}`,
+          TEST_API_KEY,
+          "Bearer ",
+          "",
+        ),
+      },
       { weight: 1, arbitrary: fc.string({ maxLength: 600 }).map((s) => s.replace(/[^\x20-\x7e]/g, "")) },
     );
     const contentType = fc.oneof(
@@ -157,16 +185,36 @@ describe("fuzz: backend API requests", () => {
     const body = fc.oneof(
       { weight: 4, arbitrary: publish },
       { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)) },
-      { weight: 1, arbitrary: fc.record({ userId: fc.oneof(fc.constant("nobody"), fc.string({ maxLength: 140 }), fc.integer()) }).map((v) => JSON.stringify(v)) },
+      {
+        weight: 1,
+        arbitrary: fc.record({ userId: fc.oneof(fc.constant("nobody"), fc.string({ maxLength: 140 }), fc.integer()) }).map((v) => JSON.stringify(v)),
+      },
       { weight: 1, arbitrary: fc.string({ maxLength: 400, unit: "binary" }) },
       { weight: 1, arbitrary: fc.constantFrom("", "{", "null", "[]", '{"__proto__":{"x":1},"room":"fz:a","event":"e","data":1}', "x".repeat(70_000)) },
     );
     const path = fc.oneof(
       { weight: 4, arbitrary: fc.constantFrom("/v1/publish", "/v1/disconnect") },
       { weight: 2, arbitrary: fc.string({ maxLength: 150 }).map((r) => `/v1/presence/${encodeURIComponent(r)}`) },
-      { weight: 1, arbitrary: fc.constantFrom("/v1/presence/%", "/v1/presence/%E0%A4%A", "/v1/presence/", "/v1/", "/v1/publish/", "/v1/publish?x=1", "/v2/publish", "//v1/publish", "/v1/../v1/publish") },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          "/v1/presence/%",
+          "/v1/presence/%E0%A4%A",
+          "/v1/presence/",
+          "/v1/",
+          "/v1/publish/",
+          "/v1/publish?x=1",
+          "/v2/publish",
+          "//v1/publish",
+          "/v1/../v1/publish",
+        ),
+      },
     );
-    const method = fc.oneof({ weight: 5, arbitrary: fc.constant("POST") }, { weight: 2, arbitrary: fc.constant("GET") }, { weight: 1, arbitrary: fc.constantFrom("PUT", "DELETE", "PATCH", "OPTIONS", "HEAD") });
+    const method = fc.oneof(
+      { weight: 5, arbitrary: fc.constant("POST") },
+      { weight: 2, arbitrary: fc.constant("GET") },
+      { weight: 1, arbitrary: fc.constantFrom("PUT", "DELETE", "PATCH", "OPTIONS", "HEAD") },
+    );
     const statuses = new Map<number, number>();
     await fc.assert(
       fc.asyncProperty(method, path, authz, contentType, body, async (m, p, a, ct, b) => {
@@ -214,7 +262,11 @@ describe("fuzz: Engine.IO handshake query strings and headers", () => {
   const query = fc.record(
     {
       EIO: fc.oneof({ weight: 3, arbitrary: fc.constant("4") }, fc.constantFrom("3", "5", "", "04", "4.0", "-1", "99999999999999999999"), header),
-      transport: fc.oneof({ weight: 3, arbitrary: fc.constantFrom("polling", "websocket") }, fc.constantFrom("webtransport", "flashsocket", "", "POLLING"), header),
+      transport: fc.oneof(
+        { weight: 3, arbitrary: fc.constantFrom("polling", "websocket") },
+        fc.constantFrom("webtransport", "flashsocket", "", "POLLING"),
+        header,
+      ),
       sid: fc.oneof(fc.constantFrom("", "AAAAAAAAAAAAAAAAAAAA", "../../etc/passwd", "%00"), header),
       t: header,
       b64: fc.constantFrom("1", "0", "true"),
@@ -228,22 +280,35 @@ describe("fuzz: Engine.IO handshake query strings and headers", () => {
     const statuses = new Map<number, number>();
     const serverErrors: string[] = [];
     await fc.assert(
-      fc.asyncProperty(query, headers, fc.constantFrom("GET", "POST", "OPTIONS", "PUT"), fc.string({ maxLength: 200 }), fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }), async (q, h, m, b, realSid) => {
-        const params = new URLSearchParams(q as Record<string, string>);
-        if (realSid) {
-          const open = await pollingOpen(gw.url);
-          if (open.sid) params.set("sid", open.sid);
-        }
-        const path = `/socket.io/?${params.toString()}`;
-        const res = await http(gw.url, { method: m, path, headers: h as Record<string, string>, body: m === "POST" || m === "PUT" ? b : undefined, timeoutMs: 10_000 });
-        if ("error" in res) throw new Error(`${m} ${path}: ${res.error}`);
-        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        assertNoLeak(res.body, `${m} ${path}`);
-        // Never a 5xx, with or without a live session id (engine.io's bare 500 for other methods on a
-        // live session is answered 405 by the gateway; requests here never overlap on one session).
-        if (res.status >= 500) serverErrors.push(`${m} ${path} -> ${res.status} ${res.body.slice(0, 100)}`);
-        expect(res.status, `${m} ${path} (real sid: ${realSid}) -> ${res.status} ${res.body.slice(0, 200)}`).toBeLessThan(500);
-      }),
+      fc.asyncProperty(
+        query,
+        headers,
+        fc.constantFrom("GET", "POST", "OPTIONS", "PUT"),
+        fc.string({ maxLength: 200 }),
+        fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+        async (q, h, m, b, realSid) => {
+          const params = new URLSearchParams(q as Record<string, string>);
+          if (realSid) {
+            const open = await pollingOpen(gw.url);
+            if (open.sid) params.set("sid", open.sid);
+          }
+          const path = `/socket.io/?${params.toString()}`;
+          const res = await http(gw.url, {
+            method: m,
+            path,
+            headers: h as Record<string, string>,
+            body: m === "POST" || m === "PUT" ? b : undefined,
+            timeoutMs: 10_000,
+          });
+          if ("error" in res) throw new Error(`${m} ${path}: ${res.error}`);
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          assertNoLeak(res.body, `${m} ${path}`);
+          // Never a 5xx, with or without a live session id (engine.io's bare 500 for other methods on a
+          // live session is answered 405 by the gateway; requests here never overlap on one session).
+          if (res.status >= 500) serverErrors.push(`${m} ${path} -> ${res.status} ${res.body.slice(0, 100)}`);
+          expect(res.status, `${m} ${path} (real sid: ${realSid}) -> ${res.status} ${res.body.slice(0, 200)}`).toBeLessThan(500);
+        },
+      ),
       { numRuns: QUERY_CASES, endOnFailure: true },
     );
     report.query = QUERY_CASES;

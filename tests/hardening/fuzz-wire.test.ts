@@ -44,13 +44,21 @@ const payload = fc.oneof(
   fc.record({ limit: fc.oneof(fc.integer(), fc.double(), fc.constant(null)) }),
   fc.constant({ ["__proto__"]: { polluted: true } }),
 );
-const eventName = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...EVENTS) }, fc.constantFrom("connect", "disconnect", "error", "__proto__", "constructor", "gateway:draining", "newListener"), fc.string({ maxLength: 70 }));
+const eventName = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...EVENTS) },
+  fc.constantFrom("connect", "disconnect", "error", "__proto__", "constructor", "gateway:draining", "newListener"),
+  fc.string({ maxLength: 70 }),
+);
 
 /** A well-formed Socket.IO frame, then maybe mutated byte by byte. */
 const validFrame = fc
   .tuple(eventName, payload, fc.option(fc.nat({ max: 1e6 }), { nil: undefined }))
   .map(([name, p, ack]) => `42${ack ?? ""}${JSON.stringify([name, p])}`);
-const mutation = fc.record({ op: fc.constantFrom("insert", "delete", "replace", "truncate", "dup"), at: fc.nat(), ch: fc.string({ minLength: 1, maxLength: 3, unit: "binary" }) });
+const mutation = fc.record({
+  op: fc.constantFrom("insert", "delete", "replace", "truncate", "dup"),
+  at: fc.nat(),
+  ch: fc.string({ minLength: 1, maxLength: 3, unit: "binary" }),
+});
 const mutatedFrame = fc.tuple(validFrame, fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([f, muts]) => {
   let s = f;
   for (const m of muts) {
@@ -64,7 +72,13 @@ const mutatedFrame = fc.tuple(validFrame, fc.array(mutation, { minLength: 1, max
   return s;
 });
 const structuredFrame = fc
-  .tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 9 }), fc.constantFrom("", "/", "/admin,", "/x,", "/socket.io,"), fc.constantFrom("", "1", "99999999999999999999", "-1", "1-"), fc.jsonValue({ maxDepth: 3 }))
+  .tuple(
+    fc.integer({ min: 0, max: 9 }),
+    fc.integer({ min: 0, max: 9 }),
+    fc.constantFrom("", "/", "/admin,", "/x,", "/socket.io,"),
+    fc.constantFrom("", "1", "99999999999999999999", "-1", "1-"),
+    fc.jsonValue({ maxDepth: 3 }),
+  )
   .map(([e, s, nsp, ack, j]) => `${e}${s}${nsp}${ack}${JSON.stringify(j)}`);
 const binaryPlaceholder = fc
   .tuple(fc.constantFrom("451-", "450-", "459-", "46", "45-1-", "4599999999-"), fc.nat({ max: 5 }), fc.constantFrom(...EVENTS))
@@ -76,7 +90,33 @@ const frame = fc.oneof(
   { weight: 1, arbitrary: binaryPlaceholder },
   { weight: 1, arbitrary: fc.string({ maxLength: 200, unit: "binary" }) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)) },
-  { weight: 1, arbitrary: fc.constantFrom("", "2", "3", "4", "5", "6", "1", "2probe", "3probe", "40", "41", "4", "4x", "0", "42", "42[]", "42{}", "42[1]", "42null", '42["a"', "43[]", "431[]") },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      "",
+      "2",
+      "3",
+      "4",
+      "5",
+      "6",
+      "1",
+      "2probe",
+      "3probe",
+      "40",
+      "41",
+      "4",
+      "4x",
+      "0",
+      "42",
+      "42[]",
+      "42{}",
+      "42[1]",
+      "42null",
+      '42["a"',
+      "43[]",
+      "431[]",
+    ),
+  },
 );
 
 // ---- helpers ------------------------------------------------------------------------------------

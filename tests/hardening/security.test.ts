@@ -51,15 +51,40 @@ describe("JWT with an HS256 secret", () => {
     expect(await outcome(gw, `${b64({ alg: "none", typ: "JWT" })}.${b64(claims)}.`)).toBe("AUTH_INVALID");
     expect(await outcome(gw, `${b64({ alg: "NONE" })}.${b64(claims)}.`)).toBe("AUTH_INVALID");
     expect(await outcome(gw, await signToken("alice", {}, { secret: "another-secret-0123456789-0123456789-xyz" }))).toBe("AUTH_INVALID");
-    expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "HS512" }).setSubject("alice").setExpirationTime("1h").sign(secret))).toBe("AUTH_INVALID");
+    expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "HS512" }).setSubject("alice").setExpirationTime("1h").sign(secret))).toBe(
+      "AUTH_INVALID",
+    );
     const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-    expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setSubject("alice").setExpirationTime("1h").sign(privateKey))).toBe("AUTH_INVALID");
-    expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setExpirationTime(now() - 30).sign(secret))).toBe("AUTH_EXPIRED");
-    expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").setNotBefore(now() + 600).setExpirationTime("2h").sign(secret))).toBe("AUTH_INVALID");
+    expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setSubject("alice").setExpirationTime("1h").sign(privateKey))).toBe(
+      "AUTH_INVALID",
+    );
+    expect(
+      await outcome(
+        gw,
+        await new SignJWT({})
+          .setProtectedHeader({ alg: "HS256" })
+          .setSubject("alice")
+          .setExpirationTime(now() - 30)
+          .sign(secret),
+      ),
+    ).toBe("AUTH_EXPIRED");
+    expect(
+      await outcome(
+        gw,
+        await new SignJWT({})
+          .setProtectedHeader({ alg: "HS256" })
+          .setSubject("alice")
+          .setNotBefore(now() + 600)
+          .setExpirationTime("2h")
+          .sign(secret),
+      ),
+    ).toBe("AUTH_INVALID");
     // A token without exp never expires: refused.
     expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("alice").sign(secret))).toBe("AUTH_INVALID");
     // A valid signature over claims with a hostile subject.
-    expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("#u:bob").setExpirationTime("1h").sign(secret))).toBe("AUTH_INVALID");
+    expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("#u:bob").setExpirationTime("1h").sign(secret))).toBe(
+      "AUTH_INVALID",
+    );
     expect(await delta("socketgate_connection_failures_total", { reason: "auth_invalid" })).toBe(8);
     expect(await delta("socketgate_connection_failures_total", { reason: "auth_expired" })).toBe(1);
   });
@@ -71,12 +96,17 @@ describe("JWT with an HS256 secret", () => {
     s.close();
     await outcome(gw, token + "tampered");
     for (const authorization of [`Bearer ${TEST_API_KEY}`, `Bearer ${TEST_API_KEY}x`, TEST_API_KEY]) {
-      await http(`${gw.url}/v1/publish`, { method: "POST", headers: { authorization, "content-type": "application/json" }, body: JSON.stringify({ room: "sec:a", event: "e", data: 1 }) });
+      await http(`${gw.url}/v1/publish`, {
+        method: "POST",
+        headers: { authorization, "content-type": "application/json" },
+        body: JSON.stringify({ room: "sec:a", event: "e", data: 1 }),
+      });
     }
     await new Promise((r) => setTimeout(r, 300));
     const everything = [...gw.logs.map((l) => JSON.stringify(l)), ...gw.stderr].join("\n");
     expect(gw.logs.length).toBeGreaterThan(5);
-    for (const secret of [TEST_SECRET, TEST_API_KEY, token, token.split(".")[2]!]) expect(everything.includes(secret), `leaked ${secret.slice(0, 12)}...`).toBe(false);
+    for (const secret of [TEST_SECRET, TEST_API_KEY, token, token.split(".")[2]!])
+      expect(everything.includes(secret), `leaked ${secret.slice(0, 12)}...`).toBe(false);
   });
 });
 
@@ -84,7 +114,11 @@ describe("JWT with an RS256 public key", () => {
   let gw: GatewayProcess;
   let keys: { publicKey: string; privateKey: string };
   beforeAll(async () => {
-    keys = generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } });
+    keys = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: "spki", format: "pem" },
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+    });
     const dir = mkdtempSync(join(tmpdir(), "sg-sec-"));
     writeFileSync(join(dir, "pub.pem"), keys.publicKey);
     gw = await startGatewayProcess({ env: { JWT_SECRET: undefined, JWT_PUBLIC_KEY_FILE: join(dir, "pub.pem") } });
@@ -99,17 +133,34 @@ describe("JWT with an RS256 public key", () => {
     const good = await new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setSubject("dave").setExpirationTime("1h").sign(priv);
     expect(await outcome(gw, good)).toBe("ok");
     // The classic confusion: the attacker knows the public key and uses its PEM text as an HMAC secret.
-    const confused = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("dave").setExpirationTime("1h").sign(createSecretKey(Buffer.from(keys.publicKey)));
+    const confused = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("dave")
+      .setExpirationTime("1h")
+      .sign(createSecretKey(Buffer.from(keys.publicKey)));
     expect(await outcome(gw, confused)).toBe("AUTH_INVALID");
     expect(await outcome(gw, `${b64({ alg: "none" })}.${b64({ sub: "dave", exp: now() + 600 })}.`)).toBe("AUTH_INVALID");
     const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
-    expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setSubject("dave").setExpirationTime("1h").sign(other))).toBe("AUTH_INVALID");
+    expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setSubject("dave").setExpirationTime("1h").sign(other))).toBe(
+      "AUTH_INVALID",
+    );
     const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
-    expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "ES256" }).setSubject("dave").setExpirationTime("1h").sign(ec))).toBe("AUTH_INVALID");
+    expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "ES256" }).setSubject("dave").setExpirationTime("1h").sign(ec))).toBe(
+      "AUTH_INVALID",
+    );
     // Same key, weaker-looking header tricks: a jwk or kid pointing elsewhere changes nothing.
     const [, p, sig] = good.split(".");
     expect(await outcome(gw, `${b64({ alg: "RS256", kid: "../../dev/null", jku: "http://evil.example/jwks" })}.${p}.${sig}`)).toBe("AUTH_INVALID");
-    expect(await outcome(gw, await new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setSubject("dave").setExpirationTime(now() - 5).sign(priv))).toBe("AUTH_EXPIRED");
+    expect(
+      await outcome(
+        gw,
+        await new SignJWT({})
+          .setProtectedHeader({ alg: "RS256" })
+          .setSubject("dave")
+          .setExpirationTime(now() - 5)
+          .sign(priv),
+      ),
+    ).toBe("AUTH_EXPIRED");
   });
 });
 
@@ -146,7 +197,10 @@ describe("CORS allow-list on polling and WebSocket upgrades", () => {
     expect(await upgrade(`http://127.0.0.1:${gw.port}`)).toBe("open"); // same origin
     expect(await upgrade()).toBe("open"); // not a browser
 
-    const pre = await http(`${gw.url}/socket.io/?EIO=4&transport=polling`, { method: "OPTIONS", headers: { origin: "http://evil.example", "access-control-request-method": "POST" } });
+    const pre = await http(`${gw.url}/socket.io/?EIO=4&transport=polling`, {
+      method: "OPTIONS",
+      headers: { origin: "http://evil.example", "access-control-request-method": "POST" },
+    });
     expect(!("error" in pre) && pre.headers["access-control-allow-origin"]).not.toBe("http://evil.example");
 
     expect(await delta("socketgate_connection_failures_total", { reason: "cors" })).toBe(4);
@@ -216,8 +270,16 @@ describe("answers and listeners", () => {
 
   it("keeps internals out of API, 404 and engine.io error answers", async () => {
     const answers = await Promise.all([
-      http(`${gw.url}/v1/publish`, { method: "POST", headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" }, body: "{not json" }),
-      http(`${gw.url}/v1/publish`, { method: "POST", headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" }, body: '{"room":"a","event":"x","data":{"a":1},"__proto__":{"polluted":1}}' }),
+      http(`${gw.url}/v1/publish`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+        body: "{not json",
+      }),
+      http(`${gw.url}/v1/publish`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+        body: '{"room":"a","event":"x","data":{"a":1},"__proto__":{"polluted":1}}',
+      }),
       http(`${gw.url}/v1/presence/%E0%A4%A`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } }),
       http(`${gw.url}/../../etc/passwd`),
       http(`${gw.url}/socket.io/?EIO=4&transport=polling&sid=nope`),

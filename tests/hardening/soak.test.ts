@@ -57,6 +57,7 @@ describe("soak (1 minute)", () => {
     expect(report.final).toMatchObject({ engineClients: 0, sockets: 0, rooms: 0, sids: 0 });
     expect(report.final.fds).toBeLessThanOrEqual(report.baseline.fds);
     expect(report.final.timers).toBeLessThanOrEqual(report.baseline.timers);
-    for (const [emitter, n] of Object.entries(report.final.listeners)) expect(n, `${emitter} listeners`).toBeLessThanOrEqual(report.baseline.listeners[emitter]!);
+    for (const [emitter, n] of Object.entries(report.final.listeners))
+      expect(n, `${emitter} listeners`).toBeLessThanOrEqual(report.baseline.listeners[emitter]!);
   });
 });

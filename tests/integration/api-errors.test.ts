@@ -12,7 +12,11 @@ afterAll(async () => {
 });
 
 const publish = (body: unknown) =>
-  fetch(`${gw.url}/v1/publish`, { method: "POST", headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  fetch(`${gw.url}/v1/publish`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
 
 describe("backend API failures", () => {
   it("logs an unexpected failure at error level and answers 503 UNAVAILABLE without internals", async () => {

@@ -22,8 +22,13 @@ async function post(path: string, body: unknown, headers: Record<string, string>
 
 describe("backend API: refusals are readable 4xx JSON", () => {
   it("requires a valid bearer key", async () => {
-    expect(await post("/v1/publish", { room: "r", event: "e", data: 1 }, { "content-type": "application/json" })).toMatchObject({ status: 401, json: { error: { code: "AUTH_REQUIRED" } } });
-    expect(await post("/v1/publish", { room: "r", event: "e", data: 1 }, { authorization: "Bearer wrong-key-0123456789abcdef", "content-type": "application/json" })).toMatchObject({ status: 401, json: { error: { code: "AUTH_INVALID" } } });
+    expect(await post("/v1/publish", { room: "r", event: "e", data: 1 }, { "content-type": "application/json" })).toMatchObject({
+      status: 401,
+      json: { error: { code: "AUTH_REQUIRED" } },
+    });
+    expect(
+      await post("/v1/publish", { room: "r", event: "e", data: 1 }, { authorization: "Bearer wrong-key-0123456789abcdef", "content-type": "application/json" }),
+    ).toMatchObject({ status: 401, json: { error: { code: "AUTH_INVALID" } } });
     expect(await post("/v1/publish", {}, { authorization: TEST_API_KEY, "content-type": "application/json" })).toMatchObject({ status: 401 });
     const presence = await fetch(`${gw.url}/v1/presence/r`);
     expect(presence.status).toBe(401);
@@ -33,16 +38,24 @@ describe("backend API: refusals are readable 4xx JSON", () => {
 
   it("validates bodies", async () => {
     expect(await post("/v1/publish", "{not json")).toMatchObject({ status: 400, json: { error: { code: "BAD_REQUEST", message: "body is not valid JSON" } } });
-    expect(await post("/v1/publish", { event: "e", data: 1 })).toMatchObject({ status: 400, json: { error: { message: expect.stringContaining("exactly one of room, userId, userIds") } } });
+    expect(await post("/v1/publish", { event: "e", data: 1 })).toMatchObject({
+      status: 400,
+      json: { error: { message: expect.stringContaining("exactly one of room, userId, userIds") } },
+    });
     expect(await post("/v1/publish", { room: "r", userId: "u", event: "e" })).toMatchObject({ status: 400 });
-    expect(await post("/v1/publish", { room: "r", event: "disconnect" })).toMatchObject({ status: 400, json: { error: { message: expect.stringContaining("reserved") } } });
+    expect(await post("/v1/publish", { room: "r", event: "disconnect" })).toMatchObject({
+      status: 400,
+      json: { error: { message: expect.stringContaining("reserved") } },
+    });
     expect(await post("/v1/publish", { room: "r", event: "gateway:draining" })).toMatchObject({ status: 400 });
     expect(await post("/v1/publish", { room: "bad room", event: "e" })).toMatchObject({ status: 400 });
     expect(await post("/v1/publish", { userIds: [], event: "e" })).toMatchObject({ status: 400 });
     expect(await post("/v1/publish", { room: "r", event: "e", extra: true })).toMatchObject({ status: 400 });
     expect(await post("/v1/publish", [1, 2, 3])).toMatchObject({ status: 400 });
     expect(await post("/v1/disconnect", { userId: "" })).toMatchObject({ status: 400 });
-    expect(await post("/v1/publish", { room: "r", event: "e" }, { authorization: auth.authorization, "content-type": "text/plain" })).toMatchObject({ status: 415 });
+    expect(await post("/v1/publish", { room: "r", event: "e" }, { authorization: auth.authorization, "content-type": "text/plain" })).toMatchObject({
+      status: 415,
+    });
     const badRoom = await fetch(`${gw.url}/v1/presence/%E0%A4%A`, { headers: auth });
     expect(badRoom.status).toBe(400);
   });
@@ -68,7 +81,9 @@ describe("backend API: refusals are readable 4xx JSON", () => {
       sock.on("close", () => resolve(data));
       sock.on("error", () => resolve(data));
       setTimeout(() => (sock.destroy(), reject(new Error(`no answer: ${data}`))), 5000);
-      sock.write(`POST /v1/publish HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth.authorization}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      sock.write(
+        `POST /v1/publish HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth.authorization}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      );
       const chunk = "y".repeat(8192);
       for (let i = 0; i < 4; i++) sock.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
     });

@@ -32,9 +32,14 @@ afterAll(async () => {
 });
 
 async function raw(sub: string, onEvent?: (payload: unknown[]) => void): Promise<RawClient> {
-  const c = (await openSio("127.0.0.1", gw.port, { token: signJwt(TEST_SECRET, sub) }, {
-    onEvent: onEvent ? (buf: Buffer, s: number, e: number) => onEvent(JSON.parse(buf.toString("utf8", s, e)) as unknown[]) : undefined,
-  })) as RawClient;
+  const c = (await openSio(
+    "127.0.0.1",
+    gw.port,
+    { token: signJwt(TEST_SECRET, sub) },
+    {
+      onEvent: onEvent ? (buf: Buffer, s: number, e: number) => onEvent(JSON.parse(buf.toString("utf8", s, e)) as unknown[]) : undefined,
+    },
+  )) as RawClient;
   opened.push(c);
   return c;
 }
@@ -128,7 +133,12 @@ describe("native sender-excluded broadcast (src/transport/native-broadcast.ts, w
     const outsider = await connected(client(native.url, { token: await signToken("nb-out") }));
     for (const s of [sender, wsPeer, pollPeer]) expect(await ask(s, "room:join", { room })).toMatchObject({ ok: true });
     const got = new Map<string, unknown[]>();
-    for (const [name, s] of [["sender", sender], ["ws", wsPeer], ["poll", pollPeer], ["outsider", outsider]] as const) {
+    for (const [name, s] of [
+      ["sender", sender],
+      ["ws", wsPeer],
+      ["poll", pollPeer],
+      ["outsider", outsider],
+    ] as const) {
       got.set(name, []);
       s.on("message", (m: { body: unknown }) => got.get(name)!.push(m.body));
     }

@@ -28,7 +28,11 @@ const on = async (pod: GatewayProcess, sub: string, deviceId?: string): Promise<
   connected(client(pod.url, { token: await signToken(sub), ...(deviceId ? { deviceId } : {}) }));
 
 const api = (pod: GatewayProcess, path: string, body: unknown) =>
-  fetch(`${pod.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  fetch(`${pod.url}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
 
 describe("cross-pod fan-out", () => {
   it("delivers room messages, typing and direct messages across pods", async () => {
@@ -196,7 +200,10 @@ describe("Redis outage", () => {
     await waitFor(
       "cross-pod delivery after recovery",
       async () => {
-        const got = nextEvent(remote, "message", 1500).then(() => true, () => false);
+        const got = nextEvent(remote, "message", 1500).then(
+          () => true,
+          () => false,
+        );
         await ask(local1, "message:send", { room: "outage", body: "back" });
         return got;
       },

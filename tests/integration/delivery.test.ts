@@ -16,9 +16,11 @@ afterAll(async () => {
 });
 
 const publish = (body: unknown) =>
-  fetch(`${gw.url}/v1/publish`, { method: "POST", headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then(
-    async (r) => ({ status: r.status, json: (await r.json()) as Record<string, unknown> }),
-  );
+  fetch(`${gw.url}/v1/publish`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  }).then(async (r) => ({ status: r.status, json: (await r.json()) as Record<string, unknown> }));
 
 describe("a fan-out failure after the store", () => {
   it("answers ok, counts it, and a retry stores nothing twice (message:send, room and direct)", async () => {
@@ -64,7 +66,12 @@ describe("local delivery is per server", () => {
     const b = await startInProcess();
     try {
       const members = [];
-      for (const [gwUrl, name] of [[a.url, "pa"], [a.url, "pa2"], [b.url, "pb"], [b.url, "pb2"]] as const) {
+      for (const [gwUrl, name] of [
+        [a.url, "pa"],
+        [a.url, "pa2"],
+        [b.url, "pb"],
+        [b.url, "pb2"],
+      ] as const) {
         const c = await connected(client(gwUrl, { token: await signToken(name) }));
         expect(await ask(c, "room:join", { room: "same-room" })).toMatchObject({ ok: true });
         const got: unknown[] = [];
@@ -77,7 +84,8 @@ describe("local delivery is per server", () => {
       expect(await ask(pb.c, "message:send", { room: "same-room", body: "from-b" })).toMatchObject({ ok: true });
       a.gateway.io.to("same-room").emit("message", { id: "all-a", seq: 1, epoch: "test", from: "server", body: "all-a", ts: Date.now() });
       const deadline = Date.now() + 3000;
-      while (Date.now() < deadline && (pa2.got.length < 2 || pb2.got.length < 2 || pa.got.length < 1 || pb.got.length < 1)) await new Promise((r) => setTimeout(r, 20));
+      while (Date.now() < deadline && (pa2.got.length < 2 || pb2.got.length < 2 || pa.got.length < 1 || pb.got.length < 1))
+        await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 200));
       expect(pa2.got.sort()).toEqual(["all-a", "from-a"]);
       expect(pa.got).toEqual(["all-a"]);

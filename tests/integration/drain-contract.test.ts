@@ -48,7 +48,9 @@ describe("drain, from outside the process", () => {
     expect(await ask(watcher, "room:join", { room: "drain-room" })).toMatchObject({ ok: true });
     const leaving = await connected(client(gw.url, { token: await signToken("drain-leaver") }, { reconnection: false }));
     expect(await ask(leaving, "room:join", { room: "drain-room" })).toMatchObject({ ok: true });
-    expect(await ask(watcher, "presence:get", { room: "drain-room" })).toMatchObject({ users: expect.arrayContaining([expect.objectContaining({ userId: "drain-leaver" })]) });
+    expect(await ask(watcher, "presence:get", { room: "drain-room" })).toMatchObject({
+      users: expect.arrayContaining([expect.objectContaining({ userId: "drain-leaver" })]),
+    });
     expect(await tcpProbe(gw.port)).toBe("accepted");
 
     // Ten more sockets spread their closes over the 3 s window: the drain lasts that long.

@@ -25,7 +25,10 @@ const rejecting = defineEvent({
 
 let g: InProcess;
 beforeAll(async () => {
-  g = await startInProcess({ HANDLER_ERROR_BUDGET: "3", RATE_LIMIT_EVENTS_PER_S: "1000", RATE_LIMIT_BURST: "1000", MAX_CONNECTIONS: "200" }, [placeholder, rejecting]);
+  g = await startInProcess({ HANDLER_ERROR_BUDGET: "3", RATE_LIMIT_EVENTS_PER_S: "1000", RATE_LIMIT_BURST: "1000", MAX_CONNECTIONS: "200" }, [
+    placeholder,
+    rejecting,
+  ]);
 });
 afterAll(async () => {
   closeAll();
@@ -111,5 +114,5 @@ function sharedListeners(): Record<string, Record<string, number>> {
 }
 
 async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
-  for (const end = Date.now() + timeoutMs; !cond() && Date.now() < end; ) await sleep(25);
+  for (const end = Date.now() + timeoutMs; !cond() && Date.now() < end;) await sleep(25);
 }

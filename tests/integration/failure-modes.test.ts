@@ -100,11 +100,21 @@ describe("closing twice and writing to closed connections", () => {
   it("tolerates kicks, client closes and server emits racing on the same sockets", async () => {
     const errorsBefore = gw.logs.filter((l) => l.level === "error").length;
     for (let round = 0; round < 5; round++) {
-      const sockets = await Promise.all(Array.from({ length: 6 }, async () => connected(client(gw.url, { token: await signToken("racer"), deviceId: `d${round}` }))));
+      const sockets = await Promise.all(
+        Array.from({ length: 6 }, async () => connected(client(gw.url, { token: await signToken("racer"), deviceId: `d${round}` }))),
+      );
       await Promise.all(sockets.map((s) => ask(s, "room:join", { room: "race" })));
       // Three paths close the same sockets at once: the API kick, the client, and a publish to them.
-      const kick = fetch(`${gw.url}/v1/disconnect`, { method: "POST", headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" }, body: JSON.stringify({ userId: "racer" }) });
-      const publish = fetch(`${gw.url}/v1/publish`, { method: "POST", headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" }, body: JSON.stringify({ userId: "racer", event: "note", data: round }) });
+      const kick = fetch(`${gw.url}/v1/disconnect`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ userId: "racer" }),
+      });
+      const publish = fetch(`${gw.url}/v1/publish`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ userId: "racer", event: "note", data: round }),
+      });
       for (const s of sockets) s.close();
       expect((await kick).status).toBe(200);
       expect((await publish).status).toBe(200);
@@ -140,7 +150,9 @@ describe("capacity", () => {
     expect(ready.status).toBe(503);
     expect(await ready.text()).toContain("at_capacity");
     const after = await scrape(gw.opsUrl);
-    expect(metricValue(after, "socketgate_connection_failures_total", { reason: "capacity" })).toBe((metricValue(before, "socketgate_connection_failures_total", { reason: "capacity" }) ?? 0) + 1);
+    expect(metricValue(after, "socketgate_connection_failures_total", { reason: "capacity" })).toBe(
+      (metricValue(before, "socketgate_connection_failures_total", { reason: "capacity" }) ?? 0) + 1,
+    );
     expect(metricValue(after, "socketgate_connections", { transport: "websocket" })).toBe(40);
     // Every held socket still works: the refusal did not cost anyone else their connection.
     expect((await Promise.all(held.map((s) => ask(s, "presence:get", { room: "x" })))).every((a) => a.ok)).toBe(true);

@@ -79,12 +79,9 @@ const interruptions = async (pod: GatewayProcess) => metricValue(await scrape(po
 
 async function expectEverything(r: Reader, acked: { room: string[]; direct: string[] }, withinMs: number): Promise<number> {
   const started = Date.now();
-  await waitFor(
-    "every acknowledged message at the reader",
-    async () => [...acked.room, ...acked.direct].every((id) => r.ids.has(id)),
-    withinMs,
-    100,
-  ).catch(() => undefined);
+  await waitFor("every acknowledged message at the reader", async () => [...acked.room, ...acked.direct].every((id) => r.ids.has(id)), withinMs, 100).catch(
+    () => undefined,
+  );
   const missing = [...acked.room, ...acked.direct].filter((id) => !r.ids.has(id));
   expect(missing, `missing ${missing.length} of ${acked.room.length + acked.direct.length}`).toEqual([]);
   return Date.now() - started;
@@ -163,7 +160,14 @@ describe("fan-out interruptions on Redis Cluster (sharded adapter)", () => {
     const env = { REDIS_CLUSTER_NODES: c.seeds.map((x) => `${x.host}:${x.port}`).join(","), RATE_LIMIT_EVENTS_PER_S: "1000", RATE_LIMIT_BURST: "1000" };
     pods = [await startGatewayProcess({ env }), await startGatewayProcess({ env })];
     const [readerOn, senderOn] = pods as [GatewayProcess, GatewayProcess];
-    await waitFor("canary probes flowing on every shard", async () => (await healthy(readerOn)) === 1 && readerOn.logs.every((l) => l.msg !== "fan-out interrupted: cross-pod messages may be missed; rebuilding the subscription, then resyncing"), 15_000, 200);
+    await waitFor(
+      "canary probes flowing on every shard",
+      async () =>
+        (await healthy(readerOn)) === 1 &&
+        readerOn.logs.every((l) => l.msg !== "fan-out interrupted: cross-pod messages may be missed; rebuilding the subscription, then resyncing"),
+      15_000,
+      200,
+    );
     // Rooms on every shard: each room's channel lives on the master that serves its slot.
     const rooms = ["shard-a", "shard-b", "shard-c", "shard-d", "shard-e", "shard-f"];
     const erin = await reader(readerOn, "shard-erin", rooms[0]!);

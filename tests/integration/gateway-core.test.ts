@@ -79,7 +79,10 @@ describe("rooms", () => {
   it("validates payloads with clear messages", async () => {
     const s = await as("validator");
     expect(await ask(s, "room:join", { room: "" })).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
-    expect(await ask(s, "room:join", { room: "#u:bob" })).toMatchObject({ ok: false, error: { code: "BAD_REQUEST", message: expect.stringContaining("room") } });
+    expect(await ask(s, "room:join", { room: "#u:bob" })).toMatchObject({
+      ok: false,
+      error: { code: "BAD_REQUEST", message: expect.stringContaining("room") },
+    });
     expect(await ask(s, "room:join", { room: "x", extra: 1 })).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
     expect(await ask(s, "room:join", "just a string")).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
     expect(await ask(s, "room:join", { room: "x", since: -1 })).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });

@@ -51,7 +51,12 @@ describe("forged CONNECT floods", () => {
     const forged = await signToken("mallory", { rooms: ["*"] }, { secret: "not-the-gateway-secret-0123456789abcdef" });
     const packet = `40${JSON.stringify({ token: forged })}`;
     const count = Math.floor((1024 * 1024 - 1024) / (packet.length + 1));
-    const post = http(pollUrl(gw.url, sid!), { method: "POST", headers: { "content-type": "text/plain;charset=UTF-8" }, body: Array(count).fill(packet).join("\x1e"), timeoutMs: 10_000 });
+    const post = http(pollUrl(gw.url, sid!), {
+      method: "POST",
+      headers: { "content-type": "text/plain;charset=UTF-8" },
+      body: Array(count).fill(packet).join("\x1e"),
+      timeoutMs: 10_000,
+    });
     const legit = await Promise.all(Array.from({ length: 5 }, async (_, i) => stockClient(gw.url, await signToken(`legit-${i}`, { rooms: ["*"] }))));
     const drops: string[] = [];
     for (const s of legit) s.on("disconnect", (reason) => drops.push(reason));
@@ -61,7 +66,9 @@ describe("forged CONNECT floods", () => {
     // The session that sent a second CONNECT is closed: its next poll gets the close packet ("1") or no session.
     const poll = await http(pollUrl(gw.url, sid!), { timeoutMs: 3000 });
     const sessionClosed = "error" in poll || poll.status !== 200 || poll.body.split("\x1e").includes("1");
-    console.log(`[hostile] forged CONNECT flood: packets=${count} post=${"error" in answer ? answer.error : answer.status} legitConnected=${outcomes.filter((o) => o.connected).length}/5 errors=${outcomes.map((o) => o.errors)} bystander=${JSON.stringify(stats)} drops=${JSON.stringify(drops)}`);
+    console.log(
+      `[hostile] forged CONNECT flood: packets=${count} post=${"error" in answer ? answer.error : answer.status} legitConnected=${outcomes.filter((o) => o.connected).length}/5 errors=${outcomes.map((o) => o.errors)} bystander=${JSON.stringify(stats)} drops=${JSON.stringify(drops)}`,
+    );
     expect(outcomes.every((o) => o.connected)).toBe(true);
     expect(stats.failures).toBe(0);
     expect(stats.slowestMs).toBeLessThan(BYSTANDER_BOUND_MS);

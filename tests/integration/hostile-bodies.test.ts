@@ -68,7 +68,9 @@ for (const mode of ["embedded", "cluster"] as const) {
       const answer = raw.frames.find((f) => f.startsWith("437"));
       const stats = await watch.stop();
       const memAfter = redis ? await redisUsedMemory(redis) : 0;
-      console.log(`[hostile] attachments ${mode}: closed=${JSON.stringify(closed)} answer=${answer?.slice(0, 80)} bystander=${JSON.stringify(stats)} redisGrowthBytes=${memAfter - memBefore}`);
+      console.log(
+        `[hostile] attachments ${mode}: closed=${JSON.stringify(closed)} answer=${answer?.slice(0, 80)} bystander=${JSON.stringify(stats)} redisGrowthBytes=${memAfter - memBefore}`,
+      );
       expect(closed, "the attacker's connection is cut").toBeDefined();
       expect(answer, "the oversized send was never acknowledged").toBeUndefined();
       expect(await historyLength(room)).toBe(0);

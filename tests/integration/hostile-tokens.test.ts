@@ -19,7 +19,8 @@ const ours = { aud: "socketgate", iss: "https://idp.example" };
 describe("authorisation fails closed", () => {
   it("a token without a rooms claim joins no room (FORBIDDEN), one with rooms joins only those", async () => {
     const bare = await connected(client(gw.url, { token: await signToken("no-rooms", { ...ours, rooms: undefined }) }));
-    for (const room of ["conv:1", "team:7:general", "admin"]) expect(await ask(bare, "room:join", { room })).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
+    for (const room of ["conv:1", "team:7:general", "admin"])
+      expect(await ask(bare, "room:join", { room })).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
     const scoped = await connected(client(gw.url, { token: await signToken("scoped", { ...ours, rooms: ["team:7:*"] }) }));
     expect(await ask(scoped, "room:join", { room: "team:7:general" })).toMatchObject({ ok: true });
     expect(await ask(scoped, "room:join", { room: "team:8:general" })).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });

@@ -35,9 +35,15 @@ describe("failure ratio", () => {
     await closed;
     await sleep(100);
     const after = await counts();
-    expect(metricValue(after.text, "socketgate_connection_failures_total", { reason: "cors" })).toBe((metricValue(before.text, "socketgate_connection_failures_total", { reason: "cors" }) ?? 0) + 1);
-    expect(metricValue(after.text, "socketgate_connection_failures_total", { reason: "transport_error" })).toBe((metricValue(before.text, "socketgate_connection_failures_total", { reason: "transport_error" }) ?? 0) + 1);
-    expect(metricValue(after.text, "socketgate_connection_failures_total", { reason: "handshake_timeout" })).toBe((metricValue(before.text, "socketgate_connection_failures_total", { reason: "handshake_timeout" }) ?? 0) + 1);
+    expect(metricValue(after.text, "socketgate_connection_failures_total", { reason: "cors" })).toBe(
+      (metricValue(before.text, "socketgate_connection_failures_total", { reason: "cors" }) ?? 0) + 1,
+    );
+    expect(metricValue(after.text, "socketgate_connection_failures_total", { reason: "transport_error" })).toBe(
+      (metricValue(before.text, "socketgate_connection_failures_total", { reason: "transport_error" }) ?? 0) + 1,
+    );
+    expect(metricValue(after.text, "socketgate_connection_failures_total", { reason: "handshake_timeout" })).toBe(
+      (metricValue(before.text, "socketgate_connection_failures_total", { reason: "handshake_timeout" }) ?? 0) + 1,
+    );
     expect(after.failures - before.failures).toBe(3);
     expect(after.attempts - before.attempts).toBe(3);
     expect(after.failures).toBeLessThanOrEqual(after.attempts);

@@ -127,7 +127,9 @@ describe("metrics: connections and refusals", () => {
 describe("metrics: events, handler errors, latency buckets, deliveries, cardinality", () => {
   let gw: GatewayProcess;
   beforeAll(async () => {
-    gw = await startGatewayProcess({ env: { SOCKETGATE_TEST_FAULTS: "1", RATE_LIMIT_EVENTS_PER_S: "5000", RATE_LIMIT_BURST: "5000", MAX_ROOMS_PER_SOCKET: "2000" } });
+    gw = await startGatewayProcess({
+      env: { SOCKETGATE_TEST_FAULTS: "1", RATE_LIMIT_EVENTS_PER_S: "5000", RATE_LIMIT_BURST: "5000", MAX_ROOMS_PER_SOCKET: "2000" },
+    });
   });
   afterEach(() => closeAll());
   afterAll(async () => {

@@ -21,14 +21,25 @@ afterAll(async () => {
 
 /** The values a label takes across every series of a metric. */
 const labelValues = (text: string, metric: string, label: string): string[] =>
-  [...new Set(text.split("\n").filter((l) => l.startsWith(`${metric}{`)).map((l) => new RegExp(`${label}="([^"]*)"`).exec(l)?.[1] ?? "(none)"))].sort();
+  [
+    ...new Set(
+      text
+        .split("\n")
+        .filter((l) => l.startsWith(`${metric}{`))
+        .map((l) => new RegExp(`${label}="([^"]*)"`).exec(l)?.[1] ?? "(none)"),
+    ),
+  ].sort();
 
 /** A README list like "(reason ∈ a, b, c)" or "outcome ∈ ok, error, ...)": the documented set. */
 function documented(label: string): string[] {
   const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
   const m = new RegExp(`${label} ∈ ([a-z_,\\s]+?)\\)`).exec(readme);
   if (!m) throw new Error(`README documents no "${label} ∈ ..." list`);
-  return m[1]!.split(/,\s*/).map((s) => s.trim()).filter(Boolean).sort();
+  return m[1]!
+    .split(/,\s*/)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .sort();
 }
 
 describe("backend API without API_KEYS", () => {
@@ -53,7 +64,10 @@ describe("LOG_LEVEL", () => {
     const warn = await startGatewayProcess({ env: { LOG_LEVEL: "warn" }, expectFailure: true });
     started.push(warn);
     for (const end = Date.now() + 15_000; Date.now() < end; await sleep(100)) {
-      const ready = await fetch(`${warn.opsUrl}/readyz`).then((r) => r.status, () => 0);
+      const ready = await fetch(`${warn.opsUrl}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (ready === 200) break;
     }
     // The same things happen on both: a refused handshake (debug line) and a normal disconnect (info line).
@@ -68,7 +82,10 @@ describe("LOG_LEVEL", () => {
     const levels = (gw: GatewayProcess) => new Set(gw.logs.map((l) => String(l.level)));
     expect(levels(debug)).toEqual(new Set([...levels(debug)].filter((l) => ["debug", "info", "warn", "error"].includes(l))));
     expect(levels(debug).has("debug") && levels(debug).has("info")).toBe(true);
-    expect([...levels(warn)].filter((l) => l === "debug" || l === "info" || l === "trace"), "lines below warn").toEqual([]);
+    expect(
+      [...levels(warn)].filter((l) => l === "debug" || l === "info" || l === "trace"),
+      "lines below warn",
+    ).toEqual([]);
   });
 });
 
@@ -108,7 +125,11 @@ describe("room:leave", () => {
 
     expect(await ask(stay, "message:send", { room: "leave-room", body: "after the leave" })).toMatchObject({ ok: true });
     expect(await ask(stay, "typing", { room: "leave-room", isTyping: true })).toMatchObject({ ok: true });
-    const viaApi = await fetch(`${gw.url}/v1/publish`, { method: "POST", headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" }, body: JSON.stringify({ room: "leave-room", event: "message", data: { body: "api" } }) });
+    const viaApi = await fetch(`${gw.url}/v1/publish`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ room: "leave-room", event: "message", data: { body: "api" } }),
+    });
     expect(viaApi.status).toBe(200);
     // A round trip on the leaver's connection after those sends: anything addressed to it has arrived.
     await sleep(100);

@@ -6,7 +6,14 @@ import { ask, client, closeAll, connected, nextEvent, type Client } from "../sup
 import { readyStatus, startGateways } from "../support/gateway-cluster.js";
 import { startGatewayProcess, type GatewayProcess } from "../support/gateway-process.js";
 import {
-  makeTlsFiles, startSecureRedis, startSecureRedisCluster, startSecureSentinel, stopAllRedis, waitFor, type RedisNode, type TlsFiles,
+  makeTlsFiles,
+  startSecureRedis,
+  startSecureRedisCluster,
+  startSecureSentinel,
+  stopAllRedis,
+  waitFor,
+  type RedisNode,
+  type TlsFiles,
 } from "../support/redis-harness.js";
 import { signToken } from "../support/tokens.js";
 
@@ -33,15 +40,24 @@ async function crossPodRoundTrip(tag: string): Promise<void> {
   // A fresh pod's sharded subscriptions may still be on their way (AUTH / TLS add round trips):
   // what is proven here is that fan-out across pods works through the secured connections, so a
   // send is repeated (bounded) until one arrives live. Each send is acknowledged with its own seq.
-  await untilDelivered(s2, async (n) => expect(await ask(s1, "message:send", { room: tag, body: n })).toMatchObject({ ok: true, seq: n }),
-    (m: { body?: unknown; room?: string }) => m.room === tag);
-  await untilDelivered(s1, async (n) => expect(await ask(s2, "message:send", { to: `${tag}-1`, body: `dm${n}` })).toMatchObject({ ok: true }),
-    (m: { from?: string }) => m.from === `${tag}-2`);
+  await untilDelivered(
+    s2,
+    async (n) => expect(await ask(s1, "message:send", { room: tag, body: n })).toMatchObject({ ok: true, seq: n }),
+    (m: { body?: unknown; room?: string }) => m.room === tag,
+  );
+  await untilDelivered(
+    s1,
+    async (n) => expect(await ask(s2, "message:send", { to: `${tag}-1`, body: `dm${n}` })).toMatchObject({ ok: true }),
+    (m: { from?: string }) => m.from === `${tag}-2`,
+  );
 }
 
 async function untilDelivered<T>(receiver: Client, send: (n: number) => Promise<void>, match: (m: T) => boolean): Promise<void> {
   for (let n = 1; n <= 5; n++) {
-    const got = nextEvent<T>(receiver, "message", 2000, match).then(() => true, () => false);
+    const got = nextEvent<T>(receiver, "message", 2000, match).then(
+      () => true,
+      () => false,
+    );
     await send(n);
     if (await got) return;
   }
@@ -95,7 +111,11 @@ describe("standalone over TLS only (--port 0 --tls-port)", () => {
   it("REDIS_TLS=1 on a redis:// URL, with a client certificate (mutual TLS required)", async () => {
     const node = await startSecureRedis({ tls, extraArgs: ["--tls-auth-clients", "yes"] }, "mtls");
     pods = await startGateways(2, {
-      REDIS_URL: `redis://127.0.0.1:${node.port}`, REDIS_TLS: "1", REDIS_TLS_CA_FILE: tls.ca, REDIS_TLS_CERT_FILE: tls.clientCert, REDIS_TLS_KEY_FILE: tls.clientKey,
+      REDIS_URL: `redis://127.0.0.1:${node.port}`,
+      REDIS_TLS: "1",
+      REDIS_TLS_CA_FILE: tls.ca,
+      REDIS_TLS_CERT_FILE: tls.clientCert,
+      REDIS_TLS_KEY_FILE: tls.clientKey,
     });
     await crossPodRoundTrip("mtls");
   }, 60_000);
@@ -125,8 +145,12 @@ describe("Sentinel with passwords", () => {
   it("over TLS only: REDIS_TLS covers the Sentinel and the master it names", async () => {
     const s = await startSecureSentinel({ password: "master-pass-tls", sentinelPassword: "sentinel-pass-tls", tls }, "sgtls");
     pods = await startGateways(2, {
-      REDIS_SENTINELS: s.sentinels.map((x) => `${x.host}:${x.port}`).join(","), REDIS_SENTINEL_NAME: s.name,
-      REDIS_PASSWORD: "master-pass-tls", REDIS_SENTINEL_PASSWORD: "sentinel-pass-tls", REDIS_TLS: "1", REDIS_TLS_CA_FILE: tls.ca,
+      REDIS_SENTINELS: s.sentinels.map((x) => `${x.host}:${x.port}`).join(","),
+      REDIS_SENTINEL_NAME: s.name,
+      REDIS_PASSWORD: "master-pass-tls",
+      REDIS_SENTINEL_PASSWORD: "sentinel-pass-tls",
+      REDIS_TLS: "1",
+      REDIS_TLS_CA_FILE: tls.ca,
     });
     await crossPodRoundTrip("sentinel-tls");
     expect((await gatewayClients(s.master)).length).toBeGreaterThanOrEqual(4);
@@ -134,10 +158,15 @@ describe("Sentinel with passwords", () => {
 
   it("a wrong master password keeps the pod unready and says so", async () => {
     const s = await startSecureSentinel({ password: "master-pass-4567", sentinelPassword: "sentinel-pass-4567" }, "sgsecure2");
-    await refusedLoudly({
-      REDIS_SENTINELS: s.sentinels.map((x) => `${x.host}:${x.port}`).join(","), REDIS_SENTINEL_NAME: s.name,
-      REDIS_PASSWORD: "not-the-master-pass", REDIS_SENTINEL_PASSWORD: "sentinel-pass-4567",
-    }, "REDIS_AUTH_REFUSED");
+    await refusedLoudly(
+      {
+        REDIS_SENTINELS: s.sentinels.map((x) => `${x.host}:${x.port}`).join(","),
+        REDIS_SENTINEL_NAME: s.name,
+        REDIS_PASSWORD: "not-the-master-pass",
+        REDIS_SENTINEL_PASSWORD: "sentinel-pass-4567",
+      },
+      "REDIS_AUTH_REFUSED",
+    );
   }, 30_000);
 });
 
@@ -153,12 +182,20 @@ describe("Redis Cluster with a password", () => {
 
   it("over TLS only (cluster bus included): every node verified against the CA, sharded fan-out works", async () => {
     const c = await startSecureRedisCluster({ password: "cluster-pass-tls", tls });
-    pods = await startGateways(2, { REDIS_CLUSTER_NODES: c.seeds.map((x) => `${x.host}:${x.port}`).join(","), REDIS_PASSWORD: "cluster-pass-tls", REDIS_TLS: "1", REDIS_TLS_CA_FILE: tls.ca });
+    pods = await startGateways(2, {
+      REDIS_CLUSTER_NODES: c.seeds.map((x) => `${x.host}:${x.port}`).join(","),
+      REDIS_PASSWORD: "cluster-pass-tls",
+      REDIS_TLS: "1",
+      REDIS_TLS_CA_FILE: tls.ca,
+    });
     await crossPodRoundTrip("cluster-tls");
   }, 90_000);
 
   it("a wrong password keeps the pod unready and says so", async () => {
     const c = await startSecureRedisCluster({ password: "cluster-pass-4567" });
-    await refusedLoudly({ REDIS_CLUSTER_NODES: c.seeds.map((x) => `${x.host}:${x.port}`).join(","), REDIS_PASSWORD: "wrong-cluster-pass" }, "REDIS_AUTH_REFUSED");
+    await refusedLoudly(
+      { REDIS_CLUSTER_NODES: c.seeds.map((x) => `${x.host}:${x.port}`).join(","), REDIS_PASSWORD: "wrong-cluster-pass" },
+      "REDIS_AUTH_REFUSED",
+    );
   }, 60_000);
 });

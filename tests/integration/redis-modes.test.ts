@@ -55,7 +55,12 @@ async function exercise(a: ServicesUnderTest, b: ServicesUnderTest): Promise<voi
     const first = (await a.services.history.append(room, { from: "alice", body: room, ts: Date.now() })).message;
     const second = (await b.services.history.append(room, { from: "alice", body: "2", ts: Date.now() })).message;
     expect([first.seq, second.seq]).toEqual([1, 2]);
-    expect(await a.services.history.since(room, { seq: 0 }, { maxMessages: 10, maxBytes: 1 << 20 })).toEqual({ ok: true, messages: [first, second], more: false, next: { epoch: first.epoch, seq: 2 } });
+    expect(await a.services.history.since(room, { seq: 0 }, { maxMessages: 10, maxBytes: 1 << 20 })).toEqual({
+      ok: true,
+      messages: [first, second],
+      more: false,
+      next: { epoch: first.epoch, seq: 2 },
+    });
   }
   expect(await a.services.presence.heartbeat()).toEqual([]);
   for (const user of ["u1", "u2", "u3", "u4", "u5", "u6"]) {

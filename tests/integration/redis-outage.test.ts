@@ -1,7 +1,16 @@
 // Redis dies mid-operation and comes back: fast UNAVAILABLE answers, health, no unhandled rejection, recovery.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GatewayError } from "../../src/errors.js";
-import { adapterDelivers, gaugeValue, startRedis, startServices, stopAllRedis, waitFor, type RedisNode, type ServicesUnderTest } from "../support/redis-harness.js";
+import {
+  adapterDelivers,
+  gaugeValue,
+  startRedis,
+  startServices,
+  stopAllRedis,
+  waitFor,
+  type RedisNode,
+  type ServicesUnderTest,
+} from "../support/redis-harness.js";
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => void unhandled.push(reason);
@@ -109,7 +118,11 @@ describe("Redis outage and recovery (standalone)", () => {
     expect(await gaugeValue(a.metrics, "socketgate_redis_up")).toBe(1);
 
     // The restarted server is empty; the pod's connected socket is written back without a new transition.
-    await waitFor("presence rebuilt", async () => (await b.services.presence.page("lobby", 10)).users.some((u) => u.userId === "alice" && u.devices === 1), 10_000);
+    await waitFor(
+      "presence rebuilt",
+      async () => (await b.services.presence.page("lobby", 10)).users.some((u) => u.userId === "alice" && u.devices === 1),
+      10_000,
+    );
     expect((await b.services.presence.page("team", 10)).users).toEqual([{ userId: "alice", devices: 1 }]);
     expect((await a.services.presence.join("lobby", "alice", "sock-alice-2")).transition).toBe(false);
 
@@ -118,7 +131,12 @@ describe("Redis outage and recovery (standalone)", () => {
 
     const stored = (await a.services.history.append("fresh-room", { from: "u", body: "back", ts: Date.now() })).message;
     expect(stored.seq).toBe(1);
-    expect(await b.services.history.since("fresh-room", { seq: 0 }, { maxMessages: 10, maxBytes: 1 << 20 })).toEqual({ ok: true, messages: [stored], more: false, next: { epoch: stored.epoch, seq: 1 } });
+    expect(await b.services.history.since("fresh-room", { seq: 0 }, { maxMessages: 10, maxBytes: 1 << 20 })).toEqual({
+      ok: true,
+      messages: [stored],
+      more: false,
+      next: { epoch: stored.epoch, seq: 1 },
+    });
     const dm = (await a.services.inbox.append("carol", { to: "carol", from: "u", body: "hey", ts: Date.now() })).message;
     expect((await b.services.inbox.unacked("carol", "phone", { maxMessages: 10, maxBytes: 1 << 20 })).messages).toEqual([dm]);
     expect(unhandled).toEqual([]);

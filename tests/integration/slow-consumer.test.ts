@@ -43,10 +43,20 @@ describe("slow consumers", () => {
     const body = "y".repeat(40_000);
     for (let i = 0; i < 400; i++) {
       await sleep(20);
-      const res = await fetch(`${gw.url}/v1/publish`, { method: "POST", headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" }, body: JSON.stringify({ room: "firehose", event: "message", data: body }), signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(`${gw.url}/v1/publish`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ room: "firehose", event: "message", data: body }),
+        signal: AbortSignal.timeout(10_000),
+      });
       expect(res.status).toBe(200);
     }
-    await waitFor("the stalled member cut", async () => (metricValue(await scrape(gw.opsUrl), "socketgate_slow_consumer_disconnects_total") ?? 0) > before, 15_000, 100);
+    await waitFor(
+      "the stalled member cut",
+      async () => (metricValue(await scrape(gw.opsUrl), "socketgate_slow_consumer_disconnects_total") ?? 0) > before,
+      15_000,
+      100,
+    );
     // The watcher's cut (over the limit past the grace, or at the urgent mark), never an uncounted close.
     const cut = await gw.waitForLog((l) => l.msg === "slow consumer cut");
     expect(cut.level).toBe("warn");

@@ -167,7 +167,10 @@ async function scenario(ackReplicas: 0 | 1, lagMs: number): Promise<void> {
   if (lost.length > 0) {
     expect(newEpoch).not.toBe(epoch);
     const last = Math.max(...acked.map((m) => m.seq));
-    expect(await ask(reader, "room:join", { room, since: { epoch, seq: last } })).toMatchObject({ ok: true, gap: { code: "HISTORY_GAP", reason: "epoch", epoch: newEpoch } });
+    expect(await ask(reader, "room:join", { room, since: { epoch, seq: last } })).toMatchObject({
+      ok: true,
+      gap: { code: "HISTORY_GAP", reason: "epoch", epoch: newEpoch },
+    });
   } else {
     const ids = new Set(stored.map((m) => m.id));
     expect(acked.filter((m) => !ids.has(m.id))).toEqual([]);

@@ -65,7 +65,11 @@ async function asleep(): Promise<void> {
 }
 
 async function publish(body: Record<string, unknown>): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${gw.url}/v1/publish`, { method: "POST", headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(`${gw.url}/v1/publish`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -101,7 +105,11 @@ describe("log resets answer HISTORY_GAP and never reuse ids", () => {
       expect(after.epoch).not.toBe(position.epoch);
       expect(after.seq).toBe(1);
       expect(before.map((m) => m.id)).not.toContain(after.id);
-      expect(await ask<JoinAnswer>(r, "room:join", { room, since: position })).toMatchObject({ ok: true, messages: [], gap: { code: "HISTORY_GAP", reason: "epoch", epoch: after.epoch } });
+      expect(await ask<JoinAnswer>(r, "room:join", { room, since: position })).toMatchObject({
+        ok: true,
+        messages: [],
+        gap: { code: "HISTORY_GAP", reason: "epoch", epoch: after.epoch },
+      });
       // A bare seq means "same epoch": 5 is ahead of the new log, which is a gap too, never an empty success.
       expect(await ask<JoinAnswer>(r, "room:join", { room, since: 5 })).toMatchObject({ gap: { code: "HISTORY_GAP", reason: "ahead" } });
       const fresh = await ask<JoinAnswer>(r, "room:join", { room, since: { epoch: after.epoch, seq: 0 } });
@@ -140,7 +148,9 @@ describe("retries leave exactly one stored copy", () => {
     expect(again).toMatchObject({ ok: true, duplicate: true, id: ok.ok ? ok.id : "" });
     const stored = await ask<JoinAnswer>(r, "room:join", { room, since: 0 });
     expect(stored.messages.filter((m) => m.body === "slow")).toHaveLength(1);
-    report.push(`DEBUG SLEEP 2 s, deadline 800 ms: ${answers.length} attempts (${answers.filter((a) => !a.ok).length} UNAVAILABLE), stored copies 1, duplicates 0`);
+    report.push(
+      `DEBUG SLEEP 2 s, deadline 800 ms: ${answers.length} attempts (${answers.filter((a) => !a.ok).length} UNAVAILABLE), stored copies 1, duplicates 0`,
+    );
   }, 30_000);
 
   it("a publish to many users retried after failing midway stores one copy per recipient", async () => {

@@ -8,7 +8,6 @@ import { startRedis, stopAllRedis, type RedisNode } from "../support/redis-harne
 import { signToken } from "../support/tokens.js";
 import { OtlpReceiver } from "../support/otlp-receiver.js";
 
-
 const randomHex = (bytes: number) => Buffer.from(Array.from({ length: bytes }, () => Math.floor(Math.random() * 256))).toString("hex");
 const newTraceparent = () => {
   const traceId = randomHex(16);
@@ -76,7 +75,10 @@ describe("tracing on one pod", () => {
     const s = await connected(client(gw.url, { token: await signToken("e3") }));
     const before = rx.spans.filter((x) => x.name === "event presence:get").length;
     expect((await ask(s, "presence:get", { room: "nobody-here" })).ok).toBe(true);
-    const span = await rx.waitFor((x) => x.name === "event presence:get" && rx.spans.filter((y) => y.name === "event presence:get").length > before, "root event span");
+    const span = await rx.waitFor(
+      (x) => x.name === "event presence:get" && rx.spans.filter((y) => y.name === "event presence:get").length > before,
+      "root event span",
+    );
     // Its own trace: a root span (no parent), not a child of the connection's or anyone else's span.
     expect(span.parentSpanId ?? "").toBe("");
   });

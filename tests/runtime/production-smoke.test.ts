@@ -8,7 +8,17 @@ import { ask, client, closeAll, connected, nextEvent } from "../support/clients.
 import { startGatewayProcess, type GatewayProcess } from "../support/gateway-process.js";
 import { metricValue, scrape } from "../support/metrics.js";
 import { signToken } from "../support/tokens.js";
-import { CACHE_DIR, childrenOf, missingPrerequisite, NODE_MAJOR, prepareProductionRoot, productionLaunch, removeApp, RUN_AS, type ProductionRoot } from "./production-rootfs.mjs";
+import {
+  CACHE_DIR,
+  childrenOf,
+  missingPrerequisite,
+  NODE_MAJOR,
+  prepareProductionRoot,
+  productionLaunch,
+  removeApp,
+  RUN_AS,
+  type ProductionRoot,
+} from "./production-rootfs.mjs";
 
 const missing = missingPrerequisite();
 if (missing) console.warn(`runtime tier skipped: ${missing}`);
@@ -58,8 +68,15 @@ describe.skipIf(missing !== undefined)(`gateway in the production root filesyste
     }
     expect(readFileSync(`/proc/${tini}/cmdline`, "utf8").split("\0")[0]).toBe("/usr/bin/tini");
     // readOnlyRootFilesystem: / read-only, /tmp the only writable mount.
-    const mounts = readFileSync(`/proc/${node}/mounts`, "utf8").trim().split("\n").map((l) => l.split(" "));
-    const options = (target: string) => mounts.filter((m) => m[1] === target).at(-1)?.[3]?.split(",");
+    const mounts = readFileSync(`/proc/${node}/mounts`, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "));
+    const options = (target: string) =>
+      mounts
+        .filter((m) => m[1] === target)
+        .at(-1)?.[3]
+        ?.split(",");
     expect(options("/")).toContain("ro");
     expect(options("/app")).toContain("ro");
     expect(options("/tmp")).toContain("rw");

@@ -7,7 +7,9 @@ import { REPO } from "./production-rootfs.mjs";
 
 describe("uWebSockets.js typings", () => {
   it("src/ type-checks against the current build's index.d.ts (tsconfig.uws-current.json)", async () => {
-    const tsc = promisify(execFile)(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.uws-current.json"], { cwd: REPO }).catch((e: { stdout?: string }) => ({ stdout: `FAILED\n${e.stdout ?? String(e)}` }));
+    const tsc = promisify(execFile)(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.uws-current.json"], { cwd: REPO }).catch(
+      (e: { stdout?: string }) => ({ stdout: `FAILED\n${e.stdout ?? String(e)}` }),
+    );
     expect((await tsc).stdout).toBe("");
   }, 180_000);
 });

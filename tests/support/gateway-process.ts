@@ -60,7 +60,8 @@ function productionRootfsLaunch(): Promise<NonNullable<StartOptions["launch"]>> 
 
 export async function startGatewayProcess(opts: StartOptions = {}): Promise<GatewayProcess> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does it in pretest)`);
-  if (!opts.launch && process.env.SOCKETGATE_TEST_RUNTIME === "rootfs") opts = { ...opts, launch: await productionRootfsLaunch(), env: { HOME: "/tmp", ...opts.env } };
+  if (!opts.launch && process.env.SOCKETGATE_TEST_RUNTIME === "rootfs")
+    opts = { ...opts, launch: await productionRootfsLaunch(), env: { HOME: "/tmp", ...opts.env } };
   const port = await freePort();
   const opsPort = await freePort();
   const env: NodeJS.ProcessEnv = {

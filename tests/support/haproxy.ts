@@ -134,7 +134,16 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
     ...opts.servers.map((target, i) => ({ name: `gw${i + 1}`, target })),
     ...Array.from({ length: spare }, (_, i) => ({ name: `gw${opts.servers.length + i + 1}` })),
   ];
-  const cfg = haproxyConfig({ port, socketPath, slots, cookie: opts.cookie ?? false, interMs: opts.checkInterMs ?? 250, checkTimeoutMs: opts.checkTimeoutMs ?? 2000, maxconn: opts.maxconn ?? 9000, balance: opts.balance });
+  const cfg = haproxyConfig({
+    port,
+    socketPath,
+    slots,
+    cookie: opts.cookie ?? false,
+    interMs: opts.checkInterMs ?? 250,
+    checkTimeoutMs: opts.checkTimeoutMs ?? 2000,
+    maxconn: opts.maxconn ?? 9000,
+    balance: opts.balance,
+  });
   const cfgPath = `${dir}/haproxy.cfg`;
   writeFileSync(cfgPath, cfg);
 

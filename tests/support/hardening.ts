@@ -157,7 +157,8 @@ export async function metricsSnapshot(gw: GatewayProcess): Promise<(name: string
 }
 
 /** Text that must never reach a client: stack frames, file paths, internal error names. */
-export const LEAK_PATTERN = /(\n\s+at\s|\bat\s+[\w.<>]+\s+\(|node:internal|\/work\/|\/dist\/|\.ts:\d|\.js:\d|TypeError|ReferenceError|SyntaxError|RangeError|ZodError|Cannot read prop)/;
+export const LEAK_PATTERN =
+  /(\n\s+at\s|\bat\s+[\w.<>]+\s+\(|node:internal|\/work\/|\/dist\/|\.ts:\d|\.js:\d|TypeError|ReferenceError|SyntaxError|RangeError|ZodError|Cannot read prop)/;
 
 export function assertNoLeak(text: string, where: string): void {
   if (LEAK_PATTERN.test(text)) throw new Error(`internal detail leaked in ${where}: ${text.slice(0, 300)}`);

@@ -15,7 +15,17 @@ export interface InProcess {
 }
 
 export async function startInProcess(env: Record<string, string> = {}, extraEvents: EventDefinition[] = []): Promise<InProcess> {
-  const config = loadConfig({ NODE_ENV: "test", HOST: "127.0.0.1", PORT: "0", OPS_PORT: "0", JWT_SECRET: TEST_SECRET, API_KEYS: TEST_API_KEY, DRAIN_DELAY_MS: "0", DRAIN_WINDOW_MS: "200", ...env });
+  const config = loadConfig({
+    NODE_ENV: "test",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    OPS_PORT: "0",
+    JWT_SECRET: TEST_SECRET,
+    API_KEYS: TEST_API_KEY,
+    DRAIN_DELAY_MS: "0",
+    DRAIN_WINDOW_MS: "200",
+    ...env,
+  });
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {

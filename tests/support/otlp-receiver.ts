@@ -22,7 +22,12 @@ const hexId = (v: unknown): string => {
 };
 type KV = { key: string; value: Record<string, unknown> };
 const attrs = (list: KV[] | undefined): Record<string, unknown> =>
-  Object.fromEntries((list ?? []).map(({ key, value }) => [key, value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : (value.boolValue ?? value.doubleValue))]));
+  Object.fromEntries(
+    (list ?? []).map(({ key, value }) => [
+      key,
+      value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : (value.boolValue ?? value.doubleValue)),
+    ]),
+  );
 
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];

@@ -103,11 +103,13 @@ async function freeClusterPort(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const p = await freePort();
     if (p + 10000 > 65535) continue;
-    if (await new Promise<boolean>((resolve) => {
-      const s = connect({ host: HOST, port: p + 10000 });
-      s.once("connect", () => (s.destroy(), resolve(false)));
-      s.once("error", () => resolve(true));
-    }))
+    if (
+      await new Promise<boolean>((resolve) => {
+        const s = connect({ host: HOST, port: p + 10000 });
+        s.once("connect", () => (s.destroy(), resolve(false)));
+        s.once("error", () => resolve(true));
+      })
+    )
       return p;
   }
   throw new Error("no free port pair for a cluster node");
@@ -139,7 +141,24 @@ async function startNode(
   const dir = tempDir(`${label}-${port}`);
   const build = () => {
     const { args, configFile } = extra(port, dir);
-    const base = ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "no", "--logfile", join(dir, "redis.log"), "--enable-debug-command", "local"];
+    const base = [
+      "--port",
+      String(port),
+      "--bind",
+      HOST,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+      "--protected-mode",
+      "no",
+      "--logfile",
+      join(dir, "redis.log"),
+      "--enable-debug-command",
+      "local",
+    ];
     return configFile ? [configFile, ...base, ...args] : [...base, ...args];
   };
   let child = spawnNode(build(), dir, port);
@@ -213,7 +232,9 @@ export async function startSentinel(name = "sgmaster"): Promise<SentinelSetup> {
     );
     return { configFile, args: ["--sentinel"] };
   });
-  await waitFor(`sentinel ${sentinel.port} to know ${name}`, async () => (await sentinel.cli("sentinel", "get-master-addr-by-name", name)).includes(String(master.port)));
+  await waitFor(`sentinel ${sentinel.port} to know ${name}`, async () =>
+    (await sentinel.cli("sentinel", "get-master-addr-by-name", name)).includes(String(master.port)),
+  );
   return { master, sentinel, name, sentinels: [{ host: HOST, port: sentinel.port }] };
 }
 
@@ -331,10 +352,15 @@ export async function startSentinelGroup(opts: { replicas?: number; sentinels?: 
   };
   await group.replicasConnected(master, replicas.length);
   for (const s of sentinelNodes)
-    await waitFor(`sentinel ${s.port} to know ${name} and its replicas`, async () => {
-      const info = await s.cli("sentinel", "master", name);
-      return info.includes(String(master.port)) && new RegExp(`num-slaves\\s+${replicas.length}\\b`).test(info);
-    }, 20_000, 100);
+    await waitFor(
+      `sentinel ${s.port} to know ${name} and its replicas`,
+      async () => {
+        const info = await s.cli("sentinel", "master", name);
+        return info.includes(String(master.port)) && new RegExp(`num-slaves\\s+${replicas.length}\\b`).test(info);
+      },
+      20_000,
+      100,
+    );
   return group;
 }
 
@@ -408,11 +434,16 @@ export async function adapterDelivers(from: ServicesUnderTest, to: ServicesUnder
   const on = (v: string) => void (v === tag && (got = true));
   to.io.on("probe", on);
   try {
-    await waitFor(`adapter delivery ${tag}`, async () => {
-      from.io.serverSideEmit("probe", tag);
-      await new Promise((r) => setTimeout(r, 50));
-      return got;
-    }, 10_000, 10);
+    await waitFor(
+      `adapter delivery ${tag}`,
+      async () => {
+        from.io.serverSideEmit("probe", tag);
+        await new Promise((r) => setTimeout(r, 50));
+        return got;
+      },
+      10_000,
+      10,
+    );
   } finally {
     to.io.off("probe", on);
   }
@@ -434,7 +465,9 @@ export interface TlsFiles {
 
 function openssl(args: string[], cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile("openssl", args, { cwd, timeout: 30_000 }, (err, _out, stderr) => (err ? reject(new Error(`openssl ${args[0]}: ${stderr || err.message}`)) : resolve()));
+    execFile("openssl", args, { cwd, timeout: 30_000 }, (err, _out, stderr) =>
+      err ? reject(new Error(`openssl ${args[0]}: ${stderr || err.message}`)) : resolve(),
+    );
   });
 }
 
@@ -442,17 +475,45 @@ function openssl(args: string[], cwd: string): Promise<void> {
 export async function makeTlsFiles(): Promise<TlsFiles> {
   const dir = tempDir("tls");
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  for (const ca of ["ca", "wrong-ca"]) await openssl(["req", "-x509", ...ec, "-keyout", `${ca}.key`, "-out", `${ca}.pem`, "-days", "2", "-subj", `/CN=socketgate test ${ca}`], dir);
+  for (const ca of ["ca", "wrong-ca"])
+    await openssl(["req", "-x509", ...ec, "-keyout", `${ca}.key`, "-out", `${ca}.pem`, "-days", "2", "-subj", `/CN=socketgate test ${ca}`], dir);
   const sign = async (name: string, cn: string, ext: string) => {
     await openssl(["req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`], dir);
     writeFileSync(join(dir, `${name}.ext`), ext);
-    await openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`], dir);
+    await openssl(
+      [
+        "x509",
+        "-req",
+        "-in",
+        `${name}.csr`,
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        `${name}.pem`,
+        "-days",
+        "2",
+        "-extfile",
+        `${name}.ext`,
+      ],
+      dir,
+    );
   };
   // clientAuth too: cluster-bus and replication links present the server certificate as a client.
   await sign("server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n");
   await sign("client", "socketgate", "extendedKeyUsage=clientAuth\n");
   const f = (n: string) => join(dir, n);
-  return { dir, ca: f("ca.pem"), serverCert: f("server.pem"), serverKey: f("server.key"), clientCert: f("client.pem"), clientKey: f("client.key"), wrongCa: f("wrong-ca.pem") };
+  return {
+    dir,
+    ca: f("ca.pem"),
+    serverCert: f("server.pem"),
+    serverKey: f("server.key"),
+    clientCert: f("client.pem"),
+    clientKey: f("client.key"),
+    wrongCa: f("wrong-ca.pem"),
+  };
 }
 
 /** PING that also counts "-NOAUTH" as alive (the server runs, it just wants a password), optionally over TLS. */
@@ -491,8 +552,20 @@ function secureArgs(o: SecureRedisOptions, port: number): string[] {
     if (!o.password) args.push("--user", "default", "off");
   }
   if (o.tls) {
-    args.push("--port", "0", "--tls-port", String(port), "--tls-cert-file", o.tls.serverCert, "--tls-key-file", o.tls.serverKey,
-      "--tls-ca-cert-file", o.tls.ca, "--tls-auth-clients", "optional");
+    args.push(
+      "--port",
+      "0",
+      "--tls-port",
+      String(port),
+      "--tls-cert-file",
+      o.tls.serverCert,
+      "--tls-key-file",
+      o.tls.serverKey,
+      "--tls-ca-cert-file",
+      o.tls.ca,
+      "--tls-auth-clients",
+      "optional",
+    );
   }
   return [...args, ...(o.extraArgs ?? [])];
 }
@@ -514,25 +587,44 @@ export function startSecureRedis(o: SecureRedisOptions, label = "secure"): Promi
 export async function startSecureSentinel(o: { password: string; sentinelPassword: string; tls?: TlsFiles }, name = "sgsecure"): Promise<SentinelSetup> {
   const master = await startSecureRedis({ password: o.password, tls: o.tls }, "sentinel-master");
   const t = o.tls;
-  const tlsLines = (port: number) => t
-    ? ["port 0", `tls-port ${port}`, `tls-cert-file ${t.serverCert}`, `tls-key-file ${t.serverKey}`, `tls-ca-cert-file ${t.ca}`, "tls-auth-clients optional", "tls-replication yes"]
-    : [`port ${port}`];
+  const tlsLines = (port: number) =>
+    t
+      ? [
+          "port 0",
+          `tls-port ${port}`,
+          `tls-cert-file ${t.serverCert}`,
+          `tls-key-file ${t.serverKey}`,
+          `tls-ca-cert-file ${t.ca}`,
+          "tls-auth-clients optional",
+          "tls-replication yes",
+        ]
+      : [`port ${port}`];
   const sentinel = await startNode(
     "sentinel",
     (port, dir) => {
       const configFile = join(dir, "sentinel.conf");
-      writeFileSync(configFile, [
-        ...tlsLines(port), `bind ${HOST}`, `requirepass ${o.sentinelPassword}`,
-        `sentinel monitor ${name} ${HOST} ${master.port} 1`, `sentinel auth-pass ${name} ${o.password}`,
-        `sentinel down-after-milliseconds ${name} 1000`, `sentinel failover-timeout ${name} 5000`, "",
-      ].join("\n"));
+      writeFileSync(
+        configFile,
+        [
+          ...tlsLines(port),
+          `bind ${HOST}`,
+          `requirepass ${o.sentinelPassword}`,
+          `sentinel monitor ${name} ${HOST} ${master.port} 1`,
+          `sentinel auth-pass ${name} ${o.password}`,
+          `sentinel down-after-milliseconds ${name} 1000`,
+          `sentinel failover-timeout ${name} 5000`,
+          "",
+        ].join("\n"),
+      );
       // The harness' base args carry --port; with TLS the config's `port 0` must win.
       return { configFile, args: ["--sentinel", ...(t ? ["--port", "0"] : [])] };
     },
     undefined,
     { probe: (p) => probeAlive(p, t), cliArgs: ["-a", o.sentinelPassword, "--no-auth-warning", ...(t ? ["--tls", "--cacert", t.ca] : [])] },
   );
-  await waitFor(`sentinel ${sentinel.port} to know ${name}`, async () => (await sentinel.cli("sentinel", "get-master-addr-by-name", name)).includes(String(master.port)));
+  await waitFor(`sentinel ${sentinel.port} to know ${name}`, async () =>
+    (await sentinel.cli("sentinel", "get-master-addr-by-name", name)).includes(String(master.port)),
+  );
   return { master, sentinel, name, sentinels: [{ host: HOST, port: sentinel.port }] };
 }
 
@@ -540,11 +632,37 @@ export async function startSecureSentinel(o: { password: string; sentinelPasswor
 export async function startSecureRedisCluster(o: { password: string; tls?: TlsFiles }): Promise<ClusterSetup> {
   const ports = [await freeClusterPort(), await freeClusterPort(), await freeClusterPort()];
   const access: NodeAccess = { probe: (p) => probeAlive(p, o.tls), cliArgs: secureCliArgs(o) };
-  const nodes = await Promise.all(ports.map((p) => startNode("cluster-secure", (_port, dir) => ({
-    args: ["--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "2000", ...secureArgs(o, p),
-      ...(o.tls ? ["--tls-cluster", "yes", "--tls-replication", "yes"] : [])],
-  }), p, access)));
-  await cli(nodes[0]!.port, [...access.cliArgs, "--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"], 30_000);
-  await waitFor("cluster_state:ok on every node", async () => (await Promise.all(nodes.map((n) => n.cli("cluster", "info")))).every((i) => i.includes("cluster_state:ok")), 20_000, 100);
+  const nodes = await Promise.all(
+    ports.map((p) =>
+      startNode(
+        "cluster-secure",
+        (_port, dir) => ({
+          args: [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            join(dir, "nodes.conf"),
+            "--cluster-node-timeout",
+            "2000",
+            ...secureArgs(o, p),
+            ...(o.tls ? ["--tls-cluster", "yes", "--tls-replication", "yes"] : []),
+          ],
+        }),
+        p,
+        access,
+      ),
+    ),
+  );
+  await cli(
+    nodes[0]!.port,
+    [...access.cliArgs, "--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"],
+    30_000,
+  );
+  await waitFor(
+    "cluster_state:ok on every node",
+    async () => (await Promise.all(nodes.map((n) => n.cli("cluster", "info")))).every((i) => i.includes("cluster_state:ok")),
+    20_000,
+    100,
+  );
   return { nodes, seeds: nodes.map((n) => ({ host: HOST, port: n.port })) };
 }

@@ -58,7 +58,13 @@ export class ResilientReceiver {
     for (let attempt = 0; attempt < 40 && !this.stopped; attempt++) {
       const urls = this.pods();
       const url = urls[this.podIndex % urls.length]!;
-      const socket = io(url, { auth: { token: this.token, deviceId: this.deviceId }, transports: ["websocket"], reconnection: false, forceNew: true, timeout: 2000 });
+      const socket = io(url, {
+        auth: { token: this.token, deviceId: this.deviceId },
+        transports: ["websocket"],
+        reconnection: false,
+        forceNew: true,
+        timeout: 2000,
+      });
       const ok = await new Promise<boolean>((resolve) => {
         socket.once("connect", () => resolve(true));
         socket.once("connect_error", () => resolve(false));

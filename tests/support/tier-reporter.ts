@@ -46,10 +46,12 @@ export default class TierReporter implements Reporter {
     }
     if (tiers.size === 0) return;
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-    const lines = [...tiers].sort((a, b) => a[1].firstStart - b[1].firstStart).map(
-      ([name, t]) =>
-        `  ${name.padEnd(12)} ${String(t.files).padStart(3)} files  ${String(t.passed).padStart(4)} passed  ${String(t.failed).padStart(3)} failed  ${String(t.skipped).padStart(3)} skipped  ${s(t.lastEnd - t.firstStart).padStart(8)} wall  (${s(t.fileMs)} in files)`,
-    );
+    const lines = [...tiers]
+      .sort((a, b) => a[1].firstStart - b[1].firstStart)
+      .map(
+        ([name, t]) =>
+          `  ${name.padEnd(12)} ${String(t.files).padStart(3)} files  ${String(t.passed).padStart(4)} passed  ${String(t.failed).padStart(3)} failed  ${String(t.skipped).padStart(3)} skipped  ${s(t.lastEnd - t.firstStart).padStart(8)} wall  (${s(t.fileMs)} in files)`,
+      );
     process.stdout.write(`\n Per tier (npm run test:<tier> runs one):\n${lines.join("\n")}\n  ${"all".padEnd(12)} ${s(now - this.runStart)} wall\n`);
   }
 }

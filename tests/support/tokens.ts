@@ -4,7 +4,11 @@ import { SignJWT, type JWTPayload } from "jose";
 export const TEST_SECRET = "test-secret-0123456789-0123456789-abcdef";
 export const TEST_API_KEY = "test-api-key-0123456789abcdef";
 
-export async function signToken(sub: string, extra: JWTPayload & { rooms?: string[] } = {}, opts: { secret?: string; expiresIn?: string | number } = {}): Promise<string> {
+export async function signToken(
+  sub: string,
+  extra: JWTPayload & { rooms?: string[] } = {},
+  opts: { secret?: string; expiresIn?: string | number } = {},
+): Promise<string> {
   const key = new TextEncoder().encode(opts.secret ?? TEST_SECRET);
   // Like a typical issuer's test user: every room, unless the test says otherwise ({ rooms: undefined } drops the claim).
   const claims: JWTPayload = "rooms" in extra ? { ...extra } : { rooms: ["*"], ...extra };

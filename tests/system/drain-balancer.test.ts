@@ -61,7 +61,12 @@ describe("drain behind a readiness-following balancer (embedded gateways)", () =
 
     const rec = await draining;
     const s = summarizeDrain(load, rec, WINDOW);
-    keepFigures("balancer-embedded-single-drain", { summary: s, victimSessions, lateRefusals: lateResults.filter((r) => r.status === "rejected").length, lateMovedOff: lateMoved.size });
+    keepFigures("balancer-embedded-single-drain", {
+      summary: s,
+      victimSessions,
+      lateRefusals: lateResults.filter((r) => r.status === "rejected").length,
+      lateMovedOff: lateMoved.size,
+    });
     // Late-comers the balancer still sent to the pod were admitted, then moved like everyone else.
     await new Promise((r) => setTimeout(r, 1500));
     const lateConnectedAtEnd = lateClients.filter((c) => c.connected).length;
@@ -78,7 +83,10 @@ describe("drain behind a readiness-following balancer (embedded gateways)", () =
     expect(rec.balancer!.econ + rec.balancer!.wretr, "connections the balancer sent to the closed listener").toBe(0);
     // /healthz and /metrics answered 200 until resources closed; /readyz said 503 once the signal landed.
     const beforeClose = rec.probes.filter((p) => p.at < rec.settledAt!);
-    expect(beforeClose.filter((p) => p.path !== "/readyz").every((p) => p.status === 200), JSON.stringify(beforeClose.filter((p) => p.status !== 200))).toBe(true);
+    expect(
+      beforeClose.filter((p) => p.path !== "/readyz").every((p) => p.status === 200),
+      JSON.stringify(beforeClose.filter((p) => p.status !== 200)),
+    ).toBe(true);
     expect(beforeClose.some((p) => p.path === "/metrics" && p.at > rec.transportsClosedAt!)).toBe(true);
     expect(rec.probes.filter((p) => p.path === "/readyz" && p.at > rec.signalledAt + 100).every((p) => p.status === 503 || p.status === "refused")).toBe(true);
     // Every client of the pod: warned, transport closed (never a server-side disconnect), reconnected.

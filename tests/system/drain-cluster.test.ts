@@ -44,8 +44,19 @@ describe("SIGTERM one gateway of three under load (cluster mode)", () => {
     keepFigures("cluster-single-drain", {
       clients: r.devices,
       drain: s,
-      messages: { sends: r.sends, acked: r.acked, expectedReceipts: r.expectedReceipts, lost: r.missing.length, duplicatesBeforeDedupe: r.duplicatesBeforeDedupe },
-      presence: { offlineEvents: r.presence.offlineEvents, violations: r.presence.violations.length, offlineOfMultiDeviceUsers: r.presence.offlineOfMultiDeviceUsers, samples: r.presence.samples },
+      messages: {
+        sends: r.sends,
+        acked: r.acked,
+        expectedReceipts: r.expectedReceipts,
+        lost: r.missing.length,
+        duplicatesBeforeDedupe: r.duplicatesBeforeDedupe,
+      },
+      presence: {
+        offlineEvents: r.presence.offlineEvents,
+        violations: r.presence.violations.length,
+        offlineOfMultiDeviceUsers: r.presence.offlineOfMultiDeviceUsers,
+        samples: r.presence.samples,
+      },
       connectErrors: r.connectErrors.length,
       balancerStateChanges: cluster.haproxy.stateChanges(),
     });

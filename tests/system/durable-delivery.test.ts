@@ -94,7 +94,9 @@ async function scenario(name: string, disrupt: (receiver: ResilientReceiver, rec
   await link.close();
 
   const missing = [...traffic.acked].filter((id) => !receiver.unique.has(id));
-  report.push(`${name}: acked ${traffic.acked.size}, received ${receiver.unique.size} unique, lost ${missing.length}, duplicates before dedupe ${receiver.duplicates}, recovered by catch-up ${receiver.recovered}, reconnects ${receiver.reconnects}, gaps ${receiver.gaps}`);
+  report.push(
+    `${name}: acked ${traffic.acked.size}, received ${receiver.unique.size} unique, lost ${missing.length}, duplicates before dedupe ${receiver.duplicates}, recovered by catch-up ${receiver.recovered}, reconnects ${receiver.reconnects}, gaps ${receiver.gaps}`,
+  );
   expect(traffic.acked.size).toBeGreaterThan(50);
   expect(missing).toEqual([]);
   expect(receiver.gaps).toBe(0);
@@ -150,6 +152,9 @@ describe("bounds", () => {
     const recent = await ask(s, "room:join", { room: "gappy", since: 40 });
     expect(recent).toMatchObject({ ok: true, messages: Array.from({ length: 10 }, (_, i) => ({ seq: 41 + i })) });
     expect(await ask(s, "room:join", { room: "gappy", since: 5 })).toMatchObject({ ok: true, messages: [], gap: { code: "HISTORY_GAP", oldestSeq: 31 } });
-    expect(await ask(s, "room:join", { room: "gappy", since: 30 })).toMatchObject({ ok: true, messages: expect.arrayContaining([expect.objectContaining({ seq: 31 }), expect.objectContaining({ seq: 50 })]) });
+    expect(await ask(s, "room:join", { room: "gappy", since: 30 })).toMatchObject({
+      ok: true,
+      messages: expect.arrayContaining([expect.objectContaining({ seq: 31 }), expect.objectContaining({ seq: 50 })]),
+    });
   }, 30_000);
 });

@@ -72,7 +72,10 @@ describe("forced shutdown", () => {
       "exiting 0",
     ];
     const at = steps.map((s) => msgs.indexOf(s));
-    expect(at.every((i) => i >= 0), JSON.stringify(msgs)).toBe(true);
+    expect(
+      at.every((i) => i >= 0),
+      JSON.stringify(msgs),
+    ).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
   });
 });

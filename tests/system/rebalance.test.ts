@@ -18,7 +18,9 @@ function expectRebalanced(r: ScaleOutResult): void {
   expect(r.rebalanceDisconnects, "rebalance disconnects <= 2 x the excess").toBeLessThanOrEqual(2 * r.excess);
   // Every shed client was told first (gateway:rebalance) and saw a transport close, so it reconnected on its own.
   expect(r.rebalanceNotices, "gateway:rebalance notices = rebalance disconnects").toBe(r.rebalanceDisconnects);
-  expect(r.report.disconnectReasons, "every disconnect a transport close (the client reconnects on its own)").toEqual({ "transport close": r.rebalanceDisconnects });
+  expect(r.report.disconnectReasons, "every disconnect a transport close (the client reconnects on its own)").toEqual({
+    "transport close": r.rebalanceDisconnects,
+  });
   // The room stream ran throughout (one message every 200 ms) and every acknowledged one reached every member (expectNoUserVisibleDamage).
   expect(r.streamAcked, `room stream acknowledged of ${r.streamSent} sent`).toBeGreaterThan(0.9 * r.streamSent);
   expect(r.notReady, "clients not connected and caught up at the end").toEqual([]);
@@ -30,14 +32,28 @@ function expectRebalanced(r: ScaleOutResult): void {
 describe("rebalancing after scale-out 2 -> 4 pods, 400 clients (cluster mode, HAProxy)", () => {
   for (const balance of ["roundrobin", "random"] as const) {
     test(`balance ${balance}`, async () => {
-      const r = await scaleOut({ from: 2, to: 4, clients: 400, balance, afterMs: AFTER_MS, withinMs: 60_000, holdMs: 5000, runId: `rb-${balance}-${process.pid}` });
+      const r = await scaleOut({
+        from: 2,
+        to: 4,
+        clients: 400,
+        balance,
+        afterMs: AFTER_MS,
+        withinMs: 60_000,
+        holdMs: 5000,
+        runId: `rb-${balance}-${process.pid}`,
+      });
       const { report, timeline, ...figures } = r;
       keepFigures(`rebalance-2to4-${balance}`, {
         ...figures,
         timeline: timeline.filter((_, i) => i % 2 === 0),
         messages: { sends: report.sends, acked: report.acked, lost: report.missing.length, duplicatesBeforeDedupe: report.duplicatesBeforeDedupe },
         disconnectReasons: report.disconnectReasons,
-        presence: { offlineEvents: report.presence.offlineEvents, violations: report.presence.violations.length, firstViolations: report.presence.violations.slice(0, 3), samples: report.presence.samples.slice(0, 2) },
+        presence: {
+          offlineEvents: report.presence.offlineEvents,
+          violations: report.presence.violations.length,
+          firstViolations: report.presence.violations.slice(0, 3),
+          samples: report.presence.samples.slice(0, 2),
+        },
       });
       expectRebalanced(r);
     }, 240_000);

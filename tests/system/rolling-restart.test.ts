@@ -48,7 +48,13 @@ describe("rolling restart of three gateways under load (cluster mode)", () => {
       clients: r.devices,
       steps: steps.map(({ s, replacementUpMs }) => ({ replacementUpMs, ...s })),
       allGaps: gapSummary(allGaps),
-      messages: { sends: r.sends, acked: r.acked, expectedReceipts: r.expectedReceipts, lost: r.missing.length, duplicatesBeforeDedupe: r.duplicatesBeforeDedupe },
+      messages: {
+        sends: r.sends,
+        acked: r.acked,
+        expectedReceipts: r.expectedReceipts,
+        lost: r.missing.length,
+        duplicatesBeforeDedupe: r.duplicatesBeforeDedupe,
+      },
       presence: { offlineEvents: r.presence.offlineEvents, violations: r.presence.violations.length, samples: r.presence.samples },
       connectErrors: r.connectErrors.length,
       balancerStateChanges: cluster.haproxy.stateChanges(),
@@ -58,10 +64,16 @@ describe("rolling restart of three gateways under load (cluster mode)", () => {
     // Every client started on an original pod, so every one must have been moved (a transport close
     // after the first signal), and the three replacement pods now hold all of them.
     const firstSignal = steps[0]!.rec.signalledAt;
-    expect(load.devices.filter((d) => !d.disconnects.some((x) => x.at >= firstSignal)).map((d) => d.id), "clients never moved").toEqual([]);
+    expect(
+      load.devices.filter((d) => !d.disconnects.some((x) => x.at >= firstSignal)).map((d) => d.id),
+      "clients never moved",
+    ).toEqual([]);
     expect(cluster.gateways.filter((g) => steps.some((x) => x.rec.gateway === g))).toEqual([]);
-    const held = async () => (await Promise.all(cluster.gateways.map(async (g) => metricValue(await scrape(g.opsUrl), "socketgate_connections", { transport: "websocket" }) ?? 0))).reduce((a, b) => a + b, 0);
-    for (const end = Date.now() + 10_000; Date.now() < end && (await held()) !== r.devices; ) await sleep(200);
+    const held = async () =>
+      (
+        await Promise.all(cluster.gateways.map(async (g) => metricValue(await scrape(g.opsUrl), "socketgate_connections", { transport: "websocket" }) ?? 0))
+      ).reduce((a, b) => a + b, 0);
+    for (const end = Date.now() + 10_000; Date.now() < end && (await held()) !== r.devices;) await sleep(200);
     expect(await held(), "connections held by the replacement pods").toBe(r.devices);
     for (const { rec, s } of steps) expectCleanDrain(rec, s, D, { minClients: Math.floor(r.devices / 6) });
     expectNoUserVisibleDamage(r);

@@ -28,7 +28,16 @@ describe("ApiKeys", () => {
     const keys = new ApiKeys(["k".repeat(16), "another-key-0123456789"]);
     expect(keys.check(`Bearer ${"k".repeat(16)}`)).toBe(true);
     expect(keys.check("Bearer another-key-0123456789")).toBe(true);
-    for (const bad of ["", "Bearer", "Bearer ", `Bearer ${"k".repeat(15)}`, `Bearer ${"k".repeat(17)}`, `bearer ${"k".repeat(16)}`, `Bearer ${"k".repeat(16)} `, `Basic ${"k".repeat(16)}`])
+    for (const bad of [
+      "",
+      "Bearer",
+      "Bearer ",
+      `Bearer ${"k".repeat(15)}`,
+      `Bearer ${"k".repeat(17)}`,
+      `bearer ${"k".repeat(16)}`,
+      `Bearer ${"k".repeat(16)} `,
+      `Basic ${"k".repeat(16)}`,
+    ])
       expect(keys.check(bad), bad).toBe(false);
     expect(new ApiKeys([]).enabled).toBe(false);
   });

@@ -53,7 +53,13 @@ describe("readMemoryLimit", () => {
     expect(readMemoryLimit(fs({ "/proc/self/cgroup": "4:memory:/docker/abc\n", [v1]: "402653184\n" }))).toBe(402653184);
     expect(readMemoryLimit(fs({ "/proc/self/cgroup": "4:memory:/docker/abc\n", [v1]: "9223372036854771712\n" }))).toBe(0);
     expect(
-      readMemoryLimit(fs({ "/proc/self/cgroup": "4:memory:/docker/abc\n", "/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": "1000000\n", [v1]: "9223372036854771712\n" })),
+      readMemoryLimit(
+        fs({
+          "/proc/self/cgroup": "4:memory:/docker/abc\n",
+          "/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": "1000000\n",
+          [v1]: "9223372036854771712\n",
+        }),
+      ),
     ).toBe(1000000);
   });
 

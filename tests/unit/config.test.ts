@@ -39,7 +39,13 @@ describe("config", () => {
   });
 
   it("reads every variable and the matching flag, flags winning", () => {
-    const c = loadConfig({ PORT: "4000", MAX_CONNECTIONS: "5" }, ["--port", "4001", "--max-connections=7", "--cors-origins", "https://a.example,https://b.example"]);
+    const c = loadConfig({ PORT: "4000", MAX_CONNECTIONS: "5" }, [
+      "--port",
+      "4001",
+      "--max-connections=7",
+      "--cors-origins",
+      "https://a.example,https://b.example",
+    ]);
     expect(c.port).toBe(4001);
     expect(c.maxConnections).toBe(7);
     expect(c.corsOrigins).toEqual(["https://a.example", "https://b.example"]);
@@ -59,7 +65,12 @@ describe("config", () => {
 
   it("rebalancing: on by default with the SPEC numbers, decimals for the tolerance, clear errors", () => {
     expect(loadConfig({}).rebalance).toEqual({ enabled: true, tolerance: 0.2, afterMs: 10_000, maxPerS: 20 });
-    expect(loadConfig({ REBALANCE: "0", REBALANCE_TOLERANCE: "0.35" }, ["--rebalance-after-ms", "2000", "--rebalance-max-per-s=50"]).rebalance).toEqual({ enabled: false, tolerance: 0.35, afterMs: 2000, maxPerS: 50 });
+    expect(loadConfig({ REBALANCE: "0", REBALANCE_TOLERANCE: "0.35" }, ["--rebalance-after-ms", "2000", "--rebalance-max-per-s=50"]).rebalance).toEqual({
+      enabled: false,
+      tolerance: 0.35,
+      afterMs: 2000,
+      maxPerS: 50,
+    });
     expect(errorOf({ REBALANCE_TOLERANCE: "20%" })).toMatch(/REBALANCE_TOLERANCE \(--rebalance-tolerance\) = "20%": expected a number from 0.01 to 10/);
     expect(errorOf({ REBALANCE_TOLERANCE: "0" })).toMatch(/REBALANCE_TOLERANCE .*a number from 0.01 to 10/);
     expect(errorOf({ REBALANCE_MAX_PER_S: "0" })).toMatch(/REBALANCE_MAX_PER_S .*an integer from 1 to 10000/);
@@ -95,7 +106,13 @@ describe("config", () => {
         { host: "10.0.0.2", port: 26379 },
       ],
     });
-    expect(loadConfig({ REDIS_CLUSTER_NODES: "a:7000,b:7001" }).redis).toMatchObject({ kind: "cluster", nodes: [{ host: "a", port: 7000 }, { host: "b", port: 7001 }] });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "a:7000,b:7001" }).redis).toMatchObject({
+      kind: "cluster",
+      nodes: [
+        { host: "a", port: 7000 },
+        { host: "b", port: 7001 },
+      ],
+    });
     expect(errorOf({ REDIS_SENTINELS: "a:1" })).toContain("REDIS_SENTINEL_NAME");
     expect(errorOf({ REDIS_URL: "redis://a", REDIS_CLUSTER_NODES: "a:1" })).toContain("set only one way to reach Redis");
     expect(errorOf({ REDIS_CLUSTER_NODES: "nohost" })).toMatch(/REDIS_CLUSTER_NODES .*host:port/);
@@ -137,7 +154,31 @@ describe("config", () => {
 
   it("documents every setting in --help", () => {
     const help = helpText();
-    for (const name of ["PORT", "OPS_PORT", "JWT_SECRET", "JWT_PUBLIC_KEY_FILE", "JWT_JWKS_FILE", "API_KEYS", "REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_NAME", "REDIS_CLUSTER_NODES", "MAX_CONNECTIONS", "MAX_PAYLOAD_BYTES", "PING_INTERVAL_MS", "PING_TIMEOUT_MS", "CONNECT_TIMEOUT_MS", "RATE_LIMIT_EVENTS_PER_S", "RATE_LIMIT_BURST", "PRESENCE_GRACE_MS", "DRAIN_DELAY_MS", "DRAIN_WINDOW_MS", "CORS_ORIGINS", "TRUST_PROXY_HOPS", "LOG_LEVEL"]) {
+    for (const name of [
+      "PORT",
+      "OPS_PORT",
+      "JWT_SECRET",
+      "JWT_PUBLIC_KEY_FILE",
+      "JWT_JWKS_FILE",
+      "API_KEYS",
+      "REDIS_URL",
+      "REDIS_SENTINELS",
+      "REDIS_SENTINEL_NAME",
+      "REDIS_CLUSTER_NODES",
+      "MAX_CONNECTIONS",
+      "MAX_PAYLOAD_BYTES",
+      "PING_INTERVAL_MS",
+      "PING_TIMEOUT_MS",
+      "CONNECT_TIMEOUT_MS",
+      "RATE_LIMIT_EVENTS_PER_S",
+      "RATE_LIMIT_BURST",
+      "PRESENCE_GRACE_MS",
+      "DRAIN_DELAY_MS",
+      "DRAIN_WINDOW_MS",
+      "CORS_ORIGINS",
+      "TRUST_PROXY_HOPS",
+      "LOG_LEVEL",
+    ]) {
       expect(help).toContain(name);
       expect(help).toContain(flagOf(name));
     }
@@ -146,10 +187,28 @@ describe("config", () => {
 
 describe("managed Redis settings (issue 16)", () => {
   it("carry credentials and TLS into every mode; rediss:// turns TLS on", () => {
-    expect(loadConfig({ REDIS_URL: "rediss://r:6380", REDIS_USERNAME: "app", REDIS_PASSWORD: "pw" }).redis).toEqual({ kind: "standalone", url: "rediss://r:6380", username: "app", password: "pw", tls: {} });
-    expect(loadConfig({ REDIS_SENTINELS: "s:26379", REDIS_SENTINEL_NAME: "m", REDIS_PASSWORD: "pw", REDIS_SENTINEL_PASSWORD: "spw", REDIS_TLS: "1", REDIS_TLS_CA_FILE: "/ca.pem" }).redis)
-      .toMatchObject({ kind: "sentinel", password: "pw", sentinelPassword: "spw", tls: { caFile: "/ca.pem" } });
-    expect(loadConfig({ REDIS_CLUSTER_NODES: "a:7000", REDIS_PASSWORD: "pw", REDIS_TLS: "true" }).redis).toMatchObject({ kind: "cluster", password: "pw", tls: {} });
+    expect(loadConfig({ REDIS_URL: "rediss://r:6380", REDIS_USERNAME: "app", REDIS_PASSWORD: "pw" }).redis).toEqual({
+      kind: "standalone",
+      url: "rediss://r:6380",
+      username: "app",
+      password: "pw",
+      tls: {},
+    });
+    expect(
+      loadConfig({
+        REDIS_SENTINELS: "s:26379",
+        REDIS_SENTINEL_NAME: "m",
+        REDIS_PASSWORD: "pw",
+        REDIS_SENTINEL_PASSWORD: "spw",
+        REDIS_TLS: "1",
+        REDIS_TLS_CA_FILE: "/ca.pem",
+      }).redis,
+    ).toMatchObject({ kind: "sentinel", password: "pw", sentinelPassword: "spw", tls: { caFile: "/ca.pem" } });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "a:7000", REDIS_PASSWORD: "pw", REDIS_TLS: "true" }).redis).toMatchObject({
+      kind: "cluster",
+      password: "pw",
+      tls: {},
+    });
     expect(loadConfig({ REDIS_URL: "redis://r:6379" }).redis).not.toHaveProperty("tls");
   });
 

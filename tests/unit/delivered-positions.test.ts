@@ -3,7 +3,11 @@
 import { describe, expect, it } from "vitest";
 import { DeliveredPositions } from "../../src/delivery/delivered-positions.js";
 
-const msg = (room: string, seq: number, epoch = "e1") => [{ type: 2, data: ["message", { id: `${room}:${epoch}:${seq}`, seq, epoch }] }, { rooms: new Set([room]), except: new Set<string>() }] as const;
+const msg = (room: string, seq: number, epoch = "e1") =>
+  [
+    { type: 2, data: ["message", { id: `${room}:${epoch}:${seq}`, seq, epoch }] },
+    { rooms: new Set([room]), except: new Set<string>() },
+  ] as const;
 const positionOf = (p: DeliveredPositions, room: string, notBefore?: number) => new Map(p.rooms(notBefore)).get(room)?.position;
 
 describe("DeliveredPositions", () => {

@@ -35,7 +35,10 @@ function admissionWith(verify: () => Promise<never>) {
     rateLimitBurst: 10,
     isDraining: () => false,
   });
-  const refuse = () => new Promise<Error & { data?: { code: string } }>((resolve) => admission.middleware(handshakingSocket(), (err) => resolve(err as Error & { data?: { code: string } })));
+  const refuse = () =>
+    new Promise<Error & { data?: { code: string } }>((resolve) =>
+      admission.middleware(handshakingSocket(), (err) => resolve(err as Error & { data?: { code: string } })),
+    );
   return { metrics, lines, refuse };
 }
 

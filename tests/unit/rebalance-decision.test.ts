@@ -8,7 +8,14 @@ const S: RebalanceSettings = { tolerance: 0.2, afterMs: 10_000, maxPerS: 20 };
 const pod = (podId: string, connections: number, extra: Partial<PodLoad> = {}): PodLoad => ({ podId, connections, eligible: true, shedding: false, ...extra });
 
 /** Runs decide() every `stepMs` from t0 while the pod's count follows `count(t)`; returns the sheds per tick. */
-function run(opts: { self: (t: number) => PodLoad; fleet: (t: number) => PodLoad[]; untilMs: number; stepMs?: number; settings?: RebalanceSettings; state?: DecisionState }) {
+function run(opts: {
+  self: (t: number) => PodLoad;
+  fleet: (t: number) => PodLoad[];
+  untilMs: number;
+  stepMs?: number;
+  settings?: RebalanceSettings;
+  state?: DecisionState;
+}) {
   let state = opts.state ?? initialState();
   const ticks: Array<{ t: number; shed: number; reason: string }> = [];
   for (let t = 0; t <= opts.untilMs; t += opts.stepMs ?? 250) {
@@ -38,7 +45,8 @@ describe("decide", () => {
     expect(r.total).toBeGreaterThanOrEqual(100);
     expect(r.total).toBeLessThanOrEqual(101);
     // Per second: never more than 20 (+1 for the starting credit).
-    for (let s = 10_000; s < 15_000; s += 1000) expect(r.ticks.filter((x) => x.t >= s && x.t < s + 1000).reduce((a, x) => a + x.shed, 0)).toBeLessThanOrEqual(21);
+    for (let s = 10_000; s < 15_000; s += 1000)
+      expect(r.ticks.filter((x) => x.t >= s && x.t < s + 1000).reduce((a, x) => a + x.shed, 0)).toBeLessThanOrEqual(21);
   });
 
   it("sheds the excess down to the stop line mean x (1 + tolerance / 2), not below", () => {
@@ -66,7 +74,9 @@ describe("decide", () => {
     expect(r.ticks.filter((x) => x.t <= spentAt).reduce((a, x) => a + x.shed, 0)).toBe(200);
     // After a spent budget, the next stretch waits twice REBALANCE_AFTER_MS, then 4x, capped at 8x.
     const long = run({ self: () => pod("a", 200), fleet: () => [pod("b", 200), pod("c", 0), pod("d", 0)], untilMs: 400_000 });
-    const starts = long.ticks.filter((x, i) => x.shed > 0 && (long.ticks[i - 1]?.shed ?? 0) === 0 && long.ticks[i - 1]?.reason === "over_waiting").map((x) => x.t);
+    const starts = long.ticks
+      .filter((x, i) => x.shed > 0 && (long.ticks[i - 1]?.shed ?? 0) === 0 && long.ticks[i - 1]?.reason === "over_waiting")
+      .map((x) => x.t);
     const waits = starts.slice(1).map((t, i) => t - (long.ticks.filter((x) => x.reason === "budget_spent" && x.t < t).at(-1)?.t ?? starts[i]!));
     expect(waits.slice(0, 4)).toEqual([20_250, 40_250, 80_250, 80_250]);
   });
@@ -82,7 +92,11 @@ describe("decide", () => {
     for (let t = 0; t < 10_000; t += 250) at(t, 0);
     expect(at(10_000, 0).shed).toBe(1);
     const paused = [at(10_250, 20), at(10_500, 35), at(10_750, 20)];
-    expect(paused.map((d) => [d.shed, d.reason])).toEqual([[0, "waiting_for_landing"], [0, "waiting_for_landing"], [0, "waiting_for_landing"]]);
+    expect(paused.map((d) => [d.shed, d.reason])).toEqual([
+      [0, "waiting_for_landing"],
+      [0, "waiting_for_landing"],
+      [0, "waiting_for_landing"],
+    ]);
     expect(state.shedding).toBe(true);
     expect(at(11_000, 19).shed).toBeGreaterThan(0);
   });
@@ -124,7 +138,11 @@ describe("decide", () => {
   });
 
   it("pods that are not ready (just started, draining) do not anchor the mean", () => {
-    const r = run({ self: () => pod("a", 200), fleet: () => [pod("b", 200), pod("starting", 0, { eligible: false }), pod("starting2", 0, { eligible: false })], untilMs: 30_000 });
+    const r = run({
+      self: () => pod("a", 200),
+      fleet: () => [pod("b", 200), pod("starting", 0, { eligible: false }), pod("starting2", 0, { eligible: false })],
+      untilMs: 30_000,
+    });
     expect(r.total).toBe(0);
     // Once they are ready, the same counts make both old pods shed.
     const ready = run({ self: () => pod("a", 200), fleet: () => [pod("b", 200), pod("starting", 0), pod("starting2", 0)], untilMs: 11_000 });
@@ -157,12 +175,24 @@ describe("decide", () => {
 
 describe("pickSockets", () => {
   const now = 100_000;
-  const sock = (id: string, userId: string, extra: Partial<ShedCandidate> = {}): ShedCandidate => ({ id, userId, deviceId: "d1", connectedAt: now - 10_000, inflight: 0, ...extra });
+  const sock = (id: string, userId: string, extra: Partial<ShedCandidate> = {}): ShedCandidate => ({
+    id,
+    userId,
+    deviceId: "d1",
+    connectedAt: now - 10_000,
+    inflight: 0,
+    ...extra,
+  });
   const memory = (): ShedMemory => ({ devices: new Map(), users: new Map() });
   const opts = { now, landedBackCooldownMs: 60_000, userCooldownMs: 5000 };
 
   it("spares sockets with handlers in flight and sockets still catching up after their connect", () => {
-    const picked = pickSockets([sock("busy", "u1", { inflight: 1 }), sock("young", "u2", { connectedAt: now - MIN_AGE_MS + 1 }), sock("idle", "u3")], 3, memory(), opts);
+    const picked = pickSockets(
+      [sock("busy", "u1", { inflight: 1 }), sock("young", "u2", { connectedAt: now - MIN_AGE_MS + 1 }), sock("idle", "u3")],
+      3,
+      memory(),
+      opts,
+    );
     expect(picked.map((p) => p.id)).toEqual(["idle"]);
   });
 

@@ -75,7 +75,10 @@ describe("origins", () => {
 
 describe("errors", () => {
   it("never leaks internal messages", () => {
-    expect(toErrorBody(new Error("ECONNREFUSED 10.0.0.3:6379 at Redis.connect"))).toEqual({ code: "INTERNAL", message: "internal error, the request was not processed" });
+    expect(toErrorBody(new Error("ECONNREFUSED 10.0.0.3:6379 at Redis.connect"))).toEqual({
+      code: "INTERNAL",
+      message: "internal error, the request was not processed",
+    });
     expect(toErrorBody(new GatewayError("FORBIDDEN", "no"))).toEqual({ code: "FORBIDDEN", message: "no" });
     expect(toErrorBody("string thrown")).toMatchObject({ code: "INTERNAL" });
   });

@@ -6,7 +6,11 @@ import { createTokenVerifier } from "../../src/auth/token-verifier.js";
 import { GatewayError } from "../../src/errors.js";
 import { signToken, TEST_SECRET } from "../support/tokens.js";
 
-const codeOf = (p: Promise<unknown>) => p.then(() => "OK", (e: unknown) => (e instanceof GatewayError ? e.code : String(e)));
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => "OK",
+    (e: unknown) => (e instanceof GatewayError ? e.code : String(e)),
+  );
 
 describe("token claims", () => {
   it("checks aud and iss when configured, and nothing else's", async () => {

@@ -50,11 +50,17 @@ describe("token verification", () => {
 
   it("refuses not-yet-valid tokens, tokens without exp, and invalid user ids", async () => {
     const key = new TextEncoder().encode(TEST_SECRET);
-    const future = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("a").setNotBefore(Math.floor(Date.now() / 1000) + 3600).setExpirationTime("2h").sign(key);
+    const future = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("a")
+      .setNotBefore(Math.floor(Date.now() / 1000) + 3600)
+      .setExpirationTime("2h")
+      .sign(key);
     expect(await codeOf(hs.verify(future))).toBe("AUTH_INVALID");
     const noExp = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("a").sign(key);
     expect(await codeOf(hs.verify(noExp))).toBe("AUTH_INVALID");
-    for (const sub of ["", "a b", "x".repeat(129), "#u:admin", "ünïcode", "a\u0000b"]) expect(await codeOf(hs.verify(await signToken(sub)))).toBe("AUTH_INVALID");
+    for (const sub of ["", "a b", "x".repeat(129), "#u:admin", "ünïcode", "a\u0000b"])
+      expect(await codeOf(hs.verify(await signToken(sub)))).toBe("AUTH_INVALID");
     expect(await codeOf(hs.verify(await signToken("a", { rooms: "conv:1" as unknown as string[] })))).toBe("AUTH_INVALID");
     expect(await codeOf(hs.verify(await signToken("a", { rooms: ["#u:bob"] })))).toBe("AUTH_INVALID");
   });

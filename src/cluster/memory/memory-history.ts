@@ -15,7 +15,13 @@ export class MemoryHistory implements RoomHistory {
   private readonly logs: MemoryLogs;
 
   constructor(options: MemoryHistoryOptions) {
-    this.logs = new MemoryLogs({ maxLength: options.maxLength, idleTtlMs: options.ttlMs, idempotencyTtlMs: options.idempotencyTtlMs, idOf: roomMessageId, now: options.now });
+    this.logs = new MemoryLogs({
+      maxLength: options.maxLength,
+      idleTtlMs: options.ttlMs,
+      idempotencyTtlMs: options.idempotencyTtlMs,
+      idOf: roomMessageId,
+      now: options.now,
+    });
   }
 
   async append(room: string, message: NewMessage, options?: AppendOptions): Promise<AppendResult> {

@@ -140,7 +140,10 @@ export class FanoutCanary implements FanoutHealth {
     this.healthy = true;
     this.interruption = undefined;
     this.metrics.fanoutHealthy.set(1);
-    this.logger.info({ downMs: now - interruption.since, detectedAfterMs: interruption.detectedAt - interruption.since }, "fan-out healthy again: resyncing local sockets");
+    this.logger.info(
+      { downMs: now - interruption.since, detectedAfterMs: interruption.detectedAt - interruption.since },
+      "fan-out healthy again: resyncing local sockets",
+    );
     for (const listener of this.listeners) listener(interruption);
   }
 
@@ -152,7 +155,10 @@ export class FanoutCanary implements FanoutHealth {
       this.interruption = { since: lastProof, detectedAt: now };
       this.metrics.fanoutHealthy.set(0);
       this.metrics.fanoutInterruptions.inc();
-      this.logger.error({ reason, lastProofMsAgo: now - lastProof }, "fan-out interrupted: cross-pod messages may be missed; rebuilding the subscription, then resyncing");
+      this.logger.error(
+        { reason, lastProofMsAgo: now - lastProof },
+        "fan-out interrupted: cross-pod messages may be missed; rebuilding the subscription, then resyncing",
+      );
     }
     // A wedged connection looks "ready" forever: rebuild it (ioredis resubscribes everything on reconnect),
     // at most once per deadline so a slow Redis is not hammered with reconnects.

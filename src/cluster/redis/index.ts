@@ -3,7 +3,15 @@ import type { GatewayConfig, RedisConfig } from "../../config.js";
 import type { ClusterDeps } from "../index.js";
 import { presenceModeLimits } from "../../presence/limits.js";
 import type { ClusterServices } from "../types.js";
-import { adapterFor, catchFireAndForget, createRedisClients, DEFAULT_TUNING, describeRedisFailure, redisFailureCause, type RedisFailureCause } from "./redis-clients.js";
+import {
+  adapterFor,
+  catchFireAndForget,
+  createRedisClients,
+  DEFAULT_TUNING,
+  describeRedisFailure,
+  redisFailureCause,
+  type RedisFailureCause,
+} from "./redis-clients.js";
 import { FanoutCanary } from "./fanout-canary.js";
 import { probeFor, RedisHealth } from "./redis-health.js";
 import { RedisHistory } from "./redis-history.js";
@@ -56,7 +64,8 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
     limits: presenceModeLimits(config.presenceFullMaxUsers),
   });
   // REDIS_ACK_REPLICAS: appends resolve only once that many replicas have them (see replica-ack.ts).
-  const replicaAck = config.redisAckReplicas > 0 ? new ReplicaAck(ops, config.redisAckReplicas, Math.min(ACK_WAIT_MS, Math.max(10, config.redisOpTimeoutMs - 100))) : undefined;
+  const replicaAck =
+    config.redisAckReplicas > 0 ? new ReplicaAck(ops, config.redisAckReplicas, Math.min(ACK_WAIT_MS, Math.max(10, config.redisOpTimeoutMs - 100))) : undefined;
   const inbox = new RedisInbox(ops, {
     maxLength: config.inboxMaxLength,
     maxAgeMs: config.inboxMaxAgeMs,
@@ -64,7 +73,12 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
     replicaAck,
     onTrim: (n) => metrics.inboxTrimmed.inc(n),
   });
-  const history = new RedisHistory(ops, { maxLength: config.historyMaxLength, ttlMs: config.historyTtlMs, idempotencyTtlMs: config.idempotencyTtlMs, replicaAck });
+  const history = new RedisHistory(ops, {
+    maxLength: config.historyMaxLength,
+    ttlMs: config.historyTtlMs,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    replicaAck,
+  });
   const idempotency = new RedisIdempotency(ops, { ttlMs: config.idempotencyTtlMs });
 
   // After an outage Redis may have restarted empty: this pod's connected sockets are the truth for its
@@ -77,22 +91,27 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
 
   let everUp = false;
   let rebuilding: Promise<void> | undefined;
-  const health = new RedisHealth([clients.command, clients.sub], probeFor(clients.command, clients.kind), { pingIntervalMs: 1000, pingTimeoutMs: 1000 }, (up) => {
-    metrics.redisUp.set(up ? 1 : 0);
-    if (!up) {
-      log.error("redis unreachable: cluster operations answer UNAVAILABLE and readiness is 503 until it returns");
-      return;
-    }
-    log.info({ adapter: adapter.kind, recovered: everUp }, "redis reachable");
-    lastErrorLog = 0;
-    lastCause = undefined;
-    if (everUp && !rebuilding) {
-      rebuilding = rebuildPresence()
-        .catch((err: unknown) => log.warn({ err }, "presence rebuild failed; heartbeats keep restoring entries"))
-        .finally(() => (rebuilding = undefined));
-    }
-    everUp = true;
-  });
+  const health = new RedisHealth(
+    [clients.command, clients.sub],
+    probeFor(clients.command, clients.kind),
+    { pingIntervalMs: 1000, pingTimeoutMs: 1000 },
+    (up) => {
+      metrics.redisUp.set(up ? 1 : 0);
+      if (!up) {
+        log.error("redis unreachable: cluster operations answer UNAVAILABLE and readiness is 503 until it returns");
+        return;
+      }
+      log.info({ adapter: adapter.kind, recovered: everUp }, "redis reachable");
+      lastErrorLog = 0;
+      lastCause = undefined;
+      if (everUp && !rebuilding) {
+        rebuilding = rebuildPresence()
+          .catch((err: unknown) => log.warn({ err }, "presence rebuild failed; heartbeats keep restoring entries"))
+          .finally(() => (rebuilding = undefined));
+      }
+      everUp = true;
+    },
+  );
   metrics.redisUp.set(health.isUp() ? 1 : 0);
 
   if (!(await health.waitUntilUp(config.redisStartupWaitMs)))

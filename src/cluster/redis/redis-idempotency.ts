@@ -80,8 +80,7 @@ export class RedisIdempotency implements IdempotencyStore {
       if (current === null || current === undefined) return { value: await this.attempt(rkey, claim, produce), duplicate: false };
       const text = asString(current);
       if (text.startsWith("D:")) return { value: (JSON.parse(text.slice(2)) as { v: T }).v, duplicate: true };
-      if (Date.now() + pause > deadline)
-        throw new GatewayError("UNAVAILABLE", "a request with the same idempotency key is still being processed: retry later");
+      if (Date.now() + pause > deadline) throw new GatewayError("UNAVAILABLE", "a request with the same idempotency key is still being processed: retry later");
       await sleep(pause);
       pause = Math.min(pause * 2, 200);
     }

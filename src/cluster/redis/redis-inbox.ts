@@ -273,7 +273,11 @@ export class RedisInbox implements Inbox {
     const k = inboxKeys(userId, "");
     const after = String(Math.max(0, Math.trunc(from.seq)));
     const reply = asArray(
-      await this.ops.eval(SINCE, [k.log, k.meta], [after, Math.max(1, limits.maxMessages), Math.max(1, limits.maxBytes), MESSAGE_OVERHEAD_BYTES, this.options.maxAgeMs]),
+      await this.ops.eval(
+        SINCE,
+        [k.log, k.meta],
+        [after, Math.max(1, limits.maxMessages), Math.max(1, limits.maxBytes), MESSAGE_OVERHEAD_BYTES, this.options.maxAgeMs],
+      ),
     );
     this.trimmed(asNumber(reply[0]));
     const state = { epoch: asString(reply[1]), lastSeq: asNumber(reply[2]), oldestSeq: asNumber(reply[3]) };
@@ -292,7 +296,15 @@ export class RedisInbox implements Inbox {
       await this.ops.eval(
         UNACKED,
         [k.log, k.floors, k.acked, k.meta],
-        [deviceId, Math.max(1, page.maxMessages), Math.max(1, page.maxBytes), MESSAGE_OVERHEAD_BYTES, this.options.maxAgeMs, cursor?.epoch ?? "", cursor?.seq ?? 0],
+        [
+          deviceId,
+          Math.max(1, page.maxMessages),
+          Math.max(1, page.maxBytes),
+          MESSAGE_OVERHEAD_BYTES,
+          this.options.maxAgeMs,
+          cursor?.epoch ?? "",
+          cursor?.seq ?? 0,
+        ],
       ),
     );
     this.trimmed(asNumber(reply[0]));

@@ -20,7 +20,9 @@ export class ReplicaAck {
   /** Resolves once `replicas` replicas have every write so far on the connection serving `key`. */
   async confirm(key: string): Promise<void> {
     if (this.replicas <= 0) return;
-    const acked = await this.ops.run("replica.wait", async (client) => Number(await (await connectionFor(client, key)).call("WAIT", this.replicas, this.waitMs)));
+    const acked = await this.ops.run("replica.wait", async (client) =>
+      Number(await (await connectionFor(client, key)).call("WAIT", this.replicas, this.waitMs)),
+    );
     if (acked < this.replicas)
       throw new GatewayError(
         "UNAVAILABLE",

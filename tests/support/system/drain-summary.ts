@@ -66,12 +66,25 @@ export function summarizeDrain(load: Load, rec: DrainRecord, windowMs: number): 
     ),
     disconnectHistogram: histogram(disconnectTimes, origin, windowMs),
     plannedHistogram: histogram(
-      drained.flatMap((d) => d.drainingNotices.filter((n) => n.at >= from && n.at <= to).slice(0, 1).map((n) => n.reconnectInMs)),
+      drained.flatMap((d) =>
+        d.drainingNotices
+          .filter((n) => n.at >= from && n.at <= to)
+          .slice(0, 1)
+          .map((n) => n.reconnectInMs),
+      ),
       0,
       windowMs,
     ),
     disconnectSpreadMs: percentile(disconnectTimes, 90) - percentile(disconnectTimes, 10),
-    reconnectSpreadMs: percentile(gaps.map((g) => g.connectAt), 90) - percentile(gaps.map((g) => g.connectAt), 10),
+    reconnectSpreadMs:
+      percentile(
+        gaps.map((g) => g.connectAt),
+        90,
+      ) -
+      percentile(
+        gaps.map((g) => g.connectAt),
+        10,
+      ),
     earliest: gaps
       .map((g) => [g.disconnectAt - origin, g.connectAt - origin])
       .sort((x, y) => x[0]! - y[0]!)

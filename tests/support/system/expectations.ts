@@ -39,7 +39,9 @@ export function expectCleanDrain(rec: DrainRecord, s: DrainSummary, d: DrainSett
   expect(Math.max(...s.disconnectHistogram), `observed closes ${JSON.stringify(s.disconnectHistogram)}`).toBeLessThanOrEqual(Math.max(5, Math.ceil(0.5 * n)));
   // Reconnects: no tenth of the window with more than half of them (the overflow bucket, reconnects
   // after the window, only grows when the machine is starved, and is reported, not judged).
-  expect(Math.max(...s.reconnectHistogram.slice(0, -1)), `reconnects ${JSON.stringify(s.reconnectHistogram)}`).toBeLessThanOrEqual(Math.max(5, Math.ceil(0.5 * n)));
+  expect(Math.max(...s.reconnectHistogram.slice(0, -1)), `reconnects ${JSON.stringify(s.reconnectHistogram)}`).toBeLessThanOrEqual(
+    Math.max(5, Math.ceil(0.5 * n)),
+  );
   expect(s.reconnectSpreadMs, "p10..p90 spread of the reconnects").toBeGreaterThan(0.3 * d.windowMs);
 }
 
@@ -50,12 +52,18 @@ export function expectNoUserVisibleDamage(r: LoadReport): void {
   expect(r.missing.slice(0, 20), `acknowledged messages lost (${r.missing.length})`).toEqual([]);
   expect(r.presence.violations.slice(0, 10), "still-connected users shown offline").toEqual([]);
   expect(r.historyGaps, "history gaps on re-join").toBe(0);
-  expect(Object.keys(r.disconnectReasons).filter((k) => k !== "transport close"), "disconnect reasons").toEqual([]);
+  expect(
+    Object.keys(r.disconnectReasons).filter((k) => k !== "transport close"),
+    "disconnect reasons",
+  ).toEqual([]);
 }
 
 /** The balancer took pods out only because they drained: a healthy pod whose /readyz flapped would break sticky sessions. */
 export function expectOnlyDrainedPodsWentDown(stateChanges: string[], drains: number): void {
   const downs = stateChanges.filter((l) => /is DOWN, reason: Layer/.test(l));
   expect(downs.length, `balancer DOWN transitions: ${JSON.stringify(downs)}`).toBe(drains);
-  expect(downs.every((l) => /code: 503/.test(l)), "each because /readyz answered 503").toBe(true);
+  expect(
+    downs.every((l) => /code: 503/.test(l)),
+    "each because /readyz answered 503",
+  ).toBe(true);
 }

@@ -113,7 +113,13 @@ export class Device {
     s.on("connect", () => {
       const now = Date.now();
       if (this.lastDisconnect) {
-        this.pendingGap = { device: this.id, disconnectAt: this.lastDisconnect.at, reason: this.lastDisconnect.reason, connectAt: now, ms: now - this.lastDisconnect.at };
+        this.pendingGap = {
+          device: this.id,
+          disconnectAt: this.lastDisconnect.at,
+          reason: this.lastDisconnect.reason,
+          connectAt: now,
+          ms: now - this.lastDisconnect.at,
+        };
         this.gaps.push(this.pendingGap);
         this.lastDisconnect = undefined;
       }
@@ -141,7 +147,8 @@ export class Device {
       if (this.watcher && m.room !== undefined) this.latency.push([Date.now(), Date.now() - m.ts]);
       this.receive(m);
     });
-    if (this.watcher) s.on("presence", (p: { room: string; userId: string; status: "online" | "offline" }) => this.presence.push({ at: Date.now(), watcher: this.id, ...p }));
+    if (this.watcher)
+      s.on("presence", (p: { room: string; userId: string; status: "online" | "offline" }) => this.presence.push({ at: Date.now(), watcher: this.id, ...p }));
   }
 
   private async ask(event: string, payload: unknown, timeoutMs = 5000): Promise<Ack> {
@@ -211,7 +218,9 @@ export class Device {
     }
   }
 
-  async send(payload: Record<string, unknown>): Promise<{ ok: true; id: string; seq?: number; duplicate: boolean; attempts: number } | { ok: false; attempts: number; code: string }> {
+  async send(
+    payload: Record<string, unknown>,
+  ): Promise<{ ok: true; id: string; seq?: number; duplicate: boolean; attempts: number } | { ok: false; attempts: number; code: string }> {
     let code = "NONE";
     for (let attempt = 1; attempt <= 8; attempt++) {
       const waitUntil = Date.now() + 15_000;
@@ -312,7 +321,8 @@ export class Load {
       const batch = plan.slice(i, i + concurrency);
       for (const { device, url } of batch) device.start(url, tokens.get(device.userId)!, o);
       while (!batch.every((b) => b.device.ready)) {
-        if (Date.now() > deadline) throw new Error(`only ${this.devices.filter((d) => d.ready).length}/${plan.length} devices connected within ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`only ${this.devices.filter((d) => d.ready).length}/${plan.length} devices connected within ${timeoutMs} ms`);
         await sleep(25);
       }
     }
@@ -326,29 +336,39 @@ export class Load {
       let n = 0;
       // The first send at a uniform random point of the period: steady traffic from the start.
       const loop = (kind: "room" | "direct", every: number, first = false) => {
-        const t = setTimeout(() => {
-          if (this.stopped) return;
-          loop(kind, every);
-          if (!d.ready) return;
-          const clientMsgId = `${d.id}:${kind}:${++n}`;
-          const to = kind === "direct" ? this.users.filter((u) => u !== d.userId)[Math.floor(Math.random() * (this.users.length - 1))]! : undefined;
-          const payload = kind === "room" ? { room: d.room, body: { n, from: d.id }, clientMsgId } : { to, body: { n, from: d.id }, clientMsgId };
-          this.counters.attempted++;
-          const p = d.send(payload).then((r) => {
-            if (r.attempts > 1) this.counters.retried++;
-            if (!r.ok) {
-              this.counters.failed++;
-              this.failures[r.code] = (this.failures[r.code] ?? 0) + 1;
-              return;
-            }
-            this.counters.acked++;
-            if (r.duplicate) this.counters.duplicateAnswers++;
-            if (kind === "room" && r.seq !== undefined) d.sawOwn(r.seq);
-            this.ledger.set(`${kind}:${kind === "room" ? d.room : to}:${r.id}`, { id: r.id, kind, room: kind === "room" ? d.room : undefined, to, sender: d.id, ackedAt: Date.now() });
-          });
-          this.inflight.add(p);
-          void p.finally(() => this.inflight.delete(p));
-        }, first ? Math.random() * every : jitter(every));
+        const t = setTimeout(
+          () => {
+            if (this.stopped) return;
+            loop(kind, every);
+            if (!d.ready) return;
+            const clientMsgId = `${d.id}:${kind}:${++n}`;
+            const to = kind === "direct" ? this.users.filter((u) => u !== d.userId)[Math.floor(Math.random() * (this.users.length - 1))]! : undefined;
+            const payload = kind === "room" ? { room: d.room, body: { n, from: d.id }, clientMsgId } : { to, body: { n, from: d.id }, clientMsgId };
+            this.counters.attempted++;
+            const p = d.send(payload).then((r) => {
+              if (r.attempts > 1) this.counters.retried++;
+              if (!r.ok) {
+                this.counters.failed++;
+                this.failures[r.code] = (this.failures[r.code] ?? 0) + 1;
+                return;
+              }
+              this.counters.acked++;
+              if (r.duplicate) this.counters.duplicateAnswers++;
+              if (kind === "room" && r.seq !== undefined) d.sawOwn(r.seq);
+              this.ledger.set(`${kind}:${kind === "room" ? d.room : to}:${r.id}`, {
+                id: r.id,
+                kind,
+                room: kind === "room" ? d.room : undefined,
+                to,
+                sender: d.id,
+                ackedAt: Date.now(),
+              });
+            });
+            this.inflight.add(p);
+            void p.finally(() => this.inflight.delete(p));
+          },
+          first ? Math.random() * every : jitter(every),
+        );
         this.timers.push(t);
       };
       loop("room", o.roomSendEveryMs ?? 1000, true);
@@ -412,18 +432,24 @@ export class Load {
     for (const ev of offline) {
       const watcher = this.devices.find((d) => d.id === ev.watcher);
       const lag = Math.max(0, ...(watcher?.latency.filter(([at]) => Math.abs(at - ev.at) <= 5000).map(([, l]) => l) ?? []));
-      const covering = this.byUser(ev.userId).find((d) =>
-        d.room === ev.room && d.present.some((p) => p.from <= ev.at - presence.joinedBeforeMs - lag && (p.to === undefined || p.to >= ev.at + presence.stillAfterMs)),
+      const covering = this.byUser(ev.userId).find(
+        (d) =>
+          d.room === ev.room &&
+          d.present.some((p) => p.from <= ev.at - presence.joinedBeforeMs - lag && (p.to === undefined || p.to >= ev.at + presence.stillAfterMs)),
       );
       if (covering) violations.push({ ...ev, coveringDevice: covering.id, lagMs: lag });
     }
     const multi = new Set(this.devices.filter((d) => d.deviceNo === 2).map((d) => d.userId));
     let expected = 0;
-    for (const e of this.ledger.values()) expected += e.kind === "room" ? this.inRoom(e.room!).filter((d) => d.id !== e.sender).length : this.byUser(e.to!).length;
+    for (const e of this.ledger.values())
+      expected += e.kind === "room" ? this.inRoom(e.room!).filter((d) => d.id !== e.sender).length : this.byUser(e.to!).length;
     return {
       devices: this.devices.length,
       sends: { ...this.counters, failures: this.failures },
-      acked: { room: [...this.ledger.values()].filter((e) => e.kind === "room").length, direct: [...this.ledger.values()].filter((e) => e.kind === "direct").length },
+      acked: {
+        room: [...this.ledger.values()].filter((e) => e.kind === "room").length,
+        direct: [...this.ledger.values()].filter((e) => e.kind === "direct").length,
+      },
       expectedReceipts: expected,
       missing,
       duplicatesBeforeDedupe: { room: roomDup, direct: directDup },
@@ -436,7 +462,10 @@ export class Load {
         samples: offline.slice(0, 5).map((ev) => ({
           userId: ev.userId,
           room: ev.room,
-          devices: this.byUser(ev.userId).map((d) => ({ id: d.id, present: d.present.map((p): [number, number | null] => [p.from - ev.at, p.to === undefined ? null : p.to - ev.at]) })),
+          devices: this.byUser(ev.userId).map((d) => ({
+            id: d.id,
+            present: d.present.map((p): [number, number | null] => [p.from - ev.at, p.to === undefined ? null : p.to - ev.at]),
+          })),
         })),
       },
       historyGaps: this.devices.reduce((n, d) => n + d.roomGaps, 0),

@@ -49,7 +49,9 @@ export const BAND = 0.25;
 
 const connectionsOf = async (opsUrl: string): Promise<{ connections: number; rebalanced: number }> => {
   const text = await scrape(opsUrl);
-  const connections = (metricValue(text, "socketgate_connections", { transport: "websocket" }) ?? 0) + (metricValue(text, "socketgate_connections", { transport: "polling" }) ?? 0);
+  const connections =
+    (metricValue(text, "socketgate_connections", { transport: "websocket" }) ?? 0) +
+    (metricValue(text, "socketgate_connections", { transport: "polling" }) ?? 0);
   return { connections, rebalanced: metricValue(text, "socketgate_rebalance_disconnects_total") ?? 0 };
 };
 
@@ -77,7 +79,18 @@ export function scaleOutLoad(url: string, clients: number, runId: string): Load 
   const secondDevices = Math.round(clients / 12.5);
   const users = clients - rooms - secondDevices;
   // Light background traffic from everyone; the room stream below is the measured one.
-  return new Load({ url, users, roomSize, secondDevices, runId, roomSendEveryMs: 20_000, directSendEveryMs: 20_000, reconnectionDelayMs: 200, reconnectionDelayMaxMs: 1000, connectConcurrency: 50 });
+  return new Load({
+    url,
+    users,
+    roomSize,
+    secondDevices,
+    runId,
+    roomSendEveryMs: 20_000,
+    directSendEveryMs: 20_000,
+    reconnectionDelayMs: 200,
+    reconnectionDelayMaxMs: 1000,
+    connectConcurrency: 50,
+  });
 }
 
 /**
@@ -112,7 +125,12 @@ function startRoomStream(load: Load, everyMs: number): { stop(): Promise<void>; 
 }
 
 export async function scaleOut(o: ScaleOutOptions, hooks: { onCluster?: (c: Cluster) => void } = {}): Promise<ScaleOutResult> {
-  const cluster = await startCluster({ gateways: o.from, env: rebalanceEnv(o.afterMs), haproxy: { balance: o.balance, spareSlots: o.to - o.from }, startTimeoutMs: 60_000 });
+  const cluster = await startCluster({
+    gateways: o.from,
+    env: rebalanceEnv(o.afterMs),
+    haproxy: { balance: o.balance, spareSlots: o.to - o.from },
+    startTimeoutMs: 60_000,
+  });
   hooks.onCluster?.(cluster);
   const load = scaleOutLoad(cluster.url, o.clients, o.runId);
   let streamSent: number;
@@ -150,7 +168,12 @@ export async function scaleOut(o: ScaleOutOptions, hooks: { onCluster?: (c: Clus
     // Diagnostics of wrong offline events: the covering device's presence intervals and disconnects, relative to the event.
     violationDetails = report.presence.violations.slice(0, 4).map((v) => {
       const d = load.devices.find((x) => x.id === v.coveringDevice)!;
-      return { ...v, present: d.present.map((p) => [p.from - v.at, p.to === undefined ? null : p.to - v.at]), disconnects: d.disconnects.map((x) => x.at - v.at), rebalanceNotices: d.rebalanceNotices.map((x) => x.at - v.at) };
+      return {
+        ...v,
+        present: d.present.map((p) => [p.from - v.at, p.to === undefined ? null : p.to - v.at]),
+        disconnects: d.disconnects.map((x) => x.at - v.at),
+        rebalanceNotices: d.rebalanceNotices.map((x) => x.at - v.at),
+      };
     });
     return {
       options: o,
