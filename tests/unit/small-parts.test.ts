@@ -96,3 +96,11 @@ describe("API keys", () => {
     expect(new ApiKeys([]).enabled).toBe(false);
   });
 });
+
+describe("client event table", () => {
+  it("has exactly the events of CLIENT_EVENTS, each filed under its own name", async () => {
+    const { CLIENT_EVENTS } = await import("../../src/protocol/event-names.js");
+    const { clientEvents } = await import("../../src/protocol/index.js");
+    expect([...clientEvents().keys()].sort()).toEqual([...CLIENT_EVENTS].sort());
+  });
+});
