@@ -23,7 +23,9 @@ let gw: GatewayProcess;
 const opened: RawClient[] = [];
 
 beforeAll(async () => {
-  gw = await startGatewayProcess({ env: { PING_INTERVAL_MS: "1000", PING_TIMEOUT_MS: "1000", RATE_LIMIT_EVENTS_PER_S: "10000", RATE_LIMIT_BURST: "10000" } });
+  gw = await startGatewayProcess({
+    env: { PING_INTERVAL_MS: "1000", PING_TIMEOUT_MS: "1000", RATE_LIMIT_EVENTS_PER_S: "10000", RATE_LIMIT_BURST: "10000", MAX_BODY_BYTES: "131072" },
+  });
 });
 afterAll(async () => {
   for (const c of opened) c.close();
@@ -69,7 +71,8 @@ describe("bench load generator wire formats", () => {
     expect(await ask(ref, "room:join", { room: "lg-room-2" })).toMatchObject({ ok: true });
     const c = await raw("lg-c");
     await c.request("room:join", { room: "lg-room-2" });
-    const body = { text: "x".repeat(70_000), emoji: "🚀" }; // > 64 KiB: exercises the 64-bit length frame
+    // > 64 KiB: exercises the 64-bit length frame (MAX_BODY_BYTES is raised for this gateway).
+    const body = { text: "x".repeat(70_000), emoji: "🚀" };
     const got = nextEvent<{ body: unknown; from: string }>(ref, "message");
     await c.request("message:send", { room: "lg-room-2", body });
     const msg = await got;
