@@ -81,7 +81,7 @@ function jsonStringBytes(s: string, budget: number): number {
       n += 4;
       i++;
     } else if (c >= 0xd800 && c <= 0xdfff)
-      n += 6; // lone surrogate: JSON.stringify escapes it as \uXXXX
+      n += 6; // lone surrogate: JSON.stringify escapes it as a six-character \u escape
     else n += 3;
   }
   return n;
