@@ -191,6 +191,18 @@ export function startRedis(label = "standalone"): Promise<RedisNode> {
   return startNode(label, () => ({ args: [] }));
 }
 
+/** Spreads the slots over the started masters (redis-cli, no replicas) and waits until every node reports cluster_state:ok. */
+async function formCluster(nodes: RedisNode[], cliArgs: string[]): Promise<ClusterSetup> {
+  await cli(nodes[0]!.port, [...cliArgs, "--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"], 30_000);
+  await waitFor(
+    "cluster_state:ok on every node",
+    async () => (await Promise.all(nodes.map((n) => n.cli("cluster", "info")))).every((i) => i.includes("cluster_state:ok")),
+    20_000,
+    100,
+  );
+  return { nodes, seeds: nodes.map((n) => ({ host: HOST, port: n.port })) };
+}
+
 /** Three masters, no replicas, slots spread by redis-cli; resolves once every node reports cluster_state:ok. */
 export async function startRedisCluster(): Promise<ClusterSetup> {
   const ports = [await freeClusterPort(), await freeClusterPort(), await freeClusterPort()];
@@ -203,14 +215,7 @@ export async function startRedisCluster(): Promise<ClusterSetup> {
       ),
     ),
   );
-  await cli(nodes[0]!.port, ["--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"], 30_000);
-  await waitFor(
-    "cluster_state:ok on every node",
-    async () => (await Promise.all(nodes.map((n) => n.cli("cluster", "info")))).every((i) => i.includes("cluster_state:ok")),
-    20_000,
-    100,
-  );
-  return { nodes, seeds: nodes.map((n) => ({ host: HOST, port: n.port })) };
+  return formCluster(nodes, []);
 }
 
 /** One master and one sentinel monitoring it (quorum 1); resolves once the sentinel knows the master. */
@@ -653,16 +658,5 @@ export async function startSecureRedisCluster(o: { password: string; tls?: TlsFi
       ),
     ),
   );
-  await cli(
-    nodes[0]!.port,
-    [...access.cliArgs, "--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"],
-    30_000,
-  );
-  await waitFor(
-    "cluster_state:ok on every node",
-    async () => (await Promise.all(nodes.map((n) => n.cli("cluster", "info")))).every((i) => i.includes("cluster_state:ok")),
-    20_000,
-    100,
-  );
-  return { nodes, seeds: nodes.map((n) => ({ host: HOST, port: n.port })) };
+  return formCluster(nodes, access.cliArgs);
 }
