@@ -50,9 +50,9 @@ export class TokenExpiry {
   }
 
   private schedule(socket: GatewaySocket, at: number): void {
-    // The listener is shared by every socket (no closure per socket); unref: it never holds a shutdown.
+    // The listener is shared by every socket (no closure per socket). Not unref'd: it lives exactly as long as
+    // its socket (disarmed on disconnect), and the leak checks (getActiveResourcesInfo) can see it.
     socket.data.expiryTimer = setTimeout(this.fire, Math.min(MAX_DELAY_MS, Math.max(0, at - Date.now())), socket);
-    socket.data.expiryTimer.unref();
   }
 
   private readonly fire = (socket: GatewaySocket): void => {
