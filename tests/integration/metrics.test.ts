@@ -218,6 +218,48 @@ describe("metrics: events, handler errors, latency buckets, deliveries, cardinal
     expect(await settle(gw, "socketgate_messages_delivered_total", {}, d0 + 7)).toBe(d0 + 7);
   });
 
+  it("backend API: every request is counted by route and status, refusals included, with its duration", async () => {
+    const text0 = await scrape(gw.opsUrl);
+    const api = (text: string, route: string, status: string) => metricValue(text, "socketgate_api_requests_total", { route, status }) ?? Number.NaN;
+    const call = (method: string, path: string, init: { key?: string | null; type?: string; body?: string } = {}) =>
+      fetch(`${gw.url}${path}`, {
+        method,
+        headers: {
+          ...(init.key === null ? {} : { authorization: `Bearer ${init.key ?? TEST_API_KEY}` }),
+          "content-type": init.type ?? "application/json",
+        },
+        body: init.body,
+      }).then(async (r) => (await r.arrayBuffer(), r.status));
+    const ok = JSON.stringify({ room: "api-metrics", event: "notice", data: 1 });
+    const answers = [
+      ["/v1/publish", "200", await call("POST", "/v1/publish", { body: ok })],
+      ["/v1/publish", "200", await call("POST", "/v1/publish", { body: ok })],
+      ["/v1/publish", "401", await call("POST", "/v1/publish", { key: null, body: ok })],
+      ["/v1/publish", "401", await call("POST", "/v1/publish", { key: "wrong-key", body: ok })],
+      ["/v1/publish", "400", await call("POST", "/v1/publish", { body: "{not json" })],
+      ["/v1/publish", "415", await call("POST", "/v1/publish", { type: "text/plain", body: ok })],
+      ["/v1/publish", "413", await call("POST", "/v1/publish", { body: JSON.stringify({ room: "r", event: "e", data: "x".repeat(1_100_000) }) }).catch(() => 413)],
+      ["/v1/publish", "405", await call("GET", "/v1/publish")],
+      ["/v1/presence/:room", "200", await call("GET", "/v1/presence/api-metrics")],
+      ["/v1/disconnect", "400", await call("POST", "/v1/disconnect", { body: JSON.stringify({}) })],
+      ["other", "404", await call("GET", "/v1/no-such-route")],
+    ] as const;
+    for (const [route, status, got] of answers) expect(String(got), `${route} -> ${status}`).toBe(status);
+    const text = await scrape(gw.opsUrl);
+    const want = new Map<string, number>();
+    for (const [route, status] of answers) want.set(`${route} ${status}`, (want.get(`${route} ${status}`) ?? 0) + 1);
+    for (const [key, n] of want) {
+      const [route, status] = key.split(" ") as [string, string];
+      expect(api(text, route, status) - api(text0, route, status), key).toBe(n);
+    }
+    // Nothing else moved: the sum over every series grew by exactly the requests made.
+    const total = (t: string) => t.split("\n").filter((l) => l.startsWith("socketgate_api_requests_total{")).reduce((a, l) => a + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+    expect(total(text) - total(text0)).toBe(answers.length);
+    const count = (t: string, route: string) => metricValue(t, "socketgate_api_request_duration_seconds_count", { route }) ?? Number.NaN;
+    expect(count(text, "/v1/publish") - count(text0, "/v1/publish")).toBe(8);
+    expect(count(text, "other") - count(text0, "other")).toBe(1);
+  });
+
   it("label sets stay closed after 1,000 distinct rooms and 1,000 bogus event names", async () => {
     const before = await scrape(gw.opsUrl);
     const series0 = seriesOf(before, "socketgate_").length;
