@@ -245,9 +245,9 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
       // Both pods beat for 2 TTLs: nothing expires.
       let lastBeat = 0;
       for (let i = 0; i < 6; i++) {
-        expect((await live!.heartbeat()).filter((o) => o.room === room)).toEqual([]);
+        expect((await live!.heartbeat()).orphans.filter((o) => o.room === room)).toEqual([]);
         lastBeat = Date.now();
-        expect((await doomed!.heartbeat()).filter((o) => o.room === room)).toEqual([]);
+        expect((await doomed!.heartbeat()).orphans.filter((o) => o.room === room)).toEqual([]);
         await sleep(ttlMs / 3);
       }
       expect(sorted(await list(live!, room))).toEqual([
@@ -262,7 +262,7 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
       while (orphans.length === 0 && Date.now() - started < 3 * ttlMs) {
         await sleep(ttlMs / 3);
         // Other tests' pods share the cluster: only this room's candidates are ours to check.
-        orphans = (await live!.heartbeat()).filter((o) => o.room === room);
+        orphans = (await live!.heartbeat()).orphans.filter((o) => o.room === room);
       }
       expect(orphans).toEqual([{ room, userId: "leaves" }]);
       // Not before the TTL since the dead pod's last heartbeat.
@@ -290,16 +290,36 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
       // The pod dies before its grace timer fires.
       factory.crash?.(doomed!);
       await sleep(ttlMs + 100);
-      const orphans = (await live!.heartbeat()).filter((o) => o.room === room);
+      const orphans = (await live!.heartbeat()).orphans.filter((o) => o.room === room);
       expect(orphans).toEqual([{ room, userId: "alice" }]);
       expect(await t(live!.settleOffline(room, "alice"))).toBe(true);
       expect(await list(live!, room)).toEqual([{ userId: "other", devices: 1 }]);
     });
 
+    it.runIf(factory.expires)("a dead pod's expiring entries make a big room due an occupancy claim, devices alone included", async () => {
+      const ttlMs = 300;
+      const limits = { fullMaxUsers: 2, fullResumeUsers: 1 };
+      const [live, doomed] = await factory.pods(2, { ttlMs, graceMs: 100, limits });
+      const room = unique("room");
+      for (const u of ["u1", "u2", "u3"]) await live!.join(room, u, `live-${u}`);
+      // The doomed pod holds only a second device of u1: its expiry changes devices, not users.
+      await doomed!.join(room, "u1", "doomed-u1");
+      expect(await live!.claimOccupancy(room, 50)).toMatchObject({ emit: true, users: 3, devices: 4 });
+      expect((await live!.heartbeat()).recounted).not.toContain(room);
+      factory.crash?.(doomed!);
+      await sleep(ttlMs + 100);
+      const beat = await live!.heartbeat();
+      expect(beat.recounted).toContain(room);
+      expect(beat.orphans.filter((o) => o.room === room)).toEqual([]);
+      expect(await live!.claimOccupancy(room, 50)).toEqual({ emit: true, mode: "occupancy", users: 3, devices: 3 });
+      // Reported once: the next beat has nothing more to say about this room.
+      expect((await live!.heartbeat()).recounted).not.toContain(room);
+    });
+
     it.runIf(!factory.expires)("heartbeat has nothing to expire", async () => {
       const [p] = await factory.pods(1);
       await p!.join(unique("room"), "alice", "s1");
-      expect(await p!.heartbeat()).toEqual([]);
+      expect(await p!.heartbeat()).toEqual({ orphans: [], recounted: [] });
     });
   });
 }
