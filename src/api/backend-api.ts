@@ -5,6 +5,7 @@ import { z } from "zod";
 import { userRoom } from "../auth/room-access.js";
 import type { Sent } from "../delivery/message-delivery.js";
 import { classify, GatewayError, toErrorBody } from "../errors.js";
+import type { ApiRoute } from "../ops/metrics.js";
 import { inSpan, startApiSpan, type ActiveSpan } from "../ops/tracing.js";
 import { assertBodyWithinBounds } from "../protocol/body-bounds.js";
 import type { GatewayContext } from "../protocol/context.js";
@@ -52,6 +53,8 @@ const presenceQuery = z.strictObject({
 
 const disconnectSchema = z.strictObject({ userId });
 
+const KNOWN_ROUTES = ["/v1/publish", "/v1/disconnect"] as const satisfies readonly ApiRoute[];
+
 interface ApiRequest {
   method: string;
   authorization: string;
@@ -62,14 +65,25 @@ interface ApiRequest {
 export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys: ApiKeys): void {
   const limit = ctx.config.maxPayloadBytes;
 
-  const guard = (res: HttpResponse, req: HttpRequest): { state: ResponseState; request: ApiRequest; span?: ActiveSpan } | undefined => {
+  /**
+   * Starts tracking one request: its answer (or the caller going away) is counted in
+   * socketgate_api_requests_total / _duration_seconds and ends its span. Every path below answers
+   * through the returned state, refusals included, so every request is counted exactly once.
+   */
+  const begin = (res: HttpResponse, req: HttpRequest, route: ApiRoute): { state: ResponseState; span?: ActiveSpan } => {
     const state = trackResponse(res, req);
+    const started = performance.now();
     // One span per call, child of the caller's `traceparent` header; ended with the answer. Undefined when tracing is off.
-    const url = req.getUrl();
-    const span = startApiSpan(req.getMethod().toUpperCase(), url.startsWith("/v1/presence/") ? "/v1/presence/:room" : url, req.getHeader("traceparent"));
-    if (span)
-      state.onDone = (status) =>
-        span.end(status === 0 || status >= 400 ? { code: status === 0 ? "ABORTED" : `HTTP_${status}` } : undefined, { "http.response.status_code": status });
+    const span = route === "other" ? undefined : startApiSpan(req.getMethod().toUpperCase(), route, req.getHeader("traceparent"));
+    state.onDone = (status) => {
+      ctx.metrics.recordApiRequest(route, status, (performance.now() - started) / 1000);
+      span?.end(status === 0 || status >= 400 ? { code: status === 0 ? "ABORTED" : `HTTP_${status}` } : undefined, { "http.response.status_code": status });
+    };
+    return { state, span };
+  };
+
+  const guard = (res: HttpResponse, req: HttpRequest, route: ApiRoute): { state: ResponseState; request: ApiRequest; span?: ActiveSpan } | undefined => {
+    const { state, span } = begin(res, req, route);
     const len = req.getHeader("content-length");
     const request: ApiRequest = {
       method: req.getMethod().toUpperCase(),
@@ -92,8 +106,8 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
     return { state, request, span };
   };
 
-  const withJsonBody = (res: HttpResponse, req: HttpRequest, handle: (body: unknown, state: ResponseState) => Promise<unknown>) => {
-    const g = guard(res, req);
+  const withJsonBody = (res: HttpResponse, req: HttpRequest, route: ApiRoute, handle: (body: unknown, state: ResponseState) => Promise<unknown>) => {
+    const g = guard(res, req, route);
     if (!g) return;
     const { state, request } = g;
     if (!/^application\/json\s*(;.*)?$/i.test(request.contentType))
@@ -114,7 +128,7 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
   };
 
   app.post("/v1/publish", (res, req) =>
-    withJsonBody(res, req, async (body) => {
+    withJsonBody(res, req, "/v1/publish", async (body) => {
       const input = parse(publishSchema, body);
       // Same bounds as a client's message body, before anything is stored or emitted.
       assertBodyWithinBounds(input.data, { maxBodyBytes: ctx.config.maxBodyBytes }, "data");
@@ -126,10 +140,17 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
   );
 
   app.post("/v1/disconnect", (res, req) =>
-    withJsonBody(res, req, async (body) => {
+    withJsonBody(res, req, "/v1/disconnect", async (body) => {
       const { userId: target } = parse(disconnectSchema, body);
-      // disconnect(true) tells socket.io-client not to reconnect: this is a kick, on every pod.
-      ctx.io.in(userRoom(target)).disconnectSockets(true);
+      // The record first, so a reconnect racing the disconnect already meets it: the user's tokens issued up
+      // to now are refused on every pod for KICK_TTL_MS (auth/kicks.ts). disconnect(true) tells socket.io-client
+      // not to reconnect: this is a kick, on every pod. It happens even when the record could not be stored;
+      // the 503 UNAVAILABLE then makes the backend retry the whole kick.
+      try {
+        await ctx.cluster.kicks.recordKick(target, Date.now());
+      } finally {
+        ctx.io.in(userRoom(target)).disconnectSockets(true);
+      }
       return { userId: target };
     }),
   );
@@ -138,7 +159,7 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
     const raw = req.getParameter(0) ?? "";
     // Read before the first await: uWS invalidates the request object when the handler returns.
     const query = { cursor: req.getQuery("cursor") || undefined, limit: req.getQuery("limit") || undefined };
-    const g = guard(res, req);
+    const g = guard(res, req, "/v1/presence/:room");
     if (!g) return;
     void answer(
       res,
@@ -154,9 +175,11 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
   });
 
   app.any("/v1/*", (res, req) => {
-    const state = trackResponse(res, req);
-    const known = ["/v1/publish", "/v1/disconnect"].includes(req.getUrl()) || req.getUrl().startsWith("/v1/presence/");
-    if (known) sendError(res, state, 405, { code: "BAD_REQUEST", message: "method not allowed on this path" });
+    const url = req.getUrl();
+    // A known path with the wrong method counts under its route (405); anything else is `other` (404).
+    const route = KNOWN_ROUTES.find((r) => r === url) ?? (url.startsWith("/v1/presence/") ? "/v1/presence/:room" : undefined);
+    const { state } = begin(res, req, route ?? "other");
+    if (route) sendError(res, state, 405, { code: "BAD_REQUEST", message: "method not allowed on this path" });
     else sendError(res, state, 404, { code: "NOT_FOUND", message: "unknown API path" });
   });
 }

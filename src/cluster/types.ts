@@ -2,6 +2,7 @@
 // (embedded mode) and a Redis one (cluster mode); tests/contract runs one suite against both.
 import type { FleetLoad } from "./fleet-load.js";
 import type { FanoutHealth } from "./fanout-health.js";
+import type { KickStore } from "./kick-store.js";
 
 import type { Server } from "socket.io";
 
@@ -254,6 +255,8 @@ export interface ClusterServices {
   inbox: Inbox;
   history: RoomHistory;
   idempotency: IdempotencyStore;
+  /** When each user was last kicked by the backend: their older tokens are refused on every pod. */
+  kicks: KickStore;
   /** Connection counts of the fleet (rebalancing). */
   fleetLoad: FleetLoad;
   /** Whether live cross-pod fan-out works end to end (the pub/sub canary in cluster mode). */

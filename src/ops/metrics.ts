@@ -27,6 +27,23 @@ export type FailureReason = (typeof FAILURE_REASONS)[number];
 export const TRANSPORTS = ["websocket", "polling"] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
 
+/** The backend API's routes (uWS route templates): a closed label set; any other /v1 path is `other`. */
+export const API_ROUTES = ["/v1/publish", "/v1/presence/:room", "/v1/disconnect", "other"] as const;
+export type ApiRoute = (typeof API_ROUTES)[number];
+
+/**
+ * HTTP statuses the backend API answers: 200 and every status of the error table (src/errors.ts)
+ * plus 405 / 415. `aborted`: the caller went away before the answer; `other`: any status outside
+ * this list (none today; it keeps the label closed if one appears).
+ */
+export const API_STATUSES = ["200", "400", "401", "403", "404", "405", "409", "413", "415", "429", "500", "503", "aborted", "other"] as const;
+export type ApiStatus = (typeof API_STATUSES)[number];
+const API_STATUS_CODES = new Set<string>(API_STATUSES);
+
+/** The status label of an answer: its code when listed, `aborted` for 0 (no answer sent), else `other`. */
+export const apiStatusLabel = (status: number): ApiStatus =>
+  status === 0 ? "aborted" : API_STATUS_CODES.has(String(status)) ? (String(status) as ApiStatus) : "other";
+
 /** Latency buckets from 0.5 ms to 10 s: sub-millisecond handlers and the 1 s p95 alert both resolve. */
 export const EVENT_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -104,6 +121,11 @@ export class GatewayMetrics {
     help: "Sockets cut because their send buffer stayed over the limit",
     registers: [this.registry],
   });
+  readonly tokenExpiredDisconnects = new client.Counter({
+    name: "socketgate_token_expired_disconnects_total",
+    help: "Sockets disconnected because their token expired and no auth:refresh came within TOKEN_REFRESH_GRACE_MS",
+    registers: [this.registry],
+  });
   readonly rebalanceDisconnects = new client.Counter({
     name: "socketgate_rebalance_disconnects_total",
     help: "Client transports this pod closed to shed load above the fleet mean (the clients reconnect through the Service)",
@@ -146,6 +168,19 @@ export class GatewayMetrics {
     labelNames: ["build", "version"],
     registers: [this.registry],
   });
+  readonly apiRequests = new client.Counter({
+    name: "socketgate_api_requests_total",
+    help: "Backend API requests answered (or aborted by the caller), by route and HTTP status; refusals included",
+    labelNames: ["route", "status"],
+    registers: [this.registry],
+  });
+  readonly apiRequestDuration = new client.Histogram({
+    name: "socketgate_api_request_duration_seconds",
+    help: "Time from receiving a backend API request to answering it (publish includes storing the message)",
+    labelNames: ["route"],
+    buckets: EVENT_DURATION_BUCKETS,
+    registers: [this.registry],
+  });
   readonly inboxTrimmed = new client.Counter({
     name: "socketgate_inbox_trimmed_total",
     help: "Direct messages dropped by the inbox length or age bound",
@@ -163,9 +198,14 @@ export class GatewayMetrics {
       this.eventDuration.zero({ event: e });
     }
     for (const k of ["uncaughtException", "unhandledRejection"]) this.processErrors.inc({ kind: k }, 0);
+    for (const route of API_ROUTES) {
+      for (const status of API_STATUSES) this.apiRequests.inc({ route, status }, 0);
+      this.apiRequestDuration.zero({ route });
+    }
     this.connectionAttempts.inc(0);
     this.messagesDelivered.inc(0);
     this.slowConsumerDisconnects.inc(0);
+    this.tokenExpiredDisconnects.inc(0);
     this.rebalanceDisconnects.inc(0);
     this.inboxTrimmed.inc(0);
     this.draining.set(0);
@@ -179,6 +219,12 @@ export class GatewayMetrics {
   setUwsBuild(declared: readonly UwsBuildLabels[], inUse: UwsBuildLabels): void {
     for (const d of declared) this.uwsBuildInfo.set({ build: d.build, version: d.version }, 0);
     this.uwsBuildInfo.set({ build: inUse.build, version: inUse.version }, 1);
+  }
+
+  /** One backend API request: its answer's status (0 when the caller went away first) and how long it took. */
+  recordApiRequest(route: ApiRoute, status: number, seconds: number): void {
+    this.apiRequests.inc({ route, status: apiStatusLabel(status) });
+    this.apiRequestDuration.observe({ route }, seconds);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -19,10 +19,13 @@ export function formatThreshold(value, unit) {
   throw new Error(`unknown unit ${unit}`);
 }
 
-/** The traffic guard as people read it: connection attempts for the connection-failure ratio, events otherwise. */
+/** What each traffic guard counts: connection attempts, backend API requests, or client events. */
+const GUARDED = { connectionFailures: "attempts", apiErrorRate: "API requests" };
+
+/** The traffic guard as people read it. */
 function minTraffic(a) {
   if (a.minRate === undefined) return "-";
-  return `≥ ${a.minRate} ${a.key === "connectionFailures" ? "attempts" : "events"}/s over ${a.window}`;
+  return `≥ ${a.minRate} ${GUARDED[a.key] ?? "events"}/s over ${a.window}`;
 }
 
 export function thresholdsTable() {

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { io, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGatewayProcess, type GatewayProcess } from "../support/gateway-process.js";
+import { startGatewayProcess, TEST_API_KEY, type GatewayProcess } from "../support/gateway-process.js";
 import { freePort } from "../support/ports.js";
 import { findOne, renderChart, repoRoot, requireTool, scratch } from "./lib.js";
 
@@ -70,7 +70,7 @@ describe("PromQL of dashboards and rules against a live gateway", () => {
   beforeAll(async () => {
     requireTool("prometheus", "prometheus");
     // Dev mode: no JWT key, the gateway prints a token signed with a per-process secret.
-    gw = await startGatewayProcess({ env: { NODE_ENV: "development", JWT_SECRET: undefined, API_KEYS: undefined, ALLOW_UWS_FALLBACK: undefined } });
+    gw = await startGatewayProcess({ env: { NODE_ENV: "development", JWT_SECRET: undefined, API_KEYS: TEST_API_KEY, ALLOW_UWS_FALLBACK: undefined } });
     const devToken = (await gw.waitForLog((l) => typeof l.devToken === "string")).devToken as string;
 
     const dir = scratch("prometheus");
@@ -108,7 +108,8 @@ describe("PromQL of dashboards and rules against a live gateway", () => {
     // before the first scrape would be invisible to rate windows.
     await waitFor("first scrape", async () => ((await query('up{job="socketgate"} == 1')).data?.result.length ?? 0) > 0, 20_000);
 
-    // Traffic: websocket and polling clients, joins and messages with acks, one refused handshake.
+    // Traffic: websocket and polling clients, joins and messages with acks, one refused handshake,
+    // backend API calls (answered, refused for the key, unknown path).
     const clients = [
       await connect(gw.url, devToken, ["websocket"]),
       await connect(gw.url, devToken, ["websocket"]),
@@ -120,6 +121,16 @@ describe("PromQL of dashboards and rules against a live gateway", () => {
         await s.timeout(5000).emitWithAck("room:join", { room: "r1" });
         await s.timeout(5000).emitWithAck("message:send", { room: "r1", body: `x${round}` });
       }
+      for (const key of [TEST_API_KEY, TEST_API_KEY, "wrong-key"]) {
+        const res = await fetch(`${gw.url}/v1/publish`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify({ room: "r1", event: "notice", data: round }),
+        });
+        await res.arrayBuffer();
+      }
+      await (await fetch(`${gw.url}/v1/presence/r1`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } })).arrayBuffer();
+      await (await fetch(`${gw.url}/v1/nothing-here`)).arrayBuffer();
       await sleep(300);
     }
     // Enough samples after the traffic for 15 s rate windows.

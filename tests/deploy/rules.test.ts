@@ -104,6 +104,22 @@ const scenarios: Record<string, (t: number, above: boolean) => Scenario> = {
       value: f / 1000,
     };
   },
+  apiErrorRate: (t, above) => {
+    const e = t * 1000 + (above ? 1 : -1);
+    // 1000 answered requests a minute to the API's routes; refusals count in the denominator only,
+    // unknown paths and aborted calls in neither (their volume must not move the ratio).
+    return {
+      series: [
+        counter("socketgate_api_requests_total", { route: "/v1/publish", status: "503" }, e),
+        counter("socketgate_api_requests_total", { route: "/v1/publish", status: "200" }, 1000 - e - 50),
+        counter("socketgate_api_requests_total", { route: "/v1/publish", status: "401" }, 50),
+        counter("socketgate_api_requests_total", { route: "other", status: "404" }, 5000),
+        counter("socketgate_api_requests_total", { route: "/v1/publish", status: "aborted" }, 5000),
+      ],
+      labels: { namespace: NS, job: JOB },
+      value: e / 1000,
+    };
+  },
 };
 
 // Go's %.4g, which Prometheus' humanize functions use.
@@ -339,6 +355,42 @@ describe("alert rules at 3 a.m.", () => {
           counter("socketgate_connection_attempts_total", {}, 1000),
         ],
       },
+    ]);
+  });
+
+  it("backend API errors: silent at the threshold, on a trickle at night, on 4xx refusals and on a short burst; a real outage fires without flapping", () => {
+    const t = thresholds.apiErrorRate!;
+    const e = t.threshold * 1000;
+    const api = (status: string, perMinute: number, route = "/v1/publish") => counter("socketgate_api_requests_total", { route, status }, perMinute);
+    // At the floor (minRate/s), 10 % 5xx for longer than `for`: pages.
+    const floor = t.minRate! * 60;
+    // 10 % 5xx for half of `for` (2.5 min at 1000 requests/min), then healthy: the window's ratio peaks below the threshold.
+    const burstSamples = secondsOf(t.for) / 2 / SCRAPE;
+    const burst: Series[] = [
+      { series: `socketgate_api_requests_total${sel({ route: "/v1/publish", status: "503" })}`, values: `0x30 0+25x${burstSamples} ${25 * burstSamples}x200` },
+      api("200", 1000),
+    ];
+    // 10 % 5xx for 20 minutes, then healthy: fires once `for` has passed, at every evaluation until the
+    // failures stop (no flapping), and resolves once the window no longer holds them.
+    const outage: Series[] = [
+      { series: `socketgate_api_requests_total${sel({ route: "/v1/publish", status: "503" })}`, values: `0+25x80 2000x200` },
+      api("200", 900),
+    ];
+    check(t.alert, t.severity, [
+      { name: "at threshold", at: ["11m"], fires: false, series: [api("503", e), api("200", 1000 - e)] },
+      // 3 failures out of 30 requests in 5 min (10 %, 0.1 req/s): one backend retrying at night.
+      { name: "low traffic", at: ["11m", "20m"], fires: false, series: [api("503", 0.6), api("200", 5.4)] },
+      {
+        name: "at the traffic floor",
+        at: ["11m"],
+        fires: { labels: job, value: 0.1 },
+        series: [api("503", floor / 10), api("200", (floor * 9) / 10)],
+      },
+      // A backend with a wrong key or malformed bodies: its caller's fault, never a page.
+      { name: "4xx refusals", at: ["11m"], fires: false, series: [api("401", 500), api("400", 200), api("413", 50, "/v1/publish"), api("200", 100)] },
+      { name: "short burst", at: ["9m", "11m", "16m"], fires: false, series: burst },
+      { name: "outage", at: ["11m", "13m", "15m", "17m", "19m"], fires: { labels: job, value: 0.1 }, series: outage },
+      { name: "outage over", at: ["27m"], fires: false, series: outage },
     ]);
   });
 

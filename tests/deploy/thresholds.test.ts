@@ -16,7 +16,7 @@ const everyAlert = [...thresholds, ...operational];
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 describe("thresholds.yaml", () => {
-  it("holds the seven alerts of SPEC.md with the contract's numbers", () => {
+  it("holds the seven alerts of SPEC.md with the contract's numbers, and the backend API's error ratio", () => {
     expect(Object.fromEntries(thresholds.map((t) => [t.key, t.threshold]))).toEqual({
       connections: 0.8,
       errorRate: 0.05,
@@ -25,7 +25,10 @@ describe("thresholds.yaml", () => {
       latencyP99Seconds: 0.1,
       handlerPanicsPerMinute: 0,
       connectionFailures: 0.01,
+      apiErrorRate: 0.05,
     });
+    // Only SPEC's seven cite SPEC's sources; the additions say where they come from.
+    expect(thresholds.filter((t) => t.source.startsWith("operations (3 a.m.")).map((t) => t.key)).toEqual(["apiErrorRate"]);
     for (const t of thresholds) {
       expect(t.severity, t.key).toMatch(/^(critical|warning)$/);
       expect(t.for, t.key).toMatch(/^\d+[smh]$/);
@@ -38,7 +41,7 @@ describe("thresholds.yaml", () => {
       .filter((t) => t.minRate !== undefined)
       .map((t) => t.key)
       .sort();
-    expect(guarded).toEqual(["connectionFailures", "errorRate", "latencyP95Seconds", "latencyP99Seconds"]);
+    expect(guarded).toEqual(["apiErrorRate", "connectionFailures", "errorRate", "latencyP95Seconds", "latencyP99Seconds"]);
     for (const t of thresholds.filter((x) => x.key !== "connections" && x.key !== "memory")) expect(t.window, t.key).toMatch(/^\d+m$/);
     // Client-fault reasons are a subset of the gateway's closed reason list and agree with its one
     // error table: every handshake reason of a client-fault code is excluded, no gateway-fault one is.
@@ -132,6 +135,7 @@ describe("dashboard threshold lines", () => {
     const t = Object.fromEntries(thresholds.map((x) => [x.key, x.threshold]));
     expect(lines("Connection failure rate")).toEqual([t.connectionFailures]);
     expect(lines("Error rate by event")).toEqual([t.errorRate]);
+    expect(lines("Backend API error ratio")).toEqual([t.apiErrorRate]);
     expect(lines("Event latency p50 / p95 / p99")).toEqual([t.latencyP99Seconds, t.latencyP95Seconds]);
   });
 });

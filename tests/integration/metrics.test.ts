@@ -5,22 +5,34 @@ import { ask, client, closeAll, connected, refused, sleep, type Client } from ".
 import { startGatewayProcess, TEST_API_KEY, type GatewayProcess } from "../support/gateway-process.js";
 import { metricValue, scrape } from "../support/metrics.js";
 import { signToken } from "../support/tokens.js";
+import { waitFor } from "../support/redis-harness.js";
 
 const m = async (gw: GatewayProcess, name: string, labels: Record<string, string> = {}) => metricValue(await scrape(gw.opsUrl), name, labels) ?? Number.NaN;
 
-/** Polls until the metric equals `want` (values move asynchronously after a disconnect), then returns it. */
+/** Polls until the metric equals `want` (values move asynchronously after a disconnect; deadline 10 s), then returns the last value read. */
 async function settle(gw: GatewayProcess, name: string, labels: Record<string, string>, want: number): Promise<number> {
   let v = Number.NaN;
-  for (let i = 0; i < 50; i++) {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(50)) {
     v = await m(gw, name, labels);
     if (v === want) return v;
-    await sleep(50);
   }
   return v;
 }
 
 async function connect(gw: GatewayProcess, user: string, extra: Record<string, unknown> = {}): Promise<Client> {
   return connected(client(gw.url, { token: await signToken(user, { rooms: ["*"] }), ...extra }));
+}
+
+/** Reads the metric until two reads 100 ms apart agree (deadline 10 s), and returns that value. */
+async function steady(gw: GatewayProcess, name: string): Promise<number> {
+  let last = await m(gw, name);
+  return waitFor(`${name} to stop moving`, async () => {
+    await sleep(100);
+    const v = await m(gw, name);
+    const same = v === last;
+    last = v;
+    return same && v;
+  });
 }
 
 /** Series names with their label sets, for cardinality checks. */
@@ -53,6 +65,7 @@ describe("metrics: connections and refusals", () => {
       "socketgate_handler_errors_total",
       "socketgate_messages_delivered_total",
       "socketgate_slow_consumer_disconnects_total",
+      "socketgate_token_expired_disconnects_total",
       "socketgate_rebalance_disconnects_total",
       "socketgate_redis_up",
       "socketgate_fanout_healthy",
@@ -176,9 +189,13 @@ describe("metrics: events, handler errors, latency buckets, deliveries, cardinal
 
   it("messages_delivered counts each recipient socket once: room send, direct send, API publish", async () => {
     const [a, b, c] = [await connect(gw, "da"), await connect(gw, "db"), await connect(gw, "dc")];
+    const presenceSeen = [0, 0, 0];
+    [a, b, c].forEach((s, i) => s.on("presence", () => presenceSeen[i]!++));
     for (const s of [a, b, c]) expect((await ask(s, "room:join", { room: "deliv" })).ok).toBe(true);
-    await sleep(100); // presence broadcasts of the joins are counted too: start from a quiet point
-    const d0 = await m(gw, "socketgate_messages_delivered_total");
+    // The joins' presence broadcasts are counted too: start once every member got its online events
+    // (da sees 3, db 2, dc 1) and the counter has stopped moving.
+    await waitFor("the joins' presence events", async () => presenceSeen.join() === "3,2,1");
+    const d0 = await steady(gw, "socketgate_messages_delivered_total");
     // Room send: to the two other members (the sender is excluded).
     const got = Promise.all([b, c].map((s) => new Promise((r) => s.once("message", r))));
     expect((await ask(a, "message:send", { room: "deliv", body: "hi" })).ok).toBe(true);
@@ -202,6 +219,56 @@ describe("metrics: events, handler errors, latency buckets, deliveries, cardinal
     expect(await settle(gw, "socketgate_messages_delivered_total", {}, d0 + 7)).toBe(d0 + 7);
   });
 
+  it("backend API: every request is counted by route and status, refusals included, with its duration", async () => {
+    const text0 = await scrape(gw.opsUrl);
+    const api = (text: string, route: string, status: string) => metricValue(text, "socketgate_api_requests_total", { route, status }) ?? Number.NaN;
+    const call = (method: string, path: string, init: { key?: string | null; type?: string; body?: string } = {}) =>
+      fetch(`${gw.url}${path}`, {
+        method,
+        headers: {
+          ...(init.key === null ? {} : { authorization: `Bearer ${init.key ?? TEST_API_KEY}` }),
+          "content-type": init.type ?? "application/json",
+        },
+        body: init.body,
+      }).then(async (r) => (await r.arrayBuffer(), r.status));
+    const ok = JSON.stringify({ room: "api-metrics", event: "notice", data: 1 });
+    const answers = [
+      ["/v1/publish", "200", await call("POST", "/v1/publish", { body: ok })],
+      ["/v1/publish", "200", await call("POST", "/v1/publish", { body: ok })],
+      ["/v1/publish", "401", await call("POST", "/v1/publish", { key: null, body: ok })],
+      ["/v1/publish", "401", await call("POST", "/v1/publish", { key: "wrong-key", body: ok })],
+      ["/v1/publish", "400", await call("POST", "/v1/publish", { body: "{not json" })],
+      ["/v1/publish", "415", await call("POST", "/v1/publish", { type: "text/plain", body: ok })],
+      [
+        "/v1/publish",
+        "413",
+        await call("POST", "/v1/publish", { body: JSON.stringify({ room: "r", event: "e", data: "x".repeat(1_100_000) }) }).catch(() => 413),
+      ],
+      ["/v1/publish", "405", await call("GET", "/v1/publish")],
+      ["/v1/presence/:room", "200", await call("GET", "/v1/presence/api-metrics")],
+      ["/v1/disconnect", "400", await call("POST", "/v1/disconnect", { body: JSON.stringify({}) })],
+      ["other", "404", await call("GET", "/v1/no-such-route")],
+    ] as const;
+    for (const [route, status, got] of answers) expect(String(got), `${route} -> ${status}`).toBe(status);
+    const text = await scrape(gw.opsUrl);
+    const want = new Map<string, number>();
+    for (const [route, status] of answers) want.set(`${route} ${status}`, (want.get(`${route} ${status}`) ?? 0) + 1);
+    for (const [key, n] of want) {
+      const [route, status] = key.split(" ") as [string, string];
+      expect(api(text, route, status) - api(text0, route, status), key).toBe(n);
+    }
+    // Nothing else moved: the sum over every series grew by exactly the requests made.
+    const total = (t: string) =>
+      t
+        .split("\n")
+        .filter((l) => l.startsWith("socketgate_api_requests_total{"))
+        .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+    expect(total(text) - total(text0)).toBe(answers.length);
+    const count = (t: string, route: string) => metricValue(t, "socketgate_api_request_duration_seconds_count", { route }) ?? Number.NaN;
+    expect(count(text, "/v1/publish") - count(text0, "/v1/publish")).toBe(8);
+    expect(count(text, "other") - count(text0, "other")).toBe(1);
+  });
+
   it("label sets stay closed after 1,000 distinct rooms and 1,000 bogus event names", async () => {
     const before = await scrape(gw.opsUrl);
     const series0 = seriesOf(before, "socketgate_").length;
@@ -210,15 +277,26 @@ describe("metrics: events, handler errors, latency buckets, deliveries, cardinal
       s.emit("room:join", { room: `room-${i}` }, () => {});
       s.emit(`bogus:${i}:${Math.random().toString(36).slice(2)}`, { room: `room-${i}` }, () => {});
     }
-    expect((await ask(s, "presence:get", { room: "room-999" })).ok).toBe(true);
+    // 2,000 events queued ahead of this one: on a loaded machine they take well over ask's default 5 s.
+    expect((await ask(s, "presence:get", { room: "room-999" }, 60_000)).ok).toBe(true);
     const after = await scrape(gw.opsUrl);
     const series = seriesOf(after, "socketgate_");
     expect(series.length).toBe(series0);
     expect(after).not.toMatch(/room-\d+|bogus:/);
     const events = new Set(series.filter((l) => l.startsWith("socketgate_events_total")).map((l) => /event="([^"]*)"/.exec(l)?.[1]));
-    expect([...events].sort()).toEqual(["message:ack", "message:send", "message:unacked", "presence:get", "room:join", "room:leave", "typing", "unknown"]);
+    expect([...events].sort()).toEqual([
+      "auth:refresh",
+      "message:ack",
+      "message:send",
+      "message:unacked",
+      "presence:get",
+      "room:join",
+      "room:leave",
+      "typing",
+      "unknown",
+    ]);
     expect(metricValue(after, "socketgate_events_total", { event: "unknown", outcome: "rejected" })).toBeGreaterThanOrEqual(1000);
-  });
+  }, 90_000);
 });
 
 describe("metrics: draining", () => {

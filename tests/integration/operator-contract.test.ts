@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ask, client, closeAll, connected, nextEvent, refused, sleep } from "../support/clients.js";
 import { startGatewayProcess, TEST_API_KEY, type GatewayProcess } from "../support/gateway-process.js";
-import { scrape } from "../support/metrics.js";
+import { metricValue, scrape } from "../support/metrics.js";
 import { signToken } from "../support/tokens.js";
 
 const started: GatewayProcess[] = [];
@@ -33,7 +33,8 @@ const labelValues = (text: string, metric: string, label: string): string[] =>
 /** A README list like "(reason ∈ a, b, c)" or "outcome ∈ ok, error, ...)": the documented set. */
 function documented(label: string): string[] {
   const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-  const m = new RegExp(`${label} ∈ ([a-z_,\\s]+?)\\)`).exec(readme);
+  // Values are words, route templates (/v1/presence/:room) or HTTP status codes; the list ends at ";" or ")".
+  const m = new RegExp(`${label} ∈\\s+([\\w/:,\\s]+?)[;)]`).exec(readme);
   if (!m) throw new Error(`README documents no "${label} ∈ ..." list`);
   return m[1]!
     .split(/,\s*/)
@@ -100,6 +101,19 @@ describe("closed label sets", () => {
     expect(labelValues(text, "socketgate_connection_failures_total", "reason")).toEqual(documented("reason"));
     expect(labelValues(text, "socketgate_events_total", "outcome")).toEqual(documented("outcome"));
     expect(documented("outcome")).toEqual(["error", "ok", "rate_limited", "rejected"]);
+  });
+
+  it("api_requests_total{route,status} carries exactly the README's routes and statuses, every pair at 0 from start-up", async () => {
+    const text = await scrape(gw.opsUrl);
+    const routes = documented("route");
+    const statuses = documented("status");
+    expect(routes).toEqual(["/v1/disconnect", "/v1/presence/:room", "/v1/publish", "other"]);
+    expect(labelValues(text, "socketgate_api_requests_total", "route")).toEqual(routes);
+    expect(labelValues(text, "socketgate_api_requests_total", "status")).toEqual(statuses);
+    for (const route of routes) {
+      for (const status of statuses) expect(metricValue(text, "socketgate_api_requests_total", { route, status }), `${route} ${status}`).toBe(0);
+      expect(metricValue(text, "socketgate_api_request_duration_seconds_count", { route }), route).toBe(0);
+    }
   });
 });
 

@@ -131,12 +131,19 @@ export async function startGatewayProcess(opts: StartOptions = {}): Promise<Gate
     waitForLog,
   };
   if (!opts.expectFailure) {
-    await Promise.race([
-      waitForLog((l) => l.msg === "socketgate listening", opts.timeoutMs ?? 15_000),
-      exited.then((code) => {
-        throw new Error(`gateway exited with ${code} before listening: ${stderr.join("")}`);
-      }),
-    ]);
+    try {
+      await Promise.race([
+        waitForLog((l) => l.msg === "socketgate listening", opts.timeoutMs ?? 15_000),
+        exited.then((code) => {
+          throw new Error(`gateway exited with ${code} before listening: ${stderr.join("")}`);
+        }),
+      ]);
+    } catch (err) {
+      // A gateway that never said "listening" is nobody's to stop: the caller only gets the error.
+      // Kill it here so a slow start does not leave an orphan holding ports (and CPU) for the rest of the run.
+      await gw.stop();
+      throw err;
+    }
   }
   return gw;
 }
