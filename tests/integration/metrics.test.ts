@@ -222,7 +222,11 @@ describe("metrics: events, handler errors, latency buckets, deliveries, cardinal
       ["/v1/publish", "401", await call("POST", "/v1/publish", { key: "wrong-key", body: ok })],
       ["/v1/publish", "400", await call("POST", "/v1/publish", { body: "{not json" })],
       ["/v1/publish", "415", await call("POST", "/v1/publish", { type: "text/plain", body: ok })],
-      ["/v1/publish", "413", await call("POST", "/v1/publish", { body: JSON.stringify({ room: "r", event: "e", data: "x".repeat(1_100_000) }) }).catch(() => 413)],
+      [
+        "/v1/publish",
+        "413",
+        await call("POST", "/v1/publish", { body: JSON.stringify({ room: "r", event: "e", data: "x".repeat(1_100_000) }) }).catch(() => 413),
+      ],
       ["/v1/publish", "405", await call("GET", "/v1/publish")],
       ["/v1/presence/:room", "200", await call("GET", "/v1/presence/api-metrics")],
       ["/v1/disconnect", "400", await call("POST", "/v1/disconnect", { body: JSON.stringify({}) })],
@@ -237,7 +241,11 @@ describe("metrics: events, handler errors, latency buckets, deliveries, cardinal
       expect(api(text, route, status) - api(text0, route, status), key).toBe(n);
     }
     // Nothing else moved: the sum over every series grew by exactly the requests made.
-    const total = (t: string) => t.split("\n").filter((l) => l.startsWith("socketgate_api_requests_total{")).reduce((a, l) => a + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+    const total = (t: string) =>
+      t
+        .split("\n")
+        .filter((l) => l.startsWith("socketgate_api_requests_total{"))
+        .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
     expect(total(text) - total(text0)).toBe(answers.length);
     const count = (t: string, route: string) => metricValue(t, "socketgate_api_request_duration_seconds_count", { route }) ?? Number.NaN;
     expect(count(text, "/v1/publish") - count(text0, "/v1/publish")).toBe(8);
