@@ -1,5 +1,6 @@
 // Composition root: builds each part from the config and hands it exactly what it needs.
 import { randomUUID } from "node:crypto";
+import { TokenExpiry } from "./auth/token-expiry.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
 import { createClusterServices } from "./cluster/index.js";
 import { DeliveredPositions } from "./delivery/delivered-positions.js";
@@ -91,7 +92,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   // during DRAIN_DELAY_MS the balancer may still send new clients here, and a refused socket.io-client
   // does not retry on its own.
   const state = { draining: false, listenerClosed: false };
-  const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence };
+  const expiry = new TokenExpiry({ clockToleranceS: config.jwt.clockToleranceS, graceMs: config.tokenRefreshGraceMs, metrics, logger });
+  const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence, tokens: { verifier, expiry } };
   const inflight = new InflightHandlers();
   metrics.engineSessionCount = () => io.engine.clientsCount;
   // Engine.IO sessions hold the capacity slots (and meet the per-address rate) from their handshake on.
@@ -106,6 +108,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   );
   const admission = createAdmission({
     verifier,
+    kicks: cluster.kicks,
     metrics,
     logger,
     trustProxyHops: config.trustProxyHops,

@@ -2,7 +2,8 @@
 import { Emitter } from "@socket.io/redis-emitter";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ask, client, closeAll, connected, nextEvent, sleep, type Client } from "../support/clients.js";
+import { ask, client, closeAll, connected, nextEvent, settled, type Client } from "../support/clients.js";
+import { devicesOf, presenceBarrier } from "../support/presence-barrier.js";
 import { readyStatus, startGateways } from "../support/gateway-cluster.js";
 import { TEST_API_KEY, type GatewayProcess } from "../support/gateway-process.js";
 import { metricValue, scrape } from "../support/metrics.js";
@@ -114,16 +115,18 @@ describe("cluster-wide presence", () => {
 
     const devices = await Promise.all([on(pods[0]!, "x-multi", "a"), on(pods[1]!, "x-multi", "b"), on(pods[2]!, "x-multi", "c")]);
     await Promise.all(devices.map((d) => ask(d, "room:join", { room: "pres" })));
-    await sleep(300);
+    const multi = (s: Array<{ userId: string; status: string }>) => s.filter((e) => e.userId === "x-multi").map((e) => e.status);
     expect(await ask(watchers[0]!, "presence:get", { room: "pres" })).toMatchObject({ users: expect.arrayContaining([{ userId: "x-multi", devices: 3 }]) });
     devices[0]!.close();
     devices[1]!.close();
-    await sleep(GRACE_MS + 600);
-    // Still online: device c is connected on pod 3.
-    for (const s of seen) expect(s.filter((e) => e.userId === "x-multi").map((e) => e.status)).toEqual(["online"]);
+    // Both leaves seen cluster-wide, then a barrier on each pod that saw a leave: an offline either pod
+    // scheduled for them has reached every watcher by now. Still online: device c is connected on pod 3.
+    await devicesOf(watchers[0]!, "pres", "x-multi", 1);
+    await Promise.all([presenceBarrier(pods[0]!.url, "pres", watchers), presenceBarrier(pods[1]!.url, "pres", watchers)]);
+    for (const s of seen) expect(multi(s)).toEqual(["online"]);
     devices[2]!.close();
-    await sleep(GRACE_MS + 800);
-    for (const s of seen) expect(s.filter((e) => e.userId === "x-multi").map((e) => e.status)).toEqual(["online", "offline"]);
+    await settled("x-multi's offline on every watcher", () => seen.every((s) => multi(s).length >= 2));
+    for (const s of seen) expect(multi(s)).toEqual(["online", "offline"]);
   });
 
   it("does not flap when a device reconnects to another pod within the grace period", async () => {
@@ -136,7 +139,9 @@ describe("cluster-wide presence", () => {
     before.close();
     const after = await on(pods[2]!, "x-reload");
     await ask(after, "room:join", { room: "flap2" });
-    await sleep(GRACE_MS + 600);
+    // Pod 2 saw the old socket leave (one device left), then its grace timer ran (the barrier on pod 2).
+    await devicesOf(watcher, "flap2", "x-reload", 1);
+    await presenceBarrier(pods[1]!.url, "flap2", [watcher]);
     expect(events).toEqual(["online"]);
   });
 });

@@ -1,6 +1,7 @@
 // One real gateway process, real socket.io-clients: transports, every event's happy path and errors.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ask, client, closeAll, connected, nextEvent, refused, sleep } from "../support/clients.js";
+import { ask, client, closeAll, connected, nextEvent, refused, settled, sleep } from "../support/clients.js";
+import { devicesOf, presenceBarrier } from "../support/presence-barrier.js";
 import { startGatewayProcess, type GatewayProcess } from "../support/gateway-process.js";
 import { signToken } from "../support/tokens.js";
 
@@ -163,10 +164,12 @@ describe("presence", () => {
     await ask(d2, "room:join", { room: "p" });
     expect(await ask(watcher, "presence:get", { room: "p" })).toMatchObject({ users: expect.arrayContaining([{ userId: "multi", devices: 2 }]) });
     d1.close();
-    await sleep(600);
+    // The gateway saw d1 leave, then the barrier: an offline scheduled by that leave would have arrived by now.
+    await devicesOf(watcher, "p", "multi", 1);
+    await presenceBarrier(gw.url, "p", [watcher]);
     expect(events.filter((e) => e.userId === "multi")).toEqual([{ room: "p", userId: "multi", status: "online" }]);
     d2.close();
-    await sleep(800);
+    await settled("multi's offline", () => events.filter((e) => e.userId === "multi").length >= 2);
     expect(events.filter((e) => e.userId === "multi")).toEqual([
       { room: "p", userId: "multi", status: "online" },
       { room: "p", userId: "multi", status: "offline" },
@@ -184,7 +187,9 @@ describe("presence", () => {
     first.close();
     const second = await as("flapper");
     await ask(second, "room:join", { room: "flap" });
-    await sleep(700);
+    // The first socket's leave was seen (one device left), then the barrier: its grace timer has run.
+    await devicesOf(watcher, "flap", "flapper", 1);
+    await presenceBarrier(gw.url, "flap", [watcher]);
     expect(events.filter((e) => e.userId === "flapper").map((e) => e.status)).toEqual(["online"]);
   });
 });

@@ -5,22 +5,34 @@ import { ask, client, closeAll, connected, refused, sleep, type Client } from ".
 import { startGatewayProcess, TEST_API_KEY, type GatewayProcess } from "../support/gateway-process.js";
 import { metricValue, scrape } from "../support/metrics.js";
 import { signToken } from "../support/tokens.js";
+import { waitFor } from "../support/redis-harness.js";
 
 const m = async (gw: GatewayProcess, name: string, labels: Record<string, string> = {}) => metricValue(await scrape(gw.opsUrl), name, labels) ?? Number.NaN;
 
-/** Polls until the metric equals `want` (values move asynchronously after a disconnect), then returns it. */
+/** Polls until the metric equals `want` (values move asynchronously after a disconnect; deadline 10 s), then returns the last value read. */
 async function settle(gw: GatewayProcess, name: string, labels: Record<string, string>, want: number): Promise<number> {
   let v = Number.NaN;
-  for (let i = 0; i < 50; i++) {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(50)) {
     v = await m(gw, name, labels);
     if (v === want) return v;
-    await sleep(50);
   }
   return v;
 }
 
 async function connect(gw: GatewayProcess, user: string, extra: Record<string, unknown> = {}): Promise<Client> {
   return connected(client(gw.url, { token: await signToken(user, { rooms: ["*"] }), ...extra }));
+}
+
+/** Reads the metric until two reads 100 ms apart agree (deadline 10 s), and returns that value. */
+async function steady(gw: GatewayProcess, name: string): Promise<number> {
+  let last = await m(gw, name);
+  return waitFor(`${name} to stop moving`, async () => {
+    await sleep(100);
+    const v = await m(gw, name);
+    const same = v === last;
+    last = v;
+    return same && v;
+  });
 }
 
 /** Series names with their label sets, for cardinality checks. */
@@ -53,6 +65,7 @@ describe("metrics: connections and refusals", () => {
       "socketgate_handler_errors_total",
       "socketgate_messages_delivered_total",
       "socketgate_slow_consumer_disconnects_total",
+      "socketgate_token_expired_disconnects_total",
       "socketgate_rebalance_disconnects_total",
       "socketgate_redis_up",
       "socketgate_fanout_healthy",
@@ -176,9 +189,13 @@ describe("metrics: events, handler errors, latency buckets, deliveries, cardinal
 
   it("messages_delivered counts each recipient socket once: room send, direct send, API publish", async () => {
     const [a, b, c] = [await connect(gw, "da"), await connect(gw, "db"), await connect(gw, "dc")];
+    const presenceSeen = [0, 0, 0];
+    [a, b, c].forEach((s, i) => s.on("presence", () => presenceSeen[i]!++));
     for (const s of [a, b, c]) expect((await ask(s, "room:join", { room: "deliv" })).ok).toBe(true);
-    await sleep(100); // presence broadcasts of the joins are counted too: start from a quiet point
-    const d0 = await m(gw, "socketgate_messages_delivered_total");
+    // The joins' presence broadcasts are counted too: start once every member got its online events
+    // (da sees 3, db 2, dc 1) and the counter has stopped moving.
+    await waitFor("the joins' presence events", async () => presenceSeen.join() === "3,2,1");
+    const d0 = await steady(gw, "socketgate_messages_delivered_total");
     // Room send: to the two other members (the sender is excluded).
     const got = Promise.all([b, c].map((s) => new Promise((r) => s.once("message", r))));
     expect((await ask(a, "message:send", { room: "deliv", body: "hi" })).ok).toBe(true);
@@ -260,15 +277,26 @@ describe("metrics: events, handler errors, latency buckets, deliveries, cardinal
       s.emit("room:join", { room: `room-${i}` }, () => {});
       s.emit(`bogus:${i}:${Math.random().toString(36).slice(2)}`, { room: `room-${i}` }, () => {});
     }
-    expect((await ask(s, "presence:get", { room: "room-999" })).ok).toBe(true);
+    // 2,000 events queued ahead of this one: on a loaded machine they take well over ask's default 5 s.
+    expect((await ask(s, "presence:get", { room: "room-999" }, 60_000)).ok).toBe(true);
     const after = await scrape(gw.opsUrl);
     const series = seriesOf(after, "socketgate_");
     expect(series.length).toBe(series0);
     expect(after).not.toMatch(/room-\d+|bogus:/);
     const events = new Set(series.filter((l) => l.startsWith("socketgate_events_total")).map((l) => /event="([^"]*)"/.exec(l)?.[1]));
-    expect([...events].sort()).toEqual(["message:ack", "message:send", "message:unacked", "presence:get", "room:join", "room:leave", "typing", "unknown"]);
+    expect([...events].sort()).toEqual([
+      "auth:refresh",
+      "message:ack",
+      "message:send",
+      "message:unacked",
+      "presence:get",
+      "room:join",
+      "room:leave",
+      "typing",
+      "unknown",
+    ]);
     expect(metricValue(after, "socketgate_events_total", { event: "unknown", outcome: "rejected" })).toBeGreaterThanOrEqual(1000);
-  });
+  }, 90_000);
 });
 
 describe("metrics: draining", () => {

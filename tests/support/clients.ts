@@ -55,3 +55,20 @@ export function closeAll(): void {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** After the events a test waited for arrived: how long it keeps listening for an extra one that must not come. */
+export const SETTLE_MS = 300;
+
+/**
+ * Waits until `condition()` holds (failing after `deadlineMs`: only a broken gateway or a starved machine
+ * gets near it), then SETTLE_MS more, measured from that moment, so an exact assertion made afterwards also
+ * sees any extra event that arrived late.
+ */
+export async function settled(what: string, condition: () => boolean, deadlineMs = 15_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+  await sleep(SETTLE_MS);
+}
