@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { assertRoomAllowed } from "../auth/room-access.js";
 import { GatewayError } from "../errors.js";
+import { lateJoinerRoomsOf } from "../presence/late-joiners.js";
 import type { PresenceAnswer } from "../presence/presence-service.js";
 import { defineEvent } from "./context.js";
 import { chargeAnswer, gapAnswer, pageLimits, readFrom, sinceSchema } from "./catch-up.js";
@@ -17,7 +18,7 @@ export const roomJoin = defineEvent({
     // Join first, read history second: nothing sent in between is missed (the client dedupes by id).
     // The presence service puts the socket into the room between recording it and reading the page.
     session.rooms.add(room);
-    const presence = joinAnswer(await ctx.presence.join(room, session.identity.userId, socket.id, () => socket.join(room)));
+    const presence = joinAnswer(await ctx.presence.join(room, session.identity.userId, socket.id, (rooms) => socket.join(rooms)));
     if (since === undefined) return { room, ...presence };
     // Catch-up: one page of at most MAX_ANSWER_BYTES; `nextSince` continues it (the client re-sends room:join).
     const read = await ctx.cluster.history.since(room, readFrom(since), pageLimits(ctx.config));
@@ -40,7 +41,7 @@ export const roomLeave = defineEvent({
   schema: z.strictObject({ room: roomName }),
   async handle({ ctx, socket, session }, { room }) {
     if (!session.rooms.delete(room)) return { room, joined: false };
-    await socket.leave(room);
+    for (const r of [room, ...lateJoinerRoomsOf(room, socket.rooms)]) await socket.leave(r);
     await ctx.presence.leave(room, session.identity.userId, socket.id);
     return { room };
   },
