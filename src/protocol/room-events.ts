@@ -5,7 +5,7 @@ import { GatewayError } from "../errors.js";
 import { lateJoinerRoomsOf } from "../presence/late-joiners.js";
 import type { PresenceAnswer } from "../presence/presence-service.js";
 import { defineEvent } from "./context.js";
-import { chargeAnswer, gapAnswer, pageLimits, readFrom, sinceSchema } from "./catch-up.js";
+import { chargeAnswer, cutToAttachments, gapAnswer, pageLimits, readFrom, sinceSchema } from "./catch-up.js";
 import { roomName } from "./schemas.js";
 
 export const roomJoin = defineEvent({
@@ -19,12 +19,25 @@ export const roomJoin = defineEvent({
     // The presence service puts the socket into the room between recording it and reading the page.
     session.rooms.add(room);
     const presence = joinAnswer(await ctx.presence.join(room, session.identity.userId, socket.id, (rooms) => socket.join(rooms)));
+    // The answer promises live messages: with sharded pub/sub (Redis Cluster) the room's subscription is
+    // sent by the adapter without waiting, so wait until Redis confirms it. Refused or unconfirmed: undo
+    // the join and answer UNAVAILABLE (the client retries) rather than "ok" with nothing arriving.
+    try {
+      await ctx.cluster.fanout.roomSubscribed(room, ctx.config.redisOpTimeoutMs);
+    } catch (err) {
+      session.rooms.delete(room);
+      for (const r of [room, ...lateJoinerRoomsOf(room, socket.rooms)]) await socket.leave(r);
+      await ctx.presence.leave(room, session.identity.userId, socket.id).catch(() => undefined);
+      ctx.logger.warn({ room, err }, "room subscription not confirmed by redis: join refused");
+      throw new GatewayError("UNAVAILABLE", "live delivery for this room could not be set up: retry");
+    }
     if (since === undefined) return { room, ...presence };
     // Catch-up: one page of at most MAX_ANSWER_BYTES; `nextSince` continues it (the client re-sends room:join).
     const read = await ctx.cluster.history.since(room, readFrom(since), pageLimits(ctx.config));
     if (!read.ok) return { room, ...presence, messages: [], gap: gapAnswer(read.gap) };
-    chargeAnswer(session, read.messages);
-    return { room, ...presence, messages: read.messages, position: read.next, ...(read.more ? { messagesMore: true, nextSince: read.next } : {}) };
+    const page = cutToAttachments(read.messages, read.more, read.next);
+    chargeAnswer(session, page.messages);
+    return { room, ...presence, messages: page.messages, position: page.next, ...(page.more ? { messagesMore: true, nextSince: page.next } : {}) };
   },
 });
 

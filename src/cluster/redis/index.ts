@@ -13,6 +13,7 @@ import {
   type RedisFailureCause,
 } from "./redis-clients.js";
 import { FanoutCanary } from "./fanout-canary.js";
+import { SubscriptionTracker } from "./subscription-tracker.js";
 import { probeFor, RedisHealth } from "./redis-health.js";
 import { RedisHistory } from "./redis-history.js";
 import { RedisIdempotency } from "./redis-idempotency.js";
@@ -54,8 +55,10 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   }
 
   const adapter = adapterFor(clients);
+  // Installed before the adapter exists: it sees every per-room SSUBSCRIBE the sharded adapter sends.
+  const subscriptions = adapter.kind === "sharded" ? new SubscriptionTracker(clients.sub) : undefined;
   // Probes start once the gateway installed the adapter (FanoutHealth.watch).
-  const fanout = new FanoutCanary(clients, adapter.kind, podId, metrics, log.child({ component: "fanout-canary" }));
+  const fanout = new FanoutCanary(clients, adapter.kind, podId, metrics, log.child({ component: "fanout-canary" }), undefined, subscriptions);
 
   const ops = new RedisOps(clients.command, { opTimeoutMs: config.redisOpTimeoutMs });
   const presence = new RedisPresence(ops, {
