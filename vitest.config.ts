@@ -12,7 +12,7 @@ const TIERS = ["unit", "contract", "integration", "system", "hardening", "deploy
 // so their timing-sensitive assertions never share the machine with another heavy file.
 // Add a file here when it drives more than ~100 clients or saturates a core for tens of seconds.
 const HEAVY: Record<string, string[]> = {
-  system: ["tests/system/drain-{balancer,cluster,polling}.test.ts", "tests/system/rolling-restart.test.ts"],
+  system: ["tests/system/drain-{balancer,cluster,polling}.test.ts", "tests/system/rolling-restart.test.ts", "tests/system/big-room-cluster.test.ts"],
   hardening: ["tests/hardening/soak.test.ts", "tests/hardening/fuzz-*.test.ts"],
   // The rootfs smoke, the integration suites re-run in the rootfs and tsc against the v20.57 typings.
   runtime: ["tests/runtime/*.test.ts"],

@@ -56,6 +56,16 @@ const SETTINGS = {
   JWT_AUDIENCE: { def: undefined, schema: z.string().min(1).max(512), help: "when set, a token's aud must include it" },
   JWT_ISSUER: { def: undefined, schema: z.string().min(1).max(512), help: "when set, a token's iss must equal it" },
   JWT_CLOCK_TOLERANCE_S: { def: "5", schema: int(0, 300), help: "clock skew tolerated on exp / nbf" },
+  TOKEN_REFRESH_GRACE_MS: {
+    def: "30000",
+    schema: int(0, 3_600_000),
+    help: "after a socket's token expires (exp + JWT_CLOCK_TOLERANCE_S) its events answer AUTH_EXPIRED; without auth:refresh within this it is disconnected",
+  },
+  KICK_TTL_MS: {
+    def: "86400000",
+    schema: int(60_000, 365 * 24 * 3600 * 1000),
+    help: "POST /v1/disconnect refuses the user's tokens issued before the kick for this long; set it to at least the longest token lifetime",
+  },
   ROOMS_CLAIM_DEFAULT: {
     def: undefined,
     schema: list(z.string().regex(/^[A-Za-z0-9._:@-]{0,128}\*?$/, "a room pattern"), "comma-separated room patterns"),
@@ -190,6 +200,10 @@ export interface GatewayConfig {
   port: number;
   opsPort: number;
   jwt: { secret?: string; publicKeyFile?: string; jwksFile?: string; audience?: string; issuer?: string; clockToleranceS: number; roomsDefault: string[] };
+  /** TOKEN_REFRESH_GRACE_MS: how long an expired socket may still refresh before it is disconnected. */
+  tokenRefreshGraceMs: number;
+  /** KICK_TTL_MS: how long a kick record refuses the user's older tokens. */
+  kickTtlMs: number;
   apiKeys: string[];
   redis?: RedisConfig;
   redisOpTimeoutMs: number;
@@ -322,6 +336,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[] = [])
       clockToleranceS: p.JWT_CLOCK_TOLERANCE_S,
       roomsDefault: p.ROOMS_CLAIM_DEFAULT ?? [],
     },
+    tokenRefreshGraceMs: p.TOKEN_REFRESH_GRACE_MS,
+    kickTtlMs: p.KICK_TTL_MS,
     apiKeys: p.API_KEYS ?? [],
     redis,
     redisOpTimeoutMs: p.REDIS_OP_TIMEOUT_MS,

@@ -1,5 +1,6 @@
 // Composition root: builds each part from the config and hands it exactly what it needs.
 import { randomUUID } from "node:crypto";
+import { TokenExpiry } from "./auth/token-expiry.js";
 import { createTokenVerifier } from "./auth/token-verifier.js";
 import { createClusterServices } from "./cluster/index.js";
 import { DeliveredPositions } from "./delivery/delivered-positions.js";
@@ -92,7 +93,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   // A CONNECT on a session opened before the signal is admitted until the listener closes (then it is moved
   // by the drain like every other socket); after that it closes the transport, which is retried too.
   const state = { draining: false, listenerClosed: false };
-  const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence };
+  const expiry = new TokenExpiry({ clockToleranceS: config.jwt.clockToleranceS, graceMs: config.tokenRefreshGraceMs, metrics, logger });
+  const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence, tokens: { verifier, expiry } };
   const inflight = new InflightHandlers();
   metrics.engineSessionCount = () => io.engine.clientsCount;
   // Engine.IO sessions hold the capacity slots (and meet the per-address rate) from their handshake on.
@@ -107,6 +109,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   );
   const admission = createAdmission({
     verifier,
+    kicks: cluster.kicks,
     metrics,
     logger,
     trustProxyHops: config.trustProxyHops,

@@ -142,8 +142,15 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
   app.post("/v1/disconnect", (res, req) =>
     withJsonBody(res, req, "/v1/disconnect", async (body) => {
       const { userId: target } = parse(disconnectSchema, body);
-      // disconnect(true) tells socket.io-client not to reconnect: this is a kick, on every pod.
-      ctx.io.in(userRoom(target)).disconnectSockets(true);
+      // The record first, so a reconnect racing the disconnect already meets it: the user's tokens issued up
+      // to now are refused on every pod for KICK_TTL_MS (auth/kicks.ts). disconnect(true) tells socket.io-client
+      // not to reconnect: this is a kick, on every pod. It happens even when the record could not be stored;
+      // the 503 UNAVAILABLE then makes the backend retry the whole kick.
+      try {
+        await ctx.cluster.kicks.recordKick(target, Date.now());
+      } finally {
+        ctx.io.in(userRoom(target)).disconnectSockets(true);
+      }
       return { userId: target };
     }),
   );

@@ -14,6 +14,8 @@ import { TokenBucket } from "../protocol/token-bucket.js";
 import type { GatewaySocket, Session } from "../protocol/session.js";
 import { clientAddress } from "../transport/client-address.js";
 import { ID_PATTERN } from "./room-access.js";
+import type { KickStore } from "../cluster/kick-store.js";
+import { assertNotKicked } from "./kicks.js";
 import type { TokenVerifier } from "./token-verifier.js";
 
 /** Refusals the client should retry: the transport is closed instead of answering CONNECT_ERROR. */
@@ -26,6 +28,8 @@ const authSchema = z.object({
 
 export interface AdmissionOptions {
   verifier: TokenVerifier;
+  /** Tokens issued before their user's last kick are refused (AUTH_INVALID); an unreadable record refuses as retryable. */
+  kicks: KickStore;
   metrics: GatewayMetrics;
   logger: Logger;
   trustProxyHops: number;
@@ -46,6 +50,7 @@ export function createAdmission(o: AdmissionOptions): Admission {
     const auth = authSchema.safeParse(socket.handshake.auth ?? {});
     if (!auth.success) throw new GatewayError("BAD_REQUEST", auth.error.issues[0]?.message ?? "invalid auth object");
     const identity = await o.verifier.verify(auth.data.token);
+    await assertNotKicked(o.kicks, identity);
     // Nothing reads handshake.auth after this: drop the verified token (a credential, ~170 bytes a
     // connection) and whatever else the client put there (any size or depth, kept for the socket's life).
     socket.handshake.auth = {};

@@ -11,7 +11,10 @@ export interface Identity {
   userId: string;
   /** Allow-list patterns from the `rooms` claim (ROOMS_CLAIM_DEFAULT when absent; empty = no room). `*` grants every room. */
   rooms: string[];
+  /** `exp`, seconds since the epoch: enforced for the socket's whole life (auth/token-expiry.ts). */
   expiresAt?: number;
+  /** `iat`, seconds since the epoch, when present: compared with the user's last kick (auth/kicks.ts). */
+  issuedAt?: number;
 }
 
 export interface TokenVerifier {
@@ -24,6 +27,7 @@ export interface TokenVerifier {
 const claimsSchema = z.object({
   sub: z.string().regex(ID_PATTERN, "sub must be 1-128 characters of A-Z a-z 0-9 . _ - : @"),
   exp: z.number().int().positive(),
+  iat: z.number().nonnegative().optional(),
   rooms: z.array(z.string().regex(ROOM_PATTERN_PATTERN)).max(256).optional(),
 });
 
@@ -113,5 +117,5 @@ async function verifyClaims(token: unknown, run: (token: string) => Promise<{ pa
   const claims = claimsSchema.safeParse(payload);
   if (!claims.success) throw new GatewayError("AUTH_INVALID", `token claims are invalid: ${claims.error.issues[0]?.message ?? "bad claims"}`);
   // No `rooms` claim grants nothing (fail closed), unless ROOMS_CLAIM_DEFAULT says otherwise.
-  return { userId: claims.data.sub, rooms: claims.data.rooms ?? roomsDefault, expiresAt: claims.data.exp };
+  return { userId: claims.data.sub, rooms: claims.data.rooms ?? roomsDefault, expiresAt: claims.data.exp, issuedAt: claims.data.iat };
 }

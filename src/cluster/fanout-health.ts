@@ -15,7 +15,8 @@ export interface FanoutInterruption {
 }
 
 /**
- * Guarantee (cluster mode): while isHealthy() is true, a probe published through the same pub/sub path
+ * Guarantee (cluster mode): isHealthy() is false until a first probe came back on every route (so a
+ * starting pod is not ready before its subscriptions carry messages); while it is true, a probe published through the same pub/sub path
  * the Socket.IO Redis adapter uses (same subscriber connection, same channels, on every shard the
  * sharded adapter spreads rooms over) came back within the deadline. A dropped subscriber connection
  * turns it false at once, a silently wedged one within the deadline (well under 10 s); the
@@ -28,6 +29,13 @@ export interface FanoutHealth {
   /** Starts probing through the namespace adapter the gateway installed (call after io.adapter()). */
   watch(adapter: Adapter): void;
   isHealthy(): boolean;
+  /**
+   * Resolves once messages published to `room` on other pods reach this pod: call it after a local
+   * socket joined the room. The sharded adapter subscribes per room, without waiting for Redis, so this
+   * waits for Redis to confirm that subscription; the classic adapter's one pattern subscription is
+   * covered by isHealthy(). Rejects when Redis refuses it or has not confirmed it within timeoutMs.
+   */
+  roomSubscribed(room: string, timeoutMs: number): Promise<void>;
   /** Sees each broadcast before local delivery; true when it was a probe (delivered to no socket). */
   observe(packet: DeliveredPacket, opts: BroadcastOptions): boolean;
   onRecovered(listener: (interruption: FanoutInterruption) => void): void;
@@ -38,6 +46,7 @@ export interface FanoutHealth {
 export const ALWAYS_HEALTHY: FanoutHealth = {
   watch: () => undefined,
   isHealthy: () => true,
+  roomSubscribed: () => Promise.resolve(),
   observe: () => false,
   onRecovered: () => undefined,
   close: () => undefined,

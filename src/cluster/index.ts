@@ -6,6 +6,7 @@ import type { GatewayMetrics } from "../ops/metrics.js";
 import { MemoryHistory } from "./memory/memory-history.js";
 import { MemoryIdempotency } from "./memory/memory-idempotency.js";
 import { MemoryInbox } from "./memory/memory-inbox.js";
+import { MemoryKicks } from "./memory/memory-kicks.js";
 import { MemoryPresence } from "./memory/memory-presence.js";
 import { ALWAYS_HEALTHY } from "./fanout-health.js";
 import { presenceModeLimits } from "../presence/limits.js";
@@ -40,6 +41,7 @@ export function createMemoryServices(config: GatewayConfig, deps: Pick<ClusterDe
   });
   const history = new MemoryHistory({ maxLength: config.historyMaxLength, ttlMs: config.historyTtlMs, idempotencyTtlMs: config.idempotencyTtlMs });
   const idempotency = new MemoryIdempotency(config.idempotencyTtlMs);
+  const kicks = new MemoryKicks(config.kickTtlMs);
   return {
     mode: "embedded",
     adapter: Adapter,
@@ -47,11 +49,12 @@ export function createMemoryServices(config: GatewayConfig, deps: Pick<ClusterDe
     inbox,
     history,
     idempotency,
+    kicks,
     fleetLoad: new MemoryFleetLoad(FLEET_LOAD_TTL_MS),
     fanout: ALWAYS_HEALTHY,
     isHealthy: () => true,
     close: async () => {
-      await Promise.all([presence.close(), inbox.close(), history.close(), idempotency.close()]);
+      await Promise.all([presence.close(), inbox.close(), history.close(), idempotency.close(), kicks.close()]);
     },
   };
 }

@@ -2,6 +2,7 @@
 // (embedded mode) and a Redis one (cluster mode); tests/contract runs one suite against both.
 import type { FleetLoad } from "./fleet-load.js";
 import type { FanoutHealth } from "./fanout-health.js";
+import type { KickStore } from "./kick-store.js";
 
 import type { Server } from "socket.io";
 
@@ -148,6 +149,12 @@ export interface PresenceEntry {
  * Every call does work bounded by its page size, never by the room size: counters, not whole-set reads.
  * Entries owned by a pod that stops heartbeating expire after the TTL (no ghosts after a crash).
  */
+/** What one presence heartbeat found: see PresenceStore.heartbeat. */
+export interface HeartbeatOutcome {
+  orphans: Array<{ room: string; userId: string }>;
+  recounted: string[];
+}
+
 export interface PresenceStore {
   /** Adds one socket of a user to a room; `transition` when this made the user go online there. */
   join(room: string, userId: string, socketKey: string): Promise<PresenceChange>;
@@ -164,9 +171,10 @@ export interface PresenceStore {
   claimOccupancy(room: string, intervalMs: number): Promise<OccupancyClaim>;
   /**
    * Keeps this pod's entries alive and removes the entries of pods that stopped heartbeating.
-   * Resolves the (room, user) pairs that lost their last socket this way: offline candidates.
+   * Resolves the (room, user) pairs that lost their last socket this way (offline candidates) and the
+   * occupancy-mode rooms whose counts it changed (due a `presence:occupancy`, which no join or leave triggers).
    */
-  heartbeat(): Promise<Array<{ room: string; userId: string }>>;
+  heartbeat(): Promise<HeartbeatOutcome>;
   close(): Promise<void>;
 }
 
@@ -247,6 +255,8 @@ export interface ClusterServices {
   inbox: Inbox;
   history: RoomHistory;
   idempotency: IdempotencyStore;
+  /** When each user was last kicked by the backend: their older tokens are refused on every pod. */
+  kicks: KickStore;
   /** Connection counts of the fleet (rebalancing). */
   fleetLoad: FleetLoad;
   /** Whether live cross-pod fan-out works end to end (the pub/sub canary in cluster mode). */

@@ -121,6 +121,11 @@ export class GatewayMetrics {
     help: "Sockets cut because their send buffer stayed over the limit",
     registers: [this.registry],
   });
+  readonly tokenExpiredDisconnects = new client.Counter({
+    name: "socketgate_token_expired_disconnects_total",
+    help: "Sockets disconnected because their token expired and no auth:refresh came within TOKEN_REFRESH_GRACE_MS",
+    registers: [this.registry],
+  });
   readonly rebalanceDisconnects = new client.Counter({
     name: "socketgate_rebalance_disconnects_total",
     help: "Client transports this pod closed to shed load above the fleet mean (the clients reconnect through the Service)",
@@ -200,6 +205,7 @@ export class GatewayMetrics {
     this.connectionAttempts.inc(0);
     this.messagesDelivered.inc(0);
     this.slowConsumerDisconnects.inc(0);
+    this.tokenExpiredDisconnects.inc(0);
     this.rebalanceDisconnects.inc(0);
     this.inboxTrimmed.inc(0);
     this.draining.set(0);

@@ -5,6 +5,7 @@ import type { GatewayConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { OccupancyEmitter } from "./occupancy-emitter.js";
+import { PageReads } from "./page-reads.js";
 
 export interface PresenceEvent {
   room: string;
@@ -43,6 +44,7 @@ export class PresenceService {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly settling = new Set<Promise<void>>();
   private readonly occupancy: OccupancyEmitter;
+  private readonly reads: PageReads;
   private heartbeatTimer?: NodeJS.Timeout;
 
   constructor(
@@ -52,13 +54,18 @@ export class PresenceService {
     private readonly logger: Logger,
   ) {
     this.occupancy = new OccupancyEmitter(store, io, options.occupancyIntervalMs, logger);
+    this.reads = new PageReads((room, limit, after) => store.page(room, limit, after));
   }
 
   /** Starts the heartbeat that keeps this pod's entries alive and reaps crashed pods' entries. */
   start(): void {
     this.heartbeatTimer = setInterval(() => {
       this.store.heartbeat().then(
-        (orphans) => orphans.forEach(({ room, userId }) => this.scheduleOffline(room, userId)),
+        ({ orphans, recounted }) => {
+          orphans.forEach(({ room, userId }) => this.scheduleOffline(room, userId));
+          // A crashed pod's entries expiring change a big room's counts without any join or leave.
+          recounted.forEach((room) => this.occupancy.changed(room));
+        },
         (err: unknown) => this.logger.warn({ err }, "presence heartbeat failed"),
       );
     }, this.options.heartbeatMs);
@@ -93,7 +100,7 @@ export class PresenceService {
   /** One page of the room's users in user id order; `cursor` is a previous answer's `nextCursor`. */
   async page(room: string, cursor?: string, limit = this.options.pageSize): Promise<PresenceAnswer> {
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
-    return toAnswer(await this.store.page(room, Math.min(limit, this.options.pageSize), after));
+    return toAnswer(await this.reads.page(room, Math.min(limit, this.options.pageSize), after));
   }
 
   /** Resolves when every grace timer of this pod has fired and settled (used by the drain). */

@@ -61,6 +61,7 @@ export function connectionHandler(events: ReadonlyMap<string, EventDefinition>, 
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- one listener shared by every socket: `this` is the socket
     const socket = this;
     const session = socket.data;
+    ctx.tokens.expiry.disarm(session);
     if (upgraded.delete(socket.conn)) socket.conn.off("upgrade", onUpgrade);
     const transport = session.transport;
     metrics.connections.dec({ transport });
@@ -95,6 +96,7 @@ export function connectionHandler(events: ReadonlyMap<string, EventDefinition>, 
     socket.handshake.headers = {};
     void socket.join(userRoom(session.identity.userId));
     socket.onAny(onAny);
+    ctx.tokens.expiry.arm(socket);
     logger.info({ ...fieldsOf(socket), transport, userAgent: session.userAgent }, "connected");
     socket.once("disconnect", onDisconnect);
   };

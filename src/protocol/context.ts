@@ -1,6 +1,8 @@
 // What a client-event handler may touch: the shared services of one gateway, nothing else.
 import type { GatewayServer, GatewaySocket } from "./session.js";
 import type { z } from "zod";
+import type { TokenExpiry } from "../auth/token-expiry.js";
+import type { TokenVerifier } from "../auth/token-verifier.js";
 import type { ClusterServices } from "../cluster/types.js";
 import type { MessageDelivery } from "../delivery/message-delivery.js";
 import type { GatewayConfig } from "../config.js";
@@ -18,6 +20,8 @@ export interface GatewayContext {
   metrics: GatewayMetrics;
   logger: Logger;
   presence: PresenceService;
+  /** The handshake's verifier (auth:refresh verifies with the same checks) and the per-socket expiry. */
+  tokens: { verifier: TokenVerifier; expiry: TokenExpiry };
 }
 
 export interface HandlerCall {

@@ -5,7 +5,7 @@ import { classify, GatewayError, toErrorBody, type ErrorBody } from "../errors.j
 import type { Outcome } from "../ops/metrics.js";
 import { inSpan, splitTraceEnvelope, startEventSpan, type ActiveSpan } from "../ops/tracing.js";
 import type { EventDefinition, GatewayContext } from "./context.js";
-import { eventLabel } from "./event-names.js";
+import { eventLabel, REFRESH_EVENT } from "./event-names.js";
 import { describeIssues } from "./schemas.js";
 
 type Ack = (answer: EventAnswer) => void;
@@ -69,6 +69,9 @@ export function eventListener(events: ReadonlyMap<string, EventDefinition>, ctx:
     const refuse = (outcome: Outcome, error: ErrorBody) => finish(outcome, { ok: false, error });
 
     if (!session.bucket.take()) return refuse("rate_limited", { code: "RATE_LIMITED", message: `more than ${config.rateLimitEventsPerS} events/s; slow down` });
+    // After the rate limit (an expired socket's flood stays limited), before anything else: its token no longer counts.
+    if (name !== REFRESH_EVENT && ctx.tokens.expiry.isExpired(session))
+      return refuse("rejected", { code: "AUTH_EXPIRED", message: "token expired: send auth:refresh { token } with a new token" });
     // After the rate limit: a flood costs no spans. Undefined when tracing is off.
     span = startEventSpan(label, traced?.traceparent);
     const def = events.get(name);

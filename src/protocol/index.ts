@@ -1,4 +1,5 @@
 // The client event table of SPEC.md, linked at compile time to the closed list of client events.
+import { authRefresh } from "./auth-events.js";
 import type { EventDefinition } from "./context.js";
 import { presenceGet, typing } from "./ephemeral-events.js";
 import type { ClientEvent } from "./event-names.js";
@@ -17,6 +18,7 @@ export const CLIENT_EVENT_HANDLERS = {
   "message:ack": messageAck,
   "message:unacked": messageUnacked,
   "presence:get": presenceGet,
+  "auth:refresh": authRefresh,
 } as const satisfies Record<ClientEvent, EventDefinition>;
 
 export function clientEvents(extra: EventDefinition[] = []): ReadonlyMap<string, EventDefinition> {

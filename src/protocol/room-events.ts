@@ -18,6 +18,18 @@ export const roomJoin = defineEvent({
     // The presence service puts the socket into the room between recording it and reading the page.
     session.rooms.add(room);
     const presence = joinAnswer(await ctx.presence.join(room, session.identity.userId, socket.id, () => socket.join(room)));
+    // The answer promises live messages: with sharded pub/sub (Redis Cluster) the room's subscription is
+    // sent by the adapter without waiting, so wait until Redis confirms it. Refused or unconfirmed: undo
+    // the join and answer UNAVAILABLE (the client retries) rather than "ok" with nothing arriving.
+    try {
+      await ctx.cluster.fanout.roomSubscribed(room, ctx.config.redisOpTimeoutMs);
+    } catch (err) {
+      session.rooms.delete(room);
+      await socket.leave(room);
+      await ctx.presence.leave(room, session.identity.userId, socket.id).catch(() => undefined);
+      ctx.logger.warn({ room, err }, "room subscription not confirmed by redis: join refused");
+      throw new GatewayError("UNAVAILABLE", "live delivery for this room could not be set up: retry");
+    }
     if (since === undefined) return { room, ...presence };
     // Catch-up: one page of at most MAX_ANSWER_BYTES; `nextSince` continues it (the client re-sends room:join).
     const read = await ctx.cluster.history.since(room, readFrom(since), pageLimits(ctx.config));

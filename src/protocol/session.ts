@@ -8,7 +8,7 @@ import type { ClientEvent } from "./event-names.js";
 import type { TokenBucket } from "./token-bucket.js";
 
 /** Why the gateway itself is closing this socket's transport, for the disconnect log. */
-export type ClosingCause = "drain" | "slow_consumer" | "error_budget" | "rebalance";
+export type ClosingCause = "drain" | "slow_consumer" | "error_budget" | "rebalance" | "token_expired";
 
 /**
  * Set once by admission (the whole object becomes socket.data), then owned by the socket's handlers.
@@ -26,6 +26,8 @@ export interface Session {
   transport: TransportName;
   clientAddress: string;
   userAgent: string;
+  /** The one timer of this socket's token expiry (auth/token-expiry.ts); cleared on disconnect. */
+  expiryTimer?: NodeJS.Timeout;
   /** Set while its transport is being closed by the gateway, for the disconnect log. */
   closing?: ClosingCause;
 }

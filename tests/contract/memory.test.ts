@@ -2,12 +2,14 @@
 import { MemoryHistory } from "../../src/cluster/memory/memory-history.js";
 import { MemoryIdempotency } from "../../src/cluster/memory/memory-idempotency.js";
 import { MemoryInbox } from "../../src/cluster/memory/memory-inbox.js";
+import { MemoryKicks } from "../../src/cluster/memory/memory-kicks.js";
 import { MemoryPresence } from "../../src/cluster/memory/memory-presence.js";
 import { presenceModeLimits } from "../../src/presence/limits.js";
 import { MemoryFleetLoad } from "../../src/cluster/memory/memory-fleet-load.js";
 import { fleetLoadContract } from "./fleet-load.contract.js";
 import { idempotencyContract } from "./idempotency.contract.js";
 import { inboxContract } from "./inbox.contract.js";
+import { kickStoreContract } from "./kicks.contract.js";
 import { logContract } from "./log.contract.js";
 import { presenceContract } from "./presence.contract.js";
 
@@ -24,3 +26,4 @@ logContract("memory inbox", {
 });
 idempotencyContract("memory", { create: async (count, ttlMs) => shared(count, new MemoryIdempotency(ttlMs)) });
 fleetLoadContract("memory", { create: async (count, ttlMs) => shared(count, new MemoryFleetLoad(ttlMs)) });
+kickStoreContract("memory", { create: async (count, ttlMs) => shared(count, new MemoryKicks(ttlMs)) });

@@ -254,9 +254,9 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
         // Both pods beat for longer than a TTL after the joins: without the refresh the entries would be gone.
         let lastBeat = 0;
         while (Date.now() - joinedAt < 1.25 * ttlMs) {
-          expect((await live!.heartbeat()).filter((o) => o.room === room)).toEqual([]);
+          expect((await live!.heartbeat()).orphans.filter((o) => o.room === room)).toEqual([]);
           lastBeat = Date.now();
-          expect((await doomed!.heartbeat()).filter((o) => o.room === room)).toEqual([]);
+          expect((await doomed!.heartbeat()).orphans.filter((o) => o.room === room)).toEqual([]);
           await sleep(beatMs);
         }
         expect(sorted(await list(live!, room))).toEqual([
@@ -271,7 +271,7 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
           "the dead pod's entries to be reaped",
           async () => {
             // Other tests' pods share the cluster: only this room's candidates are ours to check.
-            const found = (await live!.heartbeat()).filter((o) => o.room === room);
+            const found = (await live!.heartbeat()).orphans.filter((o) => o.room === room);
             return found.length > 0 && { found, at: Date.now() };
           },
           ttlMs + 15_000,
@@ -310,7 +310,7 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
         const orphans = await waitFor(
           "the dead pod's pending user to be taken over",
           async () => {
-            const found = (await live!.heartbeat()).filter((o) => o.room === room);
+            const found = (await live!.heartbeat()).orphans.filter((o) => o.room === room);
             return found.length > 0 && { found, at: Date.now() };
           },
           ttlMs + 15_000,
@@ -324,10 +324,41 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
       30_000,
     );
 
+    it.runIf(factory.expires)(
+      "a dead pod's expiring entries make a big room due an occupancy claim, devices alone included",
+      async () => {
+        // A TTL no beat of a starved loop misses; the reap is waited for, not slept for (see above).
+        const ttlMs = 2000;
+        const limits = { fullMaxUsers: 2, fullResumeUsers: 1 };
+        const [live, doomed] = await factory.pods(2, { ttlMs, graceMs: 100, limits });
+        const room = unique("room");
+        for (const u of ["u1", "u2", "u3"]) await live!.join(room, u, `live-${u}`);
+        // The doomed pod holds only a second device of u1: its expiry changes devices, not users.
+        await doomed!.join(room, "u1", "doomed-u1");
+        expect(await live!.claimOccupancy(room, 50)).toMatchObject({ emit: true, users: 3, devices: 4 });
+        expect((await live!.heartbeat()).recounted).not.toContain(room);
+        factory.crash?.(doomed!);
+        const beat = await waitFor(
+          "the dead pod's entry to be reaped",
+          async () => {
+            const b = await live!.heartbeat();
+            return b.recounted.includes(room) && b;
+          },
+          ttlMs + 15_000,
+          100,
+        );
+        expect(beat.orphans.filter((o) => o.room === room)).toEqual([]);
+        expect(await live!.claimOccupancy(room, 50)).toEqual({ emit: true, mode: "occupancy", users: 3, devices: 3 });
+        // Reported once: the next beat has nothing more to say about this room.
+        expect((await live!.heartbeat()).recounted).not.toContain(room);
+      },
+      30_000,
+    );
+
     it.runIf(!factory.expires)("heartbeat has nothing to expire", async () => {
       const [p] = await factory.pods(1);
       await p!.join(unique("room"), "alice", "s1");
-      expect(await p!.heartbeat()).toEqual([]);
+      expect(await p!.heartbeat()).toEqual({ orphans: [], recounted: [] });
     });
   });
 }

@@ -7,6 +7,7 @@ import { RedisFleetLoad } from "../../src/cluster/redis/redis-fleet-load.js";
 import { RedisHistory } from "../../src/cluster/redis/redis-history.js";
 import { RedisIdempotency } from "../../src/cluster/redis/redis-idempotency.js";
 import { RedisInbox } from "../../src/cluster/redis/redis-inbox.js";
+import { RedisKicks } from "../../src/cluster/redis/redis-kicks.js";
 import { RedisOps, type RedisClient } from "../../src/cluster/redis/redis-ops.js";
 import { RedisPresence } from "../../src/cluster/redis/redis-presence.js";
 import { presenceModeLimits } from "../../src/presence/limits.js";
@@ -15,6 +16,7 @@ import { startRedis, stopAllRedis, waitFor, type RedisNode } from "../support/re
 import { fleetLoadContract } from "./fleet-load.contract.js";
 import { idempotencyContract } from "./idempotency.contract.js";
 import { inboxContract } from "./inbox.contract.js";
+import { kickStoreContract } from "./kicks.contract.js";
 import { logContract } from "./log.contract.js";
 import { presenceContract } from "./presence.contract.js";
 
@@ -84,3 +86,4 @@ logContract("redis inbox", {
 });
 idempotencyContract("redis", { create: (count, ttlMs) => many(count, (ops) => new RedisIdempotency(ops, { ttlMs })) });
 fleetLoadContract("redis", { create: (count, ttlMs) => many(count, (ops) => new RedisFleetLoad(ops, ttlMs)) });
+kickStoreContract("redis", { create: (count, ttlMs) => many(count, (ops) => new RedisKicks(ops, ttlMs)) });

@@ -136,6 +136,15 @@ describe("dashboard threshold lines", () => {
     expect(lines("Connection failure rate")).toEqual([t.connectionFailures]);
     expect(lines("Error rate by event")).toEqual([t.errorRate]);
     expect(lines("Backend API error ratio")).toEqual([t.apiErrorRate]);
+    // Per-pod ratios of two series: the alert line is the limit times the threshold.
+    const alertLine = (title: string, metric: string) => {
+      const p = dash.panels.find((x: any) => x.title === title);
+      const line = p.targets.find((x: any) => x.expr.includes(metric) && /\* [\d.]+$/.test(x.expr));
+      expect(line, `${title}: a "${metric} * threshold" series`).toBeTruthy();
+      return Number(/\* ([\d.]+)$/.exec(line.expr)![1]);
+    };
+    expect(alertLine("Connections vs limit per pod", "socketgate_connections_max")).toBe(t.connections);
+    expect(alertLine("Memory vs limit per pod", "socketgate_memory_limit_bytes")).toBe(t.memory);
     expect(lines("Event latency p50 / p95 / p99")).toEqual([t.latencyP99Seconds, t.latencyP95Seconds]);
   });
 });

@@ -12,7 +12,7 @@ import { alive, assertNoLeak, badLogs, healthy, RawSocket, startBystanders } fro
 
 const FRAME_CASES = Number(process.env.FUZZ_FRAME_CASES ?? 5000);
 const PAYLOAD_CASES = Number(process.env.FUZZ_PAYLOAD_CASES ?? 5000);
-const EVENTS = ["room:join", "room:leave", "message:send", "typing", "message:ack", "message:unacked", "presence:get"];
+const EVENTS = ["room:join", "room:leave", "message:send", "typing", "message:ack", "message:unacked", "presence:get", "auth:refresh"];
 
 let gw: GatewayProcess;
 let token: string;

@@ -20,7 +20,8 @@ const publish = (body: unknown) =>
 
 describe("backend API failures", () => {
   it("logs an unexpected failure at error level and answers 503 UNAVAILABLE without internals", async () => {
-    const count = async (status: string) => (await gw.gateway.metrics.apiRequests.get()).values.find((v) => v.labels.route === "/v1/publish" && v.labels.status === status)?.value;
+    const count = async (status: string) =>
+      (await gw.gateway.metrics.apiRequests.get()).values.find((v) => v.labels.route === "/v1/publish" && v.labels.status === status)?.value;
     const [u0, b0] = [await count("503"), await count("400")];
     expect([u0, b0]).toEqual([0, 0]);
     const history = gw.gateway.cluster.history;

@@ -65,6 +65,7 @@ describe("metrics: connections and refusals", () => {
       "socketgate_handler_errors_total",
       "socketgate_messages_delivered_total",
       "socketgate_slow_consumer_disconnects_total",
+      "socketgate_token_expired_disconnects_total",
       "socketgate_rebalance_disconnects_total",
       "socketgate_redis_up",
       "socketgate_fanout_healthy",
@@ -283,7 +284,17 @@ describe("metrics: events, handler errors, latency buckets, deliveries, cardinal
     expect(series.length).toBe(series0);
     expect(after).not.toMatch(/room-\d+|bogus:/);
     const events = new Set(series.filter((l) => l.startsWith("socketgate_events_total")).map((l) => /event="([^"]*)"/.exec(l)?.[1]));
-    expect([...events].sort()).toEqual(["message:ack", "message:send", "message:unacked", "presence:get", "room:join", "room:leave", "typing", "unknown"]);
+    expect([...events].sort()).toEqual([
+      "auth:refresh",
+      "message:ack",
+      "message:send",
+      "message:unacked",
+      "presence:get",
+      "room:join",
+      "room:leave",
+      "typing",
+      "unknown",
+    ]);
     expect(metricValue(after, "socketgate_events_total", { event: "unknown", outcome: "rejected" })).toBeGreaterThanOrEqual(1000);
   }, 90_000);
 });

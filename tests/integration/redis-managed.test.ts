@@ -2,7 +2,7 @@
 // Sentinel with passwords, a password-protected 3-master Cluster. Two real gateway processes fan out
 // across pods in each; a wrong CA or password keeps the pod unready with an error line naming the cause.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ask, client, closeAll, connected, nextEvent, type Client } from "../support/clients.js";
+import { ask, client, closeAll, connected, nextEvent } from "../support/clients.js";
 import { readyStatus, startGateways } from "../support/gateway-cluster.js";
 import { startGatewayProcess, type GatewayProcess } from "../support/gateway-process.js";
 import {
@@ -31,37 +31,25 @@ afterAll(async () => {
   await stopAllRedis();
 });
 
+/**
+ * Two pods that say READY (as a balancer would wait for) and one client on each: the FIRST room
+ * message and the FIRST direct message cross pods live. No retry: a READY pod's subscriptions carry
+ * messages (readiness waits for the fan-out canary's first proof on every shard), and a room:join is
+ * answered only once Redis confirmed the room's subscription (sharded pub/sub subscribes per room).
+ */
 async function crossPodRoundTrip(tag: string): Promise<void> {
   const [a, b] = pods as [GatewayProcess, GatewayProcess];
+  for (const pod of [a, b]) await waitFor("pod ready", async () => (await readyStatus(pod)) === 200, 15_000);
   const s1 = await connected(client(a.url, { token: await signToken(`${tag}-1`) }));
   const s2 = await connected(client(b.url, { token: await signToken(`${tag}-2`) }));
   await ask(s1, "room:join", { room: tag });
   expect(await ask(s2, "room:join", { room: tag })).toMatchObject({ ok: true, users: expect.arrayContaining([{ userId: `${tag}-1`, devices: 1 }]) });
-  // A fresh pod's sharded subscriptions may still be on their way (AUTH / TLS add round trips):
-  // what is proven here is that fan-out across pods works through the secured connections, so a
-  // send is repeated (bounded) until one arrives live. Each send is acknowledged with its own seq.
-  await untilDelivered(
-    s2,
-    async (n) => expect(await ask(s1, "message:send", { room: tag, body: n })).toMatchObject({ ok: true, seq: n }),
-    (m: { body?: unknown; room?: string }) => m.room === tag,
-  );
-  await untilDelivered(
-    s1,
-    async (n) => expect(await ask(s2, "message:send", { to: `${tag}-1`, body: `dm${n}` })).toMatchObject({ ok: true }),
-    (m: { from?: string }) => m.from === `${tag}-2`,
-  );
-}
-
-async function untilDelivered<T>(receiver: Client, send: (n: number) => Promise<void>, match: (m: T) => boolean): Promise<void> {
-  for (let n = 1; n <= 5; n++) {
-    const got = nextEvent<T>(receiver, "message", 2000, match).then(
-      () => true,
-      () => false,
-    );
-    await send(n);
-    if (await got) return;
-  }
-  throw new Error("no message crossed pods in 5 attempts");
+  const inRoom = nextEvent<{ body?: unknown; room?: string }>(s2, "message", 5000, (m) => m.room === tag);
+  expect(await ask(s1, "message:send", { room: tag, body: 1 })).toMatchObject({ ok: true, seq: 1 });
+  expect(await inRoom).toMatchObject({ body: 1, room: tag });
+  const direct = nextEvent<{ from?: string; body?: unknown }>(s1, "message", 5000, (m) => m.from === `${tag}-2`);
+  expect(await ask(s2, "message:send", { to: `${tag}-1`, body: "dm1" })).toMatchObject({ ok: true });
+  expect(await direct).toMatchObject({ body: "dm1", from: `${tag}-2` });
 }
 
 /** A gateway that must never become ready: 503 throughout, and an error line with the cause code. */
@@ -93,6 +81,26 @@ describe("standalone with an ACL user", () => {
     expect(conns.length).toBeGreaterThanOrEqual(4);
     for (const c of conns) expect(c).toMatch(/ user=sgapp /);
   }, 60_000);
+
+  it("an ACL user without pub/sub channels (Redis 7's resetchannels default) never becomes ready: fan-out is proven first", async () => {
+    const node = await startSecureRedis({ password: "admin-pass-0123" }, "acl-nochannels");
+    await node.cli("ACL", "SETUSER", "nochan", "on", ">nochan-pass-0123", "~*", "+@all", "resetchannels");
+    const gw = await startGatewayProcess({
+      env: { REDIS_URL: `redis://127.0.0.1:${node.port}`, REDIS_USERNAME: "nochan", REDIS_PASSWORD: "nochan-pass-0123" },
+    });
+    pods.push(gw);
+    // Commands work (Redis is up), but nothing published by another pod could reach this one.
+    const seen = new Set<number>();
+    for (const end = Date.now() + 6000; Date.now() < end;) {
+      seen.add(await readyStatus(gw));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect([...seen]).toEqual([503]);
+    const metrics = await (await fetch(`${gw.opsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^socketgate_redis_up 1$/m);
+    expect(metrics).toMatch(/^socketgate_fanout_healthy 0$/m);
+    expect(await (await fetch(`${gw.opsUrl}/readyz`)).text()).toContain("fanout_unhealthy");
+  }, 30_000);
 
   it("a wrong password keeps the pod unready and says so", async () => {
     const node = await startSecureRedis({ aclUser: { name: "sgapp2", password: "right-pass-0123" } }, "acl-wrong");
@@ -178,6 +186,25 @@ describe("Redis Cluster with a password", () => {
     await crossPodRoundTrip("cluster");
     // Sharded subscribers reach every master.
     await waitFor("gateway connections on every master", async () => (await Promise.all(c.nodes.map(gatewayClients))).every((l) => l.length > 0), 10_000);
+  }, 90_000);
+
+  it("a room:join is answered only once Redis confirmed the room's sharded subscription (refused: UNAVAILABLE, not ok)", async () => {
+    const c = await startSecureRedisCluster({ password: "cluster-pass-acl" });
+    // An ACL user (set on every node: ACLs are per node) whose channels exclude rooms starting with "@":
+    // the adapter's channels, the canary's (#canary:…) and user rooms (#u:…) are allowed.
+    for (const node of c.nodes)
+      await node.cli("ACL", "SETUSER", "sgrooms", "on", ">rooms-pass-0123", "~*", "+@all", "resetchannels", "&socket.io#/#", "&socket.io#/#[^@]*");
+    pods = await startGateways(2, {
+      REDIS_CLUSTER_NODES: c.seeds.map((x) => `${x.host}:${x.port}`).join(","),
+      REDIS_USERNAME: "sgrooms",
+      REDIS_PASSWORD: "rooms-pass-0123",
+    });
+    await crossPodRoundTrip("cluster-acl");
+    const s = await connected(client(pods[1]!.url, { token: await signToken("walled-1") }));
+    expect(await ask(s, "room:join", { room: "@walled" })).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
+    // Undone (the socket is not in the room: leaving it is a no-op), and a permitted room still works on the same socket.
+    expect(await ask(s, "room:leave", { room: "@walled" })).toMatchObject({ ok: true, joined: false });
+    expect(await ask(s, "room:join", { room: "open-after" })).toMatchObject({ ok: true });
   }, 90_000);
 
   it("over TLS only (cluster bus included): every node verified against the CA, sharded fan-out works", async () => {

@@ -62,7 +62,7 @@ async function exercise(a: ServicesUnderTest, b: ServicesUnderTest): Promise<voi
       next: { epoch: first.epoch, seq: 2 },
     });
   }
-  expect(await a.services.presence.heartbeat()).toEqual([]);
+  expect(await a.services.presence.heartbeat()).toEqual({ orphans: [], recounted: [] });
   for (const user of ["u1", "u2", "u3", "u4", "u5", "u6"]) {
     const dm = (await a.services.inbox.append(user, { to: user, from: "alice", body: "hi", ts: Date.now() })).message;
     expect((await b.services.inbox.unacked(user, "phone", { maxMessages: 10, maxBytes: 1 << 20 })).messages).toEqual([dm]);

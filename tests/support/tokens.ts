@@ -7,16 +7,14 @@ export const TEST_API_KEY = "test-api-key-0123456789abcdef";
 export async function signToken(
   sub: string,
   extra: JWTPayload & { rooms?: string[] } = {},
-  opts: { secret?: string; expiresIn?: string | number } = {},
+  /** expiresIn: a jose duration ("1h") or an absolute exp in seconds; issuedAt: iat in seconds (default now), null = no iat claim. */
+  opts: { secret?: string; expiresIn?: string | number; issuedAt?: number | null } = {},
 ): Promise<string> {
   const key = new TextEncoder().encode(opts.secret ?? TEST_SECRET);
   // Like a typical issuer's test user: every room, unless the test says otherwise ({ rooms: undefined } drops the claim).
   const claims: JWTPayload = "rooms" in extra ? { ...extra } : { rooms: ["*"], ...extra };
   if (claims.rooms === undefined) delete claims.rooms;
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject(sub)
-    .setIssuedAt()
-    .setExpirationTime(opts.expiresIn ?? "1h")
-    .sign(key);
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setSubject(sub);
+  if (opts.issuedAt !== null) jwt.setIssuedAt(opts.issuedAt);
+  return jwt.setExpirationTime(opts.expiresIn ?? "1h").sign(key);
 }

@@ -9,6 +9,7 @@ import { createLogger } from "../../src/ops/logger.js";
 import { FAILURE_REASONS, GatewayMetrics } from "../../src/ops/metrics.js";
 import type { GatewaySocket } from "../../src/protocol/session.js";
 import { createAdmission } from "../../src/auth/admission.js";
+import { MemoryKicks } from "../../src/cluster/memory/memory-kicks.js";
 
 async function failures(metrics: GatewayMetrics): Promise<Record<string, number>> {
   const m = await metrics.connectionFailures.get();
@@ -28,6 +29,7 @@ function admissionWith(verify: () => Promise<never>) {
   const sink = new Writable({ write: (c: Buffer, _e, cb) => (lines.push(JSON.parse(c.toString()) as Record<string, unknown>), cb()) });
   const admission = createAdmission({
     verifier: { mode: "hs256", verify },
+    kicks: new MemoryKicks(60_000),
     metrics,
     logger: createLogger("debug", sink),
     trustProxyHops: 0,

@@ -1,5 +1,5 @@
 // Embedded-mode presence: one process is the whole cluster, so plain maps are authoritative.
-import type { OccupancyClaim, PresenceChange, PresenceMode, PresenceModeLimits, PresencePage, PresenceStore } from "../types.js";
+import type { HeartbeatOutcome, OccupancyClaim, PresenceChange, PresenceMode, PresenceModeLimits, PresencePage, PresenceStore } from "../types.js";
 
 interface UserState {
   sockets: Set<string>;
@@ -102,8 +102,8 @@ export class MemoryPresence implements PresenceStore {
   }
 
   /** Nothing to expire: a crashed embedded gateway takes its whole state with it. */
-  async heartbeat(): Promise<Array<{ room: string; userId: string }>> {
-    return [];
+  async heartbeat(): Promise<HeartbeatOutcome> {
+    return { orphans: [], recounted: [] };
   }
 
   async close(): Promise<void> {

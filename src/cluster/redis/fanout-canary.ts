@@ -8,6 +8,7 @@ import type { DeliveredPacket, FanoutHealth, FanoutInterruption } from "../fanou
 import type { Logger } from "../../ops/logger.js";
 import type { GatewayMetrics } from "../../ops/metrics.js";
 import type { AdapterKind, RedisClients } from "./redis-clients.js";
+import type { SubscriptionTracker } from "./subscription-tracker.js";
 
 export interface CanaryOptions {
   /** A probe per route this often. */
@@ -70,11 +71,15 @@ export class FanoutCanary implements FanoutHealth {
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
     private readonly options: CanaryOptions = DEFAULT_CANARY,
+    /** Sharded adapter: the per-room SSUBSCRIBEs still waiting for Redis (roomSubscribed). */
+    private readonly subscriptions?: SubscriptionTracker,
   ) {}
 
   watch(adapter: Adapter): void {
     if (this.adapter || this.closed) return;
     this.adapter = adapter;
+    // Not proven yet: 0 until a probe came back on every route (readiness waits for the same proof).
+    this.metrics.fanoutHealthy.set(0);
     // A closed or reconnecting subscriber connection lost whatever was published meanwhile: no need to wait for a probe.
     for (const ev of ["close", "reconnecting", "end", "-node"]) this.clients.sub.on(ev, this.onSubscriberLost);
     this.timer = setInterval(() => this.tick(), this.options.intervalMs);
@@ -82,8 +87,15 @@ export class FanoutCanary implements FanoutHealth {
     this.tick();
   }
 
+  /** False until the first proof: a pod whose subscriptions are still on their way (connect, AUTH, TLS) is not ready. */
   isHealthy(): boolean {
-    return this.healthy;
+    return this.healthy && this.proven;
+  }
+
+  async roomSubscribed(room: string, timeoutMs: number): Promise<void> {
+    if (this.kind === "classic" || !this.adapter || !this.subscriptions) return;
+    // The sharded adapter's per-room channel (dynamic subscription mode), as in its dynamicChannel().
+    await this.subscriptions.confirmed(`${(this.adapter as unknown as ShardedInternals).channel}${room}#`, timeoutMs);
   }
 
   onRecovered(listener: (i: FanoutInterruption) => void): void {
@@ -129,7 +141,13 @@ export class FanoutCanary implements FanoutHealth {
     if (this.closed) return;
     const subscriberUp = this.clients.sub.status === "ready";
     const late = [...this.routes.values()].some((r) => r.pendingSince !== undefined && now - r.pendingSince > this.options.deadlineMs);
-    if (!this.proven && this.routes.size > 0 && [...this.routes.values()].every((r) => r.pendingSince === undefined)) this.proven = true;
+    if (!this.proven && this.routes.size > 0 && [...this.routes.values()].every((r) => r.pendingSince === undefined)) {
+      this.proven = true;
+      if (this.healthy) {
+        this.metrics.fanoutHealthy.set(1);
+        this.logger.info({ routes: this.routes.size }, "fan-out proven on every route: ready for cross-pod messages");
+      }
+    }
     // Before the first proof, a subscriber still connecting is start-up, not an interruption; a probe past its deadline is one.
     if (late || (!subscriberUp && this.proven)) return this.interrupted(subscriberUp ? "probe_timeout" : "subscriber_dropped", now);
     if (this.healthy || !this.interruption) return;

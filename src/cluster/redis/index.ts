@@ -13,10 +13,12 @@ import {
   type RedisFailureCause,
 } from "./redis-clients.js";
 import { FanoutCanary } from "./fanout-canary.js";
+import { SubscriptionTracker } from "./subscription-tracker.js";
 import { probeFor, RedisHealth } from "./redis-health.js";
 import { RedisHistory } from "./redis-history.js";
 import { RedisIdempotency } from "./redis-idempotency.js";
 import { RedisInbox } from "./redis-inbox.js";
+import { RedisKicks } from "./redis-kicks.js";
 import { RedisOps, type RedisClient } from "./redis-ops.js";
 import { RedisPresence } from "./redis-presence.js";
 import { ACK_WAIT_MS, ReplicaAck } from "./replica-ack.js";
@@ -53,8 +55,10 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
   }
 
   const adapter = adapterFor(clients);
+  // Installed before the adapter exists: it sees every per-room SSUBSCRIBE the sharded adapter sends.
+  const subscriptions = adapter.kind === "sharded" ? new SubscriptionTracker(clients.sub) : undefined;
   // Probes start once the gateway installed the adapter (FanoutHealth.watch).
-  const fanout = new FanoutCanary(clients, adapter.kind, podId, metrics, log.child({ component: "fanout-canary" }));
+  const fanout = new FanoutCanary(clients, adapter.kind, podId, metrics, log.child({ component: "fanout-canary" }), undefined, subscriptions);
 
   const ops = new RedisOps(clients.command, { opTimeoutMs: config.redisOpTimeoutMs });
   const presence = new RedisPresence(ops, {
@@ -80,6 +84,7 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
     replicaAck,
   });
   const idempotency = new RedisIdempotency(ops, { ttlMs: config.idempotencyTtlMs });
+  const kicks = new RedisKicks(ops, config.kickTtlMs);
 
   // After an outage Redis may have restarted empty: this pod's connected sockets are the truth for its
   // share of presence. Written without transitions (see RedisPresence.rebuild).
@@ -125,6 +130,7 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
     inbox,
     history,
     idempotency,
+    kicks,
     fleetLoad: new RedisFleetLoad(ops, FLEET_LOAD_TTL_MS),
     fanout,
     isHealthy: () => health.isUp(),
@@ -133,7 +139,7 @@ export async function createRedisServices(config: GatewayConfig, redis: RedisCon
         health.stop();
         fanout.close();
         await rebuilding;
-        await Promise.allSettled([presence.close(), inbox.close(), history.close(), idempotency.close()]);
+        await Promise.allSettled([presence.close(), inbox.close(), history.close(), idempotency.close(), kicks.close()]);
         ops.close();
         await Promise.all([quit(clients.command), quit(clients.sub)]);
         metrics.redisUp.set(0);

@@ -61,3 +61,6 @@ export const fleetLoadKeys = {
 
 /** STRING with a TTL: a pod is shedding one of this user's devices. */
 export const fleetShedClaimKey = (userId: string) => `${P}:fleet:shed:{${userId}}`;
+
+/** STRING: ms since the epoch of the user's latest kick (POST /v1/disconnect), PX = KICK_TTL_MS from the kick. */
+export const kickKey = (userId: string) => `${P}:kick:{${userId}}`;

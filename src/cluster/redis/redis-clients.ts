@@ -10,13 +10,11 @@ import type { RedisClient } from "./redis-ops.js";
 
 export interface ClientTuning {
   connectTimeoutMs: number;
-  /** A sent command with no reply by then is rejected (the connection may be half-open). */
-  commandTimeoutMs: number;
   /** Reconnect back-off cap: a restarted Redis is found again within about this long. */
   maxReconnectDelayMs: number;
 }
 
-export const DEFAULT_TUNING: ClientTuning = { connectTimeoutMs: 2000, commandTimeoutMs: 2000, maxReconnectDelayMs: 1000 };
+export const DEFAULT_TUNING: ClientTuning = { connectTimeoutMs: 2000, maxReconnectDelayMs: 1000 };
 
 export interface RedisClients {
   kind: RedisConfig["kind"];
@@ -33,12 +31,15 @@ const backoff = (max: number) => (times: number) => Math.min(50 * 2 ** Math.min(
  * unanswered commands, an operation during an outage fails at once (and is never run twice), instead
  * of waiting for a reconnect that may not come. The subscriber keeps the defaults on purpose: its only
  * commands are (re)subscriptions, which must survive a reconnect.
+ * No ioredis commandTimeout: its timer fires before a reply received during an event-loop stall is read, so a
+ * busy pod failed every command in flight although Redis had answered. Every awaited command runs under
+ * RedisOps' deadline instead (stall-aware, see store-deadline.ts), which also covers a half-open connection;
+ * the rest (adapter publishes, the canary) are fire-and-forget.
  */
 function commandOptions(t: ClientTuning, name: string): RedisOptions {
   return {
     connectionName: name,
     connectTimeout: t.connectTimeoutMs,
-    commandTimeout: t.commandTimeoutMs,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,

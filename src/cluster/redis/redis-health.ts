@@ -1,5 +1,6 @@
 // Whether Redis answers: connection state of every client plus a periodic PING, reported on change.
 import type { RedisClient } from "./redis-ops.js";
+import { storeDeadline } from "./store-deadline.js";
 
 export interface HealthOptions {
   pingIntervalMs: number;
@@ -57,12 +58,9 @@ export class RedisHealth {
 
   private async ping(): Promise<void> {
     if (this.stopped || !this.connected()) return;
-    let timer: NodeJS.Timeout | undefined;
-    const ok = await Promise.race([
-      this.probe().catch(() => false),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.options.pingTimeoutMs))),
-    ]);
-    clearTimeout(timer);
+    // Stall-aware: a pod busy past the timeout (a join storm on a starved CPU) is not "Redis down", which
+    // would turn readiness off and rebuild presence in the middle of the storm.
+    const ok = await storeDeadline(this.probe(), this.options.pingTimeoutMs, () => new Error("ping timed out")).catch(() => false);
     this.pingOk = ok;
     this.recompute();
   }

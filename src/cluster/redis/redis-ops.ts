@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import type { Cluster, Redis } from "ioredis";
 import { GatewayError } from "../../errors.js";
+import { storeDeadline } from "./store-deadline.js";
 
 export type RedisClient = Redis | Cluster;
 
@@ -39,25 +40,22 @@ export class RedisOps {
   ) {}
 
   /**
-   * Runs one operation under the deadline. The operation keeps running in ioredis after a timeout;
-   * its late rejection is swallowed here so it can never become an unhandled rejection.
+   * Runs one operation under its own deadline, counted from when this operation was sent and only over time
+   * this process could have read the reply (see store-deadline.ts). The operation keeps running in ioredis
+   * after a timeout; its late rejection is swallowed here so it can never become an unhandled rejection.
    */
   async run<T>(what: string, op: (client: RedisClient) => Promise<T>): Promise<T> {
     if (this.closed) throw new GatewayError("UNAVAILABLE", "the shared store is shutting down: retry on another connection");
-    let timer: NodeJS.Timeout | undefined;
     const work = (async () => op(this.client))();
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new GatewayError("UNAVAILABLE", `the shared store did not answer within ${this.options.opTimeoutMs} ms: retry later`)),
-        this.options.opTimeoutMs,
-      );
-    });
     try {
-      return await Promise.race([work, deadline]);
+      return await storeDeadline(
+        work,
+        this.options.opTimeoutMs,
+        () => new GatewayError("UNAVAILABLE", `the shared store did not answer within ${this.options.opTimeoutMs} ms: retry later`),
+      );
     } catch (err) {
       throw toGatewayError(err, what);
     } finally {
-      clearTimeout(timer);
       work.catch(noop);
     }
   }

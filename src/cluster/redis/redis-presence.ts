@@ -12,7 +12,17 @@
 // heartbeat interval later) and reports the users left without a socket, which go offline after the grace
 // period: offline <= crash + presenceTtlMs + heartbeat interval + presenceGraceMs.
 import { GatewayError } from "../../errors.js";
-import type { OccupancyClaim, PresenceEntry, PresenceChange, PresenceMode, PresenceModeLimits, PresencePage, PresenceStore, PresenceUser } from "../types.js";
+import type {
+  HeartbeatOutcome,
+  OccupancyClaim,
+  PresenceEntry,
+  PresenceChange,
+  PresenceMode,
+  PresenceModeLimits,
+  PresencePage,
+  PresenceStore,
+  PresenceUser,
+} from "../types.js";
 import { presenceKeys, presencePodRoomsKey, presencePodsKey } from "./keys.js";
 import { asArray, asNumber, asString, LuaScript, type RedisOps } from "./redis-ops.js";
 
@@ -28,13 +38,18 @@ const REFRESH_BATCH = 500;
 
 /**
  * Removes expired entries of the room (any pod), keeps counts right, starts the grace period of users
- * left without a socket and returns them. Shared by the heartbeat refresh and the dead-pod reap.
- * KEYS: sockets, users, members, pending.
+ * left without a socket and returns them, after a flag: 1 when the room is in occupancy mode and its counts
+ * changed, so the caller claims a `presence:occupancy` (nobody else would: no join or leave happened).
+ * Shared by the heartbeat refresh and the dead-pod reap. KEYS: sockets, users, members, pending, meta.
  */
 const PRUNE = `${USER_OF}
 local function prune(now)
-  local emptied = {}
+  local emptied = {0}
   local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ${PRUNE_BATCH})
+  if #dead > 0 and redis.call('HGET', KEYS[5], 'mode') == 'occupancy' then
+    redis.call('HSET', KEYS[5], 'dirty', 1)
+    emptied[1] = 1
+  end
   for _, m in ipairs(dead) do
     redis.call('ZREM', KEYS[1], m)
     local u = userOf(m)
@@ -146,11 +161,11 @@ redis.call('HSET', KEYS[1], 'dirty', 0, 'last', now)
 return {1, meta[3] or 'full', redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3])}`,
 );
 
-// KEYS: sockets, users, members, pending. ARGV: ttlMs, stalePendingMs (0 = skip the pending check), then userId,
-// member pairs of this pod's live sockets (one batch). Extends this pod's entries, silently re-adds missing ones
-// (after a reap or a Redis restart the sockets are still connected: clients never saw them go), prunes expired
-// entries of every pod, and returns the users without a socket: just emptied, or pending longer than
-// grace + TTL (whoever ran their grace timer is gone).
+// KEYS: sockets, users, members, pending, meta. ARGV: ttlMs, stalePendingMs (0 = skip the pending check), then
+// userId, member pairs of this pod's live sockets (one batch). Extends this pod's entries, silently re-adds missing
+// ones (after a reap or a Redis restart the sockets are still connected: clients never saw them go), prunes expired
+// entries of every pod, and returns PRUNE's occupancy flag, then the users without a socket: just emptied, or
+// pending longer than grace + TTL (whoever ran their grace timer is gone).
 const REFRESH = new LuaScript(
   "presence.refresh",
   `${NOW}
@@ -170,8 +185,9 @@ end
 return out`,
 );
 
-// KEYS: sockets, users, members, pending (a room of a dead pod). Prunes expired entries and returns users left
-// without a socket, pending ones included: the dead pod may have been the one running their grace timer.
+// KEYS: sockets, users, members, pending, meta (a room of a dead pod). Prunes expired entries and returns PRUNE's
+// occupancy flag, then users left without a socket, pending ones included: the dead pod may have been the one
+// running their grace timer.
 const REAP = new LuaScript(
   "presence.reap",
   `${NOW}
@@ -229,10 +245,11 @@ export class RedisPresence implements PresenceStore {
   private readonly local = new Map<string, Map<string, string>>();
   /** Rooms believed listed in this pod's rooms set in Redis. */
   private readonly published = new Set<string>();
+  /** Registrations sent and not answered yet, so a storm into a new room sends one, not one per join. */
   private readonly publishing = new Map<string, Promise<void>>();
   /** Offline candidates reported to this pod and not settled yet (local ms when reported). */
   private readonly pending = new Map<string, Pair & { since: number }>();
-  private beating?: Promise<Pair[]>;
+  private beating?: Promise<HeartbeatOutcome>;
   private registered = false;
   private closed = false;
 
@@ -247,7 +264,7 @@ export class RedisPresence implements PresenceStore {
     let sockets = this.local.get(room);
     if (!sockets) this.local.set(room, (sockets = new Map()));
     sockets.set(socketKey, userId);
-    if (!this.published.has(room)) await this.publish(room);
+    if (!this.published.has(room)) this.publish(room);
     const k = presenceKeys(room);
     return changeOf(await this.ops.eval(JOIN, this.roomKeys(k), [...this.limitArgs(), userId, this.member(userId, socketKey), this.options.ttlMs]));
   }
@@ -288,7 +305,7 @@ export class RedisPresence implements PresenceStore {
     return wait >= 0 ? { emit: false, retryInMs: wait } : { emit: false };
   }
 
-  heartbeat(): Promise<Pair[]> {
+  heartbeat(): Promise<HeartbeatOutcome> {
     // One beat at a time: a slow beat is not stacked under the next interval.
     this.beating ??= this.beat().finally(() => (this.beating = undefined));
     return this.beating;
@@ -331,23 +348,26 @@ export class RedisPresence implements PresenceStore {
 
   /**
    * Before the entry itself: after a crash, the reaper must find this pod and every room it wrote to, even
-   * if it dies before its first heartbeat. One registration per room in flight: a join storm into a new
-   * room waits for it instead of repeating it per socket.
+   * if it dies before its first heartbeat. Sent, not awaited: the registration goes out on the command
+   * connection ahead of the join's script, which Redis runs after it, so a join never waits for it and never
+   * fails because of it (a storm's joins awaiting one shared registration all failed when that one call did).
+   * One registration per room in flight; a failed one is retried by the next join or heartbeat (`published`
+   * stays unset), and entries written meanwhile are still pruned by any pod refreshing the room.
    */
-  private publish(room: string): Promise<void> {
-    let p = this.publishing.get(room);
-    if (!p) {
-      p = (async () => {
-        if (!this.registered) {
-          await this.ops.eval(POD_BEAT, [presencePodsKey], [this.options.podId, this.options.ttlMs, 0]);
-          this.registered = true;
-        }
-        await this.ops.run("presence.pod-rooms", (c) => c.sadd(presencePodRoomsKey(this.options.podId), room));
+  private publish(room: string): void {
+    if (this.publishing.has(room)) return;
+    const sent: Array<Promise<unknown>> = [];
+    if (!this.registered) sent.push(this.ops.eval(POD_BEAT, [presencePodsKey], [this.options.podId, this.options.ttlMs, 0]));
+    sent.push(this.ops.run("presence.pod-rooms", (c) => c.sadd(presencePodRoomsKey(this.options.podId), room)));
+    const p = Promise.all(sent).then(
+      () => {
+        this.registered = true;
         this.published.add(room);
-      })().finally(() => this.publishing.delete(room));
-      this.publishing.set(room, p);
-    }
-    return p;
+      },
+      () => undefined,
+    );
+    this.publishing.set(room, p);
+    void p.finally(() => this.publishing.delete(room));
   }
 
   private roomKeys(k: ReturnType<typeof presenceKeys>): string[] {
@@ -362,12 +382,16 @@ export class RedisPresence implements PresenceStore {
     return `${userId}\n${this.options.podId}\n${socketKey}`;
   }
 
-  private async beat(): Promise<Pair[]> {
+  private async beat(): Promise<HeartbeatOutcome> {
     if (this.closed) throw new GatewayError("UNAVAILABLE", "presence is closed");
     const { podId, ttlMs, graceMs } = this.options;
     const found = new Map<string, Pair>();
-    const add = (room: string, userIds: unknown) => {
-      for (const u of asArray(userIds)) {
+    const recounted = new Set<string>();
+    /** Reads a PRUNE reply: the occupancy flag, then the users left without a socket. */
+    const add = (room: string, reply: unknown) => {
+      const [due, ...userIds] = asArray(reply);
+      if (asNumber(due) === 1) recounted.add(room);
+      for (const u of userIds) {
         const userId = asString(u);
         found.set(pairKey(room, userId), { room, userId });
       }
@@ -398,7 +422,7 @@ export class RedisPresence implements PresenceStore {
         for (let i = 0; i === 0 || i < entries.length; i += REFRESH_BATCH) {
           const args: Array<string | number> = [ttlMs, i === 0 ? graceMs + ttlMs : 0];
           for (const [socketKey, userId] of entries.slice(i, i + REFRESH_BATCH)) args.push(userId, this.member(userId, socketKey));
-          add(room, await this.ops.eval(REFRESH, [k.sockets, k.users, k.members, k.pending], args));
+          add(room, await this.ops.eval(REFRESH, [k.sockets, k.users, k.members, k.pending, k.meta], args));
         }
       }),
     );
@@ -413,7 +437,7 @@ export class RedisPresence implements PresenceStore {
       await Promise.all(
         deadRooms.map(async (room) => {
           const k = presenceKeys(room);
-          add(room, await this.ops.eval(REAP, [k.sockets, k.users, k.members, k.pending], []));
+          add(room, await this.ops.eval(REAP, [k.sockets, k.users, k.members, k.pending, k.meta], []));
         }),
       );
       await this.ops.run("presence.dead-rooms", (c) => c.del(deadRoomsKey));
@@ -429,6 +453,6 @@ export class RedisPresence implements PresenceStore {
       }
     }
     for (const [key, p] of found) if (!this.pending.has(key)) this.pending.set(key, { ...p, since: now });
-    return [...found.values()];
+    return { orphans: [...found.values()], recounted: [...recounted] };
   }
 }
