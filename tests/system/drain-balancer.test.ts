@@ -84,7 +84,6 @@ describe("drain behind a readiness-following balancer (embedded gateways)", () =
       summary: s,
       victimSessions,
       spreadFloors: floors,
-      lag: rec.lag,
       late: {
         victimDrainingRefusals,
         direct: { count: direct.length, refusedBy503: directRefusedBy503, connectErrors: direct.reduce((n, l) => n + l.errors.length, 0) },

@@ -27,6 +27,8 @@ export interface DrainSummary {
   plannedSpreadMs: number;
   /** Longest minus shortest disconnect -> reconnect gap of the drained devices, ms. */
   gapRangeMs: number;
+  /** Worst event-loop delays measured during the drain (the pod's, this process's): see DrainRecord.lag. */
+  lag: DrainRecord["lag"];
   /** The first few [disconnect, reconnect] instants relative to the listener close. */
   earliest: number[][];
   lastReconnectAfterListenerCloseMs: number;
@@ -79,6 +81,7 @@ export function summarizeDrain(load: Load, rec: DrainRecord, windowMs: number): 
     plannedHistogram: histogram(planned, 0, windowMs),
     disconnectSpreadMs: percentile(disconnectTimes, 90) - percentile(disconnectTimes, 10),
     plannedSpreadMs: percentile(planned, 90) - percentile(planned, 10),
+    lag: rec.lag,
     gapRangeMs: gaps.length ? Math.max(...gaps.map((g) => g.ms)) - Math.min(...gaps.map((g) => g.ms)) : NaN,
     reconnectSpreadMs:
       percentile(
