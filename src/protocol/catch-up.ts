@@ -2,7 +2,7 @@
 // what a large answer costs the socket's rate budget.
 import { z } from "zod";
 import { EPOCH_PATTERN, storedBytes } from "../cluster/log-positions.js";
-import type { HistoryGap, ReadFrom, ReadLimits, StoredMessage } from "../cluster/types.js";
+import type { HistoryGap, LogPosition, ReadFrom, ReadLimits, StoredMessage } from "../cluster/types.js";
 import type { GatewayConfig } from "../config.js";
 import type { Session } from "./session.js";
 
@@ -49,4 +49,46 @@ export function chargeAnswer(session: Session, messages: StoredMessage[]): void 
   for (const m of messages) bytes += storedBytes(m);
   // Every started 16 KiB costs a token: a replay is never free, however small.
   session.bucket.charge(Math.ceil(bytes / ANSWER_BYTES_PER_TOKEN));
+}
+
+/**
+ * Binary attachments one answer may carry: socket.io-parser's decoder, the stock socket.io-client's included,
+ * refuses a packet with more than 10 and closes the connection ("parse error"). A page of stored messages
+ * holding binary bodies is cut at this bound, so one catch-up answer can never disconnect its reader.
+ */
+export const MAX_ANSWER_ATTACHMENTS = 10;
+
+/**
+ * How many of `messages`, from the first, fit in one answer's binary attachments (the first always does: a
+ * stored body has at most 10, the parser's bound on the packet that carried it).
+ */
+export function fittingAttachments(messages: readonly StoredMessage[]): number {
+  let total = 0;
+  for (let i = 0; i < messages.length; i++) {
+    total += binaryParts(messages[i]!.body);
+    if (i > 0 && total > MAX_ANSWER_ATTACHMENTS) return i;
+  }
+  return messages.length;
+}
+
+/** A read page cut to what one answer may carry: `more` and `next` continue after the last message kept. */
+export function cutToAttachments(messages: StoredMessage[], more: boolean, next: LogPosition): { messages: StoredMessage[]; more: boolean; next: LogPosition } {
+  const fit = fittingAttachments(messages);
+  if (fit === messages.length) return { messages, more, next };
+  const kept = messages.slice(0, fit);
+  return { messages: kept, more: true, next: { epoch: next.epoch, seq: kept[fit - 1]!.seq } };
+}
+
+/** Binary values in a stored body (bounded: bodies are at most 32 levels deep and MAX_BODY_BYTES large), walked without recursion. */
+function binaryParts(body: unknown): number {
+  let parts = 0;
+  const stack: unknown[] = [body];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (value === null || typeof value !== "object") continue;
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) parts++;
+    else if (Array.isArray(value)) stack.push(...(value as unknown[]));
+    else stack.push(...Object.values(value));
+  }
+  return parts;
 }

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { GatewayError } from "../errors.js";
 import { assertBodyWithinBounds } from "./body-bounds.js";
-import { chargeAnswer, pageLimits, unackedCursor } from "./catch-up.js";
+import { chargeAnswer, fittingAttachments, pageLimits, unackedCursor } from "./catch-up.js";
 import { defineEvent } from "./context.js";
 import { clientMsgId, messageBody, roomName, userId } from "./schemas.js";
 
@@ -48,7 +48,11 @@ export const messageUnacked = defineEvent({
       ...pageLimits(ctx.config, limit),
       ...(cursor ? { cursor } : {}),
     });
-    chargeAnswer(session, page.messages);
-    return page.more ? { messages: page.messages, more: true, nextCursor: page.nextCursor } : { messages: page.messages };
+    // Cut at the attachments one answer may carry; the next page starts after the last message kept (ids are cursors).
+    const fit = fittingAttachments(page.messages);
+    const messages = page.messages.slice(0, fit);
+    chargeAnswer(session, messages);
+    if (fit < page.messages.length) return { messages, more: true, nextCursor: messages[fit - 1]!.id };
+    return page.more ? { messages, more: true, nextCursor: page.nextCursor } : { messages };
   },
 });

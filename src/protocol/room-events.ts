@@ -4,7 +4,7 @@ import { assertRoomAllowed } from "../auth/room-access.js";
 import { GatewayError } from "../errors.js";
 import type { PresenceAnswer } from "../presence/presence-service.js";
 import { defineEvent } from "./context.js";
-import { chargeAnswer, gapAnswer, pageLimits, readFrom, sinceSchema } from "./catch-up.js";
+import { chargeAnswer, cutToAttachments, gapAnswer, pageLimits, readFrom, sinceSchema } from "./catch-up.js";
 import { roomName } from "./schemas.js";
 
 export const roomJoin = defineEvent({
@@ -34,8 +34,9 @@ export const roomJoin = defineEvent({
     // Catch-up: one page of at most MAX_ANSWER_BYTES; `nextSince` continues it (the client re-sends room:join).
     const read = await ctx.cluster.history.since(room, readFrom(since), pageLimits(ctx.config));
     if (!read.ok) return { room, ...presence, messages: [], gap: gapAnswer(read.gap) };
-    chargeAnswer(session, read.messages);
-    return { room, ...presence, messages: read.messages, position: read.next, ...(read.more ? { messagesMore: true, nextSince: read.next } : {}) };
+    const page = cutToAttachments(read.messages, read.more, read.next);
+    chargeAnswer(session, page.messages);
+    return { room, ...presence, messages: page.messages, position: page.next, ...(page.more ? { messagesMore: true, nextSince: page.next } : {}) };
   },
 });
 

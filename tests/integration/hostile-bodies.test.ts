@@ -130,6 +130,44 @@ for (const mode of ["embedded", "cluster"] as const) {
       raw.close();
     });
 
+    it("eleven stored messages with one binary attachment each never cut a stock client's catch-up or unacked answer (the client's parser takes at most 10)", async () => {
+      const room = `bin-page-${mode}`;
+      const raw = await attacker(gw.url, room);
+      for (let i = 0; i < 11; i++) {
+        raw.send(`451-${100 + i}${JSON.stringify(["message:send", { room, body: { _placeholder: true, num: 0 } }])}`);
+        raw.send(Buffer.alloc(100, i));
+        raw.send(`451-${200 + i}${JSON.stringify(["message:send", { to: "bin-victim", body: { _placeholder: true, num: 0 } }])}`);
+        raw.send(Buffer.alloc(100, i));
+      }
+      for (let i = 0; i < 11; i++) {
+        expect(await raw.next((f) => f.startsWith(`43${100 + i}`))).toMatch(/"ok":true/);
+        expect(await raw.next((f) => f.startsWith(`43${200 + i}`))).toMatch(/"ok":true/);
+      }
+      raw.close();
+      // A stock socket.io-client pages through both, staying connected.
+      const victim = await connected(client(gw.url, { token: await signToken("bin-victim", { rooms: ["*"] }) }));
+      let since: unknown = 0;
+      let caughtUp = 0;
+      for (let page = 0; page < 20; page++) {
+        const a = await ask<{ ok: boolean; messages: unknown[]; messagesMore?: boolean; nextSince?: unknown }>(victim, "room:join", { room, since });
+        expect(a.ok).toBe(true);
+        caughtUp += a.messages.length;
+        if (!a.messagesMore) break;
+        since = a.nextSince;
+      }
+      let cursor: string | undefined;
+      let pending = 0;
+      for (let page = 0; page < 20; page++) {
+        const a = await ask<{ ok: boolean; messages: unknown[]; more?: boolean; nextCursor?: string }>(victim, "message:unacked", cursor ? { cursor } : {});
+        expect(a.ok).toBe(true);
+        pending += a.messages.length;
+        if (!a.more) break;
+        cursor = a.nextCursor;
+      }
+      expect(victim.connected).toBe(true);
+      expect({ caughtUp, pending }).toEqual({ caughtUp: 11, pending: 11 });
+    });
+
     it("refuses backend API data over MAX_BODY_BYTES or nested past 32 levels with 400 BAD_REQUEST", async () => {
       const post = (body: string) =>
         http(`${gw.url}/v1/publish`, { method: "POST", headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" }, body });
