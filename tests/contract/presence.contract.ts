@@ -203,8 +203,10 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
       const limits = { fullMaxUsers: 5, fullResumeUsers: 3 };
       const [a, b] = await factory.pods(2, { limits });
       const room = unique("room");
-      for (let i = 1; i <= 5; i++) expect(await (i % 2 ? a! : b!).join(room, `u${i}`, `s${i}`)).toMatchObject({ mode: "full", occupancyDue: false, users: i });
-      expect(await a!.join(room, "u6", "s6")).toMatchObject({ transition: true, mode: "occupancy", occupancyDue: true, users: 6 });
+      for (let i = 1; i <= 5; i++)
+        expect(await (i % 2 ? a! : b!).join(room, `u${i}`, `s${i}`)).toMatchObject({ mode: "full", occupancyDue: false, users: i, modeEpoch: 0 });
+      // modeEpoch counts the switches, on every pod: odd while in occupancy mode.
+      expect(await a!.join(room, "u6", "s6")).toMatchObject({ transition: true, mode: "occupancy", occupancyDue: true, users: 6, modeEpoch: 1 });
       expect((await b!.page(room, 2)).mode).toBe("occupancy");
       // Back to 5, then 4 users: still above fullResumeUsers, the room stays in occupancy mode.
       for (const u of ["u6", "u5"]) {
@@ -215,10 +217,10 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
       await b!.leave(room, "u5", "s5");
       expect(await a!.settleOffline(room, "u5")).toMatchObject({ mode: "occupancy", users: 4 });
       await b!.leave(room, "u4", "s4");
-      expect(await b!.settleOffline(room, "u4")).toMatchObject({ transition: true, mode: "full", users: 3, occupancyDue: true });
-      expect(await a!.join(room, "u4", "s4")).toMatchObject({ mode: "full", users: 4 });
+      expect(await b!.settleOffline(room, "u4")).toMatchObject({ transition: true, mode: "full", users: 3, occupancyDue: true, modeEpoch: 2 });
+      expect(await a!.join(room, "u4", "s4")).toMatchObject({ mode: "full", users: 4, modeEpoch: 2 });
       expect(await a!.join(room, "u5", "s5")).toMatchObject({ mode: "full", users: 5 });
-      expect(await b!.join(room, "u6", "s6")).toMatchObject({ mode: "occupancy", users: 6 });
+      expect(await b!.join(room, "u6", "s6")).toMatchObject({ mode: "occupancy", users: 6, modeEpoch: 3 });
     });
 
     it("an occupancy claim succeeds once per interval cluster-wide, only when counts changed", async () => {
