@@ -33,6 +33,19 @@ async function list(store: PresenceStore, room: string, limit = 3): Promise<Pres
   throw new Error("paging did not end");
 }
 
+/** Heartbeats `live` until it reports offline candidates in `room` (other tests' pods share the cluster); when that happened. */
+async function orphansReported(live: PresenceStore, room: string, deadlineMs: number, everyMs: number) {
+  return waitFor(
+    `offline candidates in ${room}`,
+    async () => {
+      const found = (await live.heartbeat()).orphans.filter((o) => o.room === room);
+      return found.length > 0 && { found, at: Date.now() };
+    },
+    deadlineMs,
+    everyMs,
+  );
+}
+
 /** The transition flag alone, for the tests written against the boolean API. */
 const t = async (change: Promise<{ transition: boolean }>) => (await change).transition;
 
@@ -269,16 +282,7 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
         factory.crash?.(doomed!);
         // The live pod keeps beating until it reports the user left without a socket (TTL + one beat when
         // the machine is quiet; the deadline only bounds a starved run).
-        const orphans = await waitFor(
-          "the dead pod's entries to be reaped",
-          async () => {
-            // Other tests' pods share the cluster: only this room's candidates are ours to check.
-            const found = (await live!.heartbeat()).orphans.filter((o) => o.room === room);
-            return found.length > 0 && { found, at: Date.now() };
-          },
-          ttlMs + 15_000,
-          beatMs / 2,
-        );
+        const orphans = await orphansReported(live!, room, ttlMs + 15_000, beatMs / 2);
         expect(orphans.found).toEqual([{ room, userId: "leaves" }]);
         // Not before the TTL since the dead pod's last heartbeat (lastBeat was read before that beat was sent).
         expect(orphans.at - lastBeat).toBeGreaterThanOrEqual(ttlMs - 20);
@@ -309,15 +313,7 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
         // The pod dies before its grace timer fires.
         const crashedAt = Date.now();
         factory.crash?.(doomed!);
-        const orphans = await waitFor(
-          "the dead pod's pending user to be taken over",
-          async () => {
-            const found = (await live!.heartbeat()).orphans.filter((o) => o.room === room);
-            return found.length > 0 && { found, at: Date.now() };
-          },
-          ttlMs + 15_000,
-          100,
-        );
+        const orphans = await orphansReported(live!, room, ttlMs + 15_000, 100);
         expect(orphans.found).toEqual([{ room, userId: "alice" }]);
         expect(orphans.at - crashedAt).toBeGreaterThanOrEqual(ttlMs - 20);
         expect(await t(live!.settleOffline(room, "alice"))).toBe(true);
