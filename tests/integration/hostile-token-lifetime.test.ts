@@ -156,7 +156,6 @@ describe("kicked user reconnects", () => {
 
     const res = await kick(a, user);
     expect(res.status).toBe(200);
-    const kickedAtS = nowS();
     expect(await Promise.all(gone)).toEqual(["io server disconnect", "io server disconnect"]);
 
     // The attack: reconnect with the token already held, on the other pod and on the same one.
@@ -168,19 +167,25 @@ describe("kicked user reconnects", () => {
     expect(bystander.connected).toBe(true);
     expect((await ask(bystander, "presence:get", { room: "anything" })).ok).toBe(true);
 
-    // A token issued after the kick (iat has whole seconds: the next second) connects, and cannot be refreshed back to an old token.
-    while (nowS() <= kickedAtS) await sleep(50);
+    // A token issued right after the kick connects at once (the usual re-authentication), and cannot be refreshed back to an old token.
     const fresh = await connected(client(b.url, { token: await signToken(user) }));
     expect(await ask(fresh, "auth:refresh", { token: oldToken })).toMatchObject({ ok: false, error: { code: "AUTH_INVALID" } });
     expect(await ask(fresh, "auth:refresh", { token: await signToken(user) })).toMatchObject({ ok: true });
     expect((await ask(fresh, "room:join", { room: "after-kick" })).ok).toBe(true);
   });
 
-  it("while Redis cannot answer, the kick record cannot be read: handshakes are refused as retryable, never admitted, and the stock client gets in afterwards", async () => {
+  it("while Redis cannot answer: handshakes are refused as retryable (never admitted unchecked), a kick answers 503 but still cuts the sockets it reaches", async () => {
     const [a] = pods as [GatewayProcess];
+    const victim = await connected(client(a.url, { token: await signToken("kick-in-outage") }));
+    const victimGone = new Promise<string>((r) => victim.once("disconnect", r));
     redis.pause();
     let s: Client | undefined;
     try {
+      // The kick record cannot be stored: 503 UNAVAILABLE (the backend retries), the socket on this pod is cut anyway.
+      const res = await kick(a, "kick-in-outage");
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ error: { code: "UNAVAILABLE" } });
+      expect(await victimGone).toBe("io server disconnect");
       // Default reconnection settings of socket.io-client (only the delay shortened for the test).
       s = client(a.url, { token: await signToken("kick-during-outage") }, { reconnection: true, reconnectionDelay: 200, reconnectionDelayMax: 1000 });
       const firstOutcome = await new Promise<string>((r) => {
@@ -195,5 +200,5 @@ describe("kicked user reconnects", () => {
       redis.resume();
     }
     await connected(s, 15_000);
-  }, 20_000);
+  }, 30_000);
 });
