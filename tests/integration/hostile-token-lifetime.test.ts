@@ -5,6 +5,7 @@ import { ask, client, closeAll, connected, nextEvent, refused, sleep, type Clien
 import { startGateways } from "../support/gateway-cluster.js";
 import { startGatewayProcess, TEST_API_KEY, type GatewayProcess } from "../support/gateway-process.js";
 import { metricValue, scrape } from "../support/metrics.js";
+import { handlerErrorsTotal } from "../support/hostile.js";
 import { startRedis, stopAllRedis, type RedisNode } from "../support/redis-harness.js";
 import { signToken } from "../support/tokens.js";
 
@@ -14,13 +15,6 @@ const BYSTANDER_BOUND_MS = 500;
 const nowS = () => Math.floor(Date.now() / 1000);
 
 type Answer = { ok: boolean; error?: { code: string; message: string }; [k: string]: unknown };
-
-const handlerErrors = async (gw: GatewayProcess) => {
-  const text = await scrape(gw.opsUrl);
-  let sum = 0;
-  for (const line of text.split("\n")) if (line.startsWith("socketgate_handler_errors_total{")) sum += Number(line.split(" ").pop());
-  return sum;
-};
 
 /** Connects `sub` with a token that expires `inS` seconds from now (exp has whole seconds: at least inS - 1). */
 async function shortLived(url: string, sub: string, inS: number, rooms = ["*"]): Promise<{ socket: Client; expMs: number }> {
@@ -45,7 +39,7 @@ describe("expired socket keeps sending", () => {
     expect((await ask(bystander, "room:join", { room })).ok).toBe(true);
     const seen: unknown[] = [];
     bystander.on("message", (m) => seen.push(m));
-    const errorsBefore = await handlerErrors(gw);
+    const errorsBefore = await handlerErrorsTotal(gw);
 
     const { socket: attacker, expMs } = await shortLived(gw.url, "life-attacker", 2);
     expect((await ask(attacker, "room:join", { room })).ok).toBe(true);
@@ -91,7 +85,7 @@ describe("expired socket keeps sending", () => {
     expect(seen).toHaveLength(1);
     expect(bystander.connected).toBe(true);
     expect(slowest.ms).toBeLessThan(BYSTANDER_BOUND_MS);
-    expect(await handlerErrors(gw)).toBe(errorsBefore);
+    expect(await handlerErrorsTotal(gw)).toBe(errorsBefore);
     const text = await scrape(gw.opsUrl);
     expect(metricValue(text, "socketgate_token_expired_disconnects_total")).toBeGreaterThanOrEqual(1);
     expect(metricValue(text, "socketgate_events_total", { event: "message:send", outcome: "rejected" })).toBeGreaterThanOrEqual(answers.length);
