@@ -116,6 +116,12 @@ describe("expired socket keeps sending", () => {
     expect(await ask(socket, "message:send", { room: "drop:1", body: "x" })).toMatchObject({ ok: false });
     expect(await ask(socket, "room:join", { room: "drop:1" })).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
 
+    // auth:refresh is rate-limited like every event (a token check per event is not free): a flood is cut at the burst.
+    const flood = await Promise.all(Array.from({ length: 150 }, () => ask<Answer>(socket, "auth:refresh", { token: "x.y.z" }, 10_000)));
+    const codes = new Set(flood.map((a) => a.error?.code));
+    expect(codes).toEqual(new Set(["AUTH_INVALID", "RATE_LIMITED"]));
+    expect(flood.filter((a) => a.error?.code === "RATE_LIMITED").length).toBeGreaterThanOrEqual(40);
+
     // Well past the first token's grace: still connected, still working.
     await sleep(GRACE_MS + 700);
     expect(socket.connected).toBe(true);
