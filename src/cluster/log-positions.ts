@@ -8,6 +8,15 @@ export function newEpoch(): string {
   return randomBytes(9).toString("base64url");
 }
 
+/**
+ * `{ ...message, ...fields }` for the objects built per message (stored messages, decoded log entries).
+ * On Node 20's V8 a spread followed by more properties (`{ ...m, id, seq }`) costs ~2 µs per object
+ * (the clone's map gets no reusable transitions), Object.assign ~0.2 µs; measured on the echo path,
+ * where two of them were 5-8 % of the gateway's CPU. Same own enumerable properties in the same order;
+ * the sources are objects of ours (never a top-level `__proto__` key, which assign would not copy as data).
+ */
+export const withFields = <M extends object, F extends object>(message: M, fields: F): M & F => Object.assign({}, message, fields);
+
 /** Epochs as we mint them; anything else in a client position or cursor cannot be ours. */
 export const EPOCH_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 

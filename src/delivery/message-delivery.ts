@@ -3,6 +3,7 @@
 import type { GatewayServer } from "../protocol/session.js";
 import { userRoom } from "../auth/room-access.js";
 import type { AppendResult, ClusterServices, StoredMessage } from "../cluster/types.js";
+import { withFields } from "../cluster/log-positions.js";
 import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 
@@ -61,7 +62,7 @@ export class StoreThenFanOut implements MessageDelivery {
 
   toUser(userId: string, message: OutgoingMessage, options: SendOptions = {}): Promise<Sent> {
     return this.send(
-      () => this.cluster.inbox.append(userId, { ...message, to: userId }, options),
+      () => this.cluster.inbox.append(userId, withFields(message, { to: userId }), options),
       (stored) => {
         this.io.to(userRoom(userId)).emit("message", stored);
       },

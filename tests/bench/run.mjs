@@ -291,7 +291,10 @@ async function runStack(stack, rep) {
     }
     if (want("echo") && proto.hasAcks) {
       out.echo = summarizeReps([await echo(proto, singleEp, { clients: 100, durationMs: P.echoMs, pids: [pids[0]] })], "opsPerS");
-      log(`${stack.id}: echo ${out.echo.opsPerS} ops/s`);
+      // Server CPU per op as well: under contention from other processes it moves far less than ops/s.
+      const cpuPct = out.echo.serverCpuPct?.[0];
+      const usPerOp = cpuPct !== undefined && out.echo.opsPerS > 0 ? Math.round((cpuPct / 100 / out.echo.opsPerS) * 1e6) : undefined;
+      log(`${stack.id}: echo ${out.echo.opsPerS} ops/s${usPerOp === undefined ? "" : `, server CPU ${cpuPct} % = ${usPerOp} µs/op`}`);
     }
   } finally {
     for (const p of sut.procs) {

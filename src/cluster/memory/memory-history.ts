@@ -25,7 +25,7 @@ export class MemoryHistory implements RoomHistory {
   }
 
   async append(room: string, message: NewMessage, options?: AppendOptions): Promise<AppendResult> {
-    return this.logs.append(room, message, options, (m) => ({ ...m, room }));
+    return this.logs.append(room, message, options, { room });
   }
 
   async since(room: string, from: ReadFrom, limits: ReadLimits): Promise<LogRead> {

@@ -37,7 +37,7 @@ export class MemoryInbox implements Inbox {
   }
 
   async append(userId: string, message: NewMessage, options?: AppendOptions): Promise<AppendResult> {
-    const result = this.logs.append(userId, message, options, (m) => m);
+    const result = this.logs.append(userId, message, options);
     this.trim(userId, this.logs.get(userId)!);
     return result;
   }

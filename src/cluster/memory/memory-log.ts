@@ -1,6 +1,6 @@
 // Embedded-mode logs (room histories, inboxes): epochs, contiguous seqs, idempotent appends, bounded reads,
 // and logs dropped once idle, so an empty room or user costs nothing.
-import { fitting, gapFor, newEpoch, storedBytes } from "../log-positions.js";
+import { fitting, gapFor, newEpoch, storedBytes, withFields } from "../log-positions.js";
 import type { AppendOptions, AppendResult, LogRead, NewMessage, ReadFrom, ReadLimits, StoredMessage } from "../types.js";
 
 export interface MemoryLog {
@@ -46,7 +46,8 @@ export class MemoryLogs {
     return log;
   }
 
-  append(name: string, message: NewMessage, options: AppendOptions | undefined, decorate: (m: StoredMessage) => StoredMessage): AppendResult {
+  /** `logFields`: fields every message of this log carries (a room history's `room`), added after the position. */
+  append(name: string, message: NewMessage, options: AppendOptions | undefined, logFields?: Pick<StoredMessage, "room">): AppendResult {
     const now = this.now();
     let log = this.get(name);
     if (!log) this.logs.set(name, (log = { epoch: newEpoch(), lastSeq: 0, messages: [], lastAppendAt: now, idempotency: new Map() }));
@@ -54,11 +55,11 @@ export class MemoryLogs {
     const first = key ? log.idempotency.get(key) : undefined;
     if (first && first.expires > now) {
       const retained = this.at(log, first.seq);
-      const message_ = retained ?? decorate({ ...message, ts: first.ts, id: first.id, seq: first.seq, epoch: log.epoch });
+      const message_ = retained ?? withFields(message, { ts: first.ts, id: first.id, seq: first.seq, epoch: log.epoch, ...logFields });
       return { message: message_, duplicate: true };
     }
     const seq = ++log.lastSeq;
-    const stored = decorate({ ...message, id: this.options.idOf(name, log.epoch, seq), seq, epoch: log.epoch });
+    const stored = withFields(message, { id: this.options.idOf(name, log.epoch, seq), seq, epoch: log.epoch, ...logFields });
     log.lastAppendAt = now;
     if (this.options.maxLength > 0) {
       log.messages.push(stored);

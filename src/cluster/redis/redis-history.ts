@@ -6,7 +6,7 @@
 // distinct and the JSON is never re-encoded by Lua (cjson would alter numbers and empty arrays).
 // A missing meta hash means the log was lost (restart without persistence, FLUSHALL, TTL): the next
 // append starts a new epoch and clears any leftover members.
-import { AcknowledgedPositions, gapFor, newEpoch, roomMessageId, MESSAGE_OVERHEAD_BYTES } from "../log-positions.js";
+import { AcknowledgedPositions, gapFor, newEpoch, roomMessageId, MESSAGE_OVERHEAD_BYTES, withFields } from "../log-positions.js";
 import type { AppendOptions, AppendResult, LogRead, NewMessage, ReadFrom, ReadLimits, RoomHistory, StoredMessage } from "../types.js";
 import { historyKeys, logIdempotencyKey } from "./keys.js";
 import { asArray, asNumber, asString, LuaScript, type RedisOps } from "./redis-ops.js";
@@ -120,10 +120,12 @@ export class RedisHistory implements RoomHistory {
     const epoch = asString(reply[1]);
     const seq = asNumber(reply[2]);
     let stored: StoredMessage;
-    if (!duplicate) stored = { ...message, id: roomMessageId(room, epoch, seq), seq, epoch, room };
+    if (!duplicate) stored = withFields(message, { id: roomMessageId(room, epoch, seq), seq, epoch, room });
     else {
       const member = reply[4] ? asString(reply[4]) : undefined;
-      stored = member ? this.decode(room, epoch, member) : { ...message, ts: asNumber(reply[3]), id: roomMessageId(room, epoch, seq), seq, epoch, room };
+      stored = member
+        ? this.decode(room, epoch, member)
+        : withFields(message, { ts: asNumber(reply[3]), id: roomMessageId(room, epoch, seq), seq, epoch, room });
     }
     await this.options.replicaAck?.confirm(k.meta);
     this.acknowledged.record(room, { epoch, seq });
@@ -151,6 +153,6 @@ export class RedisHistory implements RoomHistory {
     const bar = member.indexOf("|");
     const seq = Number(member.slice(0, bar));
     const body = JSON.parse(member.slice(bar + 1)) as Omit<StoredMessage, "id" | "seq" | "epoch" | "room">;
-    return { ...body, id: roomMessageId(room, epoch, seq), seq, epoch, room };
+    return withFields(body, { id: roomMessageId(room, epoch, seq), seq, epoch, room });
   }
 }

@@ -7,7 +7,7 @@
 // floor (every entry up to it is acknowledged) plus the set of acknowledged ids above it; the floor advances
 // over the acknowledged prefix, so that set stays small. A device without a floor starts at the oldest
 // retained entry. All of a user's keys (idempotency records included) share one hash tag.
-import { AcknowledgedPositions, directMessageId, gapFor, MESSAGE_OVERHEAD_BYTES, newEpoch, parseDirectId } from "../log-positions.js";
+import { AcknowledgedPositions, directMessageId, gapFor, MESSAGE_OVERHEAD_BYTES, newEpoch, parseDirectId, withFields } from "../log-positions.js";
 import type { AppendOptions, AppendResult, Inbox, LogRead, NewMessage, ReadFrom, ReadLimits, StoredMessage, UnackedPage, UnackedRequest } from "../types.js";
 import { inboxKeys, logIdempotencyKey } from "./keys.js";
 import { asArray, asNumber, asString, LuaScript, type RedisOps } from "./redis-ops.js";
@@ -259,10 +259,10 @@ export class RedisInbox implements Inbox {
     let stored: StoredMessage;
     if (!duplicate) {
       this.trimmed(asNumber(reply[3]));
-      stored = { ...message, id: directMessageId(epoch, seq), seq, epoch };
+      stored = withFields(message, { id: directMessageId(epoch, seq), seq, epoch });
     } else {
       const json = reply[4] ? asString(reply[4]) : undefined;
-      stored = json ? this.decode(epoch, seq, json) : { ...message, ts: asNumber(reply[3]), id: directMessageId(epoch, seq), seq, epoch };
+      stored = json ? this.decode(epoch, seq, json) : withFields(message, { ts: asNumber(reply[3]), id: directMessageId(epoch, seq), seq, epoch });
     }
     await this.options.replicaAck?.confirm(k.meta);
     this.acknowledged.record(userId, { epoch, seq });
@@ -339,7 +339,7 @@ export class RedisInbox implements Inbox {
 
   private decode(epoch: string, seq: number, json: string): StoredMessage {
     const stored = JSON.parse(json) as NewMessage;
-    return { ...stored, id: directMessageId(epoch, seq), seq, epoch };
+    return withFields(stored, { id: directMessageId(epoch, seq), seq, epoch });
   }
 
   private trimmed(n: number): void {
