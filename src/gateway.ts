@@ -102,7 +102,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     createSessionGate({
       maxConnections: config.maxConnections,
       trustProxyHops: config.trustProxyHops,
-      metrics,
+      ledger: server.ledger,
       addressRateLimit: new AddressRateLimit({ ratePerS: config.connRatePerAddressPerS, burst: config.connRateBurst }),
       engineSessions: () => io.engine.clientsCount,
     }),
@@ -110,7 +110,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const admission = createAdmission({
     verifier,
     kicks: cluster.kicks,
-    metrics,
+    ledger: server.ledger,
     logger,
     trustProxyHops: config.trustProxyHops,
     rateLimitEventsPerS: config.rateLimitEventsPerS,
