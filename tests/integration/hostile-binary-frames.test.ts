@@ -46,7 +46,10 @@ describe("binary packets declaring 0 attachments", () => {
       const stats = await watch.stop();
       console.log(`[hostile] 0-attachment ${what} over WebSocket: closed=${JSON.stringify(closed)} afterMs=${afterMs} bystander=${JSON.stringify(stats)}`);
       expect(closed, "the session was held open instead of refused").toBeDefined();
-      expect(raw.frames.some((f) => f.startsWith("437")), "a malformed packet was answered as a message").toBe(false);
+      expect(
+        raw.frames.some((f) => f.startsWith("437")),
+        "a malformed packet was answered as a message",
+      ).toBe(false);
       expect(stats.failures).toBe(0);
       expect(stats.slowestMs).toBeLessThan(BYSTANDER_BOUND_MS);
       expect(await handlerErrorsTotal(gw)).toBe(errorsBefore);
