@@ -88,9 +88,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const presence = new PresenceService(cluster.presence, io, presenceServiceOptions(config), logger);
   presence.start();
 
-  // Readiness flips at SIGTERM; new handshakes are refused (DRAINING) only once the listener is closed:
-  // during DRAIN_DELAY_MS the balancer may still send new clients here, and a refused socket.io-client
-  // does not retry on its own.
+  // At SIGTERM readiness flips and new Engine.IO sessions are refused at the transport (HTTP 503 DRAINING,
+  // markDraining): socket.io-client retries that with its own backoff, through the balancer, to another pod.
+  // A CONNECT on a session opened before the signal is admitted until the listener closes (then it is moved
+  // by the drain like every other socket); after that it closes the transport, which is retried too.
   const state = { draining: false, listenerClosed: false };
   const expiry = new TokenExpiry({ clockToleranceS: config.jwt.clockToleranceS, graceMs: config.tokenRefreshGraceMs, metrics, logger });
   const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence, tokens: { verifier, expiry } };

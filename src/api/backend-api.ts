@@ -149,6 +149,9 @@ export function registerBackendApi(app: TemplatedApp, ctx: GatewayContext, keys:
       try {
         await ctx.cluster.kicks.recordKick(target, Date.now());
       } finally {
+        // This pod's sockets directly: the Redis adapter only publishes the request (its own sockets included),
+        // so while Redis is unreachable nothing would be cut; then every pod through the adapter.
+        ctx.io.local.in(userRoom(target)).disconnectSockets(true);
         ctx.io.in(userRoom(target)).disconnectSockets(true);
       }
       return { userId: target };

@@ -110,6 +110,11 @@ export interface PresenceChange extends RoomOccupancy {
   mode: PresenceMode;
   /** The room is in (or just left) occupancy mode and its counts changed since the last occupancy claim. */
   occupancyDue: boolean;
+  /**
+   * How many times the room switched mode (0 for a new room; odd while in occupancy mode). Lets a full-mode
+   * event exclude the members that joined in the next epoch, whom a late cross-pod delivery would reach.
+   */
+  modeEpoch: number;
 }
 
 /** One page of a room's user list, ordered by user id. */

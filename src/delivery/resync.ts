@@ -6,6 +6,7 @@ import { CANARY_ROOM_PREFIX } from "../cluster/redis/fanout-canary.js";
 import type { FanoutInterruption } from "../cluster/fanout-health.js";
 import type { ClusterServices, ReadFrom, ReadLimits, StoredMessage } from "../cluster/types.js";
 import type { Logger } from "../ops/logger.js";
+import { isLateJoinersRoom } from "../presence/late-joiners.js";
 import type { GatewayServer } from "../protocol/session.js";
 import type { DeliveredPositions, Position } from "./delivered-positions.js";
 
@@ -51,7 +52,9 @@ export class Resync {
 
   /** Follows the namespace adapter's rooms: a position is kept only while the room has local sockets. */
   track(adapter: Adapter): void {
-    const isLog = (room: unknown): room is string => typeof room === "string" && !adapter.sids.has(room) && !room.startsWith(CANARY_ROOM_PREFIX);
+    // Presence's late-joiner rooms (presence-service.ts) are bookkeeping of a client room, not rooms with a log.
+    const isLog = (room: unknown): room is string =>
+      typeof room === "string" && !adapter.sids.has(room) && !room.startsWith(CANARY_ROOM_PREFIX) && !isLateJoinersRoom(room);
     adapter.on("create-room", (room: unknown) => isLog(room) && this.positions.track(room));
     adapter.on("delete-room", (room: unknown) => typeof room === "string" && this.positions.forget(room));
   }

@@ -5,6 +5,7 @@ import type { GatewayConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import { OccupancyEmitter } from "./occupancy-emitter.js";
+import { lateJoinersRoom } from "./late-joiners.js";
 import { PageReads } from "./page-reads.js";
 
 export interface PresenceEvent {
@@ -78,14 +79,15 @@ export class PresenceService {
    * only the members already in (O(n) frames for n joins instead of O(n²)), and nobody is missed: a
    * transition before `enterRoom` is in the page read after it, a later one arrives as an event.
    * `enterRoom` runs even when the store fails, so the socket is in the room whatever the answer (as the
-   * local entry is: the heartbeat writes it once the store is back).
+   * local entry is: the heartbeat writes it once the store is back). It gets the Socket.IO rooms to join: the
+   * room, and for a join answered in occupancy mode also that epoch's late-joiner room (see `announce`).
    */
-  async join(room: string, userId: string, socketId: string, enterRoom: () => Promise<void> | void): Promise<PresenceAnswer> {
-    let change: PresenceChange;
+  async join(room: string, userId: string, socketId: string, enterRoom: (rooms: string[]) => Promise<void> | void): Promise<PresenceAnswer> {
+    let change: PresenceChange | undefined;
     try {
       change = await this.store.join(room, userId, socketId);
     } finally {
-      await enterRoom();
+      await enterRoom(change?.mode === "occupancy" ? [room, lateJoinersRoom(room, change.modeEpoch)] : [room]);
     }
     this.announce(room, change, { room, userId, status: "online" });
     return this.page(room);
@@ -118,9 +120,19 @@ export class PresenceService {
     this.occupancy.stop();
   }
 
-  /** Per-user events in full mode only; in occupancy mode (or right after leaving it) the counts go out coalesced. */
+  /**
+   * Per-user events in full mode only; in occupancy mode (or right after leaving it) the counts go out coalesced.
+   * Other pods deliver a full-mode event later, to whoever is in the room then: in a join storm that is
+   * everyone who joined after the switch to occupancy (n members x the ~PRESENCE_FULL_MAX_USERS events of the
+   * full phase). The members answered in the next epoch joined its late-joiner room, which the event excludes
+   * on every pod (Socket.IO applies `except` where it delivers).
+   */
   private announce(room: string, change: PresenceChange, event: PresenceEvent): void {
-    if (change.transition && change.mode === "full") this.io.to(room).emit("presence", event);
+    if (change.transition && change.mode === "full")
+      this.io
+        .to(room)
+        .except(lateJoinersRoom(room, change.modeEpoch + 1))
+        .emit("presence", event);
     if (change.occupancyDue) this.occupancy.changed(room);
   }
 

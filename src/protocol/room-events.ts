@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { assertRoomAllowed } from "../auth/room-access.js";
 import { GatewayError } from "../errors.js";
+import { lateJoinerRoomsOf } from "../presence/late-joiners.js";
 import type { PresenceAnswer } from "../presence/presence-service.js";
 import { defineEvent } from "./context.js";
 import { chargeAnswer, cutToAttachments, gapAnswer, pageLimits, readFrom, sinceSchema } from "./catch-up.js";
@@ -17,7 +18,7 @@ export const roomJoin = defineEvent({
     // Join first, read history second: nothing sent in between is missed (the client dedupes by id).
     // The presence service puts the socket into the room between recording it and reading the page.
     session.rooms.add(room);
-    const presence = joinAnswer(await ctx.presence.join(room, session.identity.userId, socket.id, () => socket.join(room)));
+    const presence = joinAnswer(await ctx.presence.join(room, session.identity.userId, socket.id, (rooms) => socket.join(rooms)));
     // The answer promises live messages: with sharded pub/sub (Redis Cluster) the room's subscription is
     // sent by the adapter without waiting, so wait until Redis confirms it. Refused or unconfirmed: undo
     // the join and answer UNAVAILABLE (the client retries) rather than "ok" with nothing arriving.
@@ -25,7 +26,7 @@ export const roomJoin = defineEvent({
       await ctx.cluster.fanout.roomSubscribed(room, ctx.config.redisOpTimeoutMs);
     } catch (err) {
       session.rooms.delete(room);
-      await socket.leave(room);
+      for (const r of [room, ...lateJoinerRoomsOf(room, socket.rooms)]) await socket.leave(r);
       await ctx.presence.leave(room, session.identity.userId, socket.id).catch(() => undefined);
       ctx.logger.warn({ room, err }, "room subscription not confirmed by redis: join refused");
       throw new GatewayError("UNAVAILABLE", "live delivery for this room could not be set up: retry");
@@ -53,7 +54,7 @@ export const roomLeave = defineEvent({
   schema: z.strictObject({ room: roomName }),
   async handle({ ctx, socket, session }, { room }) {
     if (!session.rooms.delete(room)) return { room, joined: false };
-    await socket.leave(room);
+    for (const r of [room, ...lateJoinerRoomsOf(room, socket.rooms)]) await socket.leave(r);
     await ctx.presence.leave(room, session.identity.userId, socket.id);
     return { room };
   },

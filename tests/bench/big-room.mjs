@@ -7,11 +7,14 @@
 // every refused join or cut socket. Medians over --reps; the load average is printed with each case.
 //
 //   npm run build && node tests/bench/big-room.mjs [--sizes 1000,3000,10000] [--reps 1] [--before-max 3000]
+//     [--topologies "1 pod,3 pods + Redis"] [--modes before,after]
 //
 // --before-max: the largest N for today's behaviour (its cost is O(N^2): 10,000 means ~50 M frames, which
 // takes longer than this machine has; above it the "before" column says "skipped").
+// One load generator holds all N sockets (10,000 fit a 20,000 descriptor limit; each pod raises its own limit).
+// The table lands between the <!-- bench:begin --> / <!-- bench:end --> markers of results/big-room.md.
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -244,14 +247,19 @@ const med = (n, topology, mode, key) => {
   return median(rs.map((r) => r[key]));
 };
 const rows = [];
-rows.push("| N | topology | join storm s (before → after) | presence frames / member | largest join answer KB | RSS MB (sum of pods) | Redis cmds / join | CPU ms / join, pods + Redis | refused / cut (after) |");
-rows.push("|---|---|---|---|---|---|---|---|---|");
+rows.push(`Run ${new Date().toISOString()}: \`node tests/bench/big-room.mjs ${process.argv.slice(2).join(" ")}\`, ${os.cpus().length} cores.`);
+rows.push("");
+rows.push("| N | topology | join storm s (before → after) | presence frames / member | largest join answer KB | RSS MB (sum of pods) | Redis cmds / join | CPU ms / join, pods + Redis | refused / cut (after) | load avg 1/5/15 (after) |");
+rows.push("|---|---|---|---|---|---|---|---|---|---|");
 for (const n of sizes)
   for (const topology of topologies) {
     const pair = (key) => `${med(n, topology, "before", key)} → ${med(n, topology, "after", key)}`;
     const after = results.filter((r) => r.n === n && r.topology === topology && r.mode === "after");
     const bad = `${after.reduce((x, r) => x + r.refused, 0)} / ${after.reduce((x, r) => x + r.cut, 0)}`;
-    rows.push(`| ${n} | ${topology} | ${pair("stormS")} | ${pair("framesPerMember")} | ${pair("largestJoinKB")} | ${pair("rssMB")} | ${topology === "1 pod" ? "-" : pair("redisCmdsPerJoin")} | ${pair("cpuMsPerJoin")} | ${bad} |`);
+    const loads = after.map((r) => r.load).join("; ") || "-";
+    rows.push(
+      `| ${n} | ${topology} | ${pair("stormS")} | ${pair("framesPerMember")} | ${pair("largestJoinKB")} | ${pair("rssMB")} | ${topology === "1 pod" ? "-" : pair("redisCmdsPerJoin")} | ${pair("cpuMsPerJoin")} | ${bad} | ${loads} |`,
+    );
   }
 for (const topology of topologies) {
   const a = med(1000, topology, "after", "stormS");
@@ -263,5 +271,12 @@ console.log(`\nload average at the end: ${load()}`);
 const out = join(ROOT, "tests", "bench", "results");
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, "big-room.json"), JSON.stringify({ at: new Date().toISOString(), sizes, reps, results }, null, 2));
-writeFileSync(join(out, "big-room.md"), rows.join("\n") + "\n");
+// The table goes between the markers of big-room.md when it has them, so the notes around it survive a re-run.
+const mdFile = join(out, "big-room.md");
+const table = rows.join("\n") + "\n";
+const BEGIN = "<!-- bench:begin -->";
+const END = "<!-- bench:end -->";
+const md = existsSync(mdFile) ? readFileSync(mdFile, "utf8") : "";
+const [b, e] = [md.indexOf(BEGIN), md.indexOf(END)];
+writeFileSync(mdFile, b >= 0 && e > b ? `${md.slice(0, b + BEGIN.length)}\n${table}${md.slice(e)}` : table);
 process.exit(0);

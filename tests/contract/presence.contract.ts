@@ -33,6 +33,19 @@ async function list(store: PresenceStore, room: string, limit = 3): Promise<Pres
   throw new Error("paging did not end");
 }
 
+/** Heartbeats `live` until it reports offline candidates in `room` (other tests' pods share the cluster); when that happened. */
+async function orphansReported(live: PresenceStore, room: string, deadlineMs: number, everyMs: number) {
+  return waitFor(
+    `offline candidates in ${room}`,
+    async () => {
+      const found = (await live.heartbeat()).orphans.filter((o) => o.room === room);
+      return found.length > 0 && { found, at: Date.now() };
+    },
+    deadlineMs,
+    everyMs,
+  );
+}
+
 /** The transition flag alone, for the tests written against the boolean API. */
 const t = async (change: Promise<{ transition: boolean }>) => (await change).transition;
 
@@ -190,8 +203,10 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
       const limits = { fullMaxUsers: 5, fullResumeUsers: 3 };
       const [a, b] = await factory.pods(2, { limits });
       const room = unique("room");
-      for (let i = 1; i <= 5; i++) expect(await (i % 2 ? a! : b!).join(room, `u${i}`, `s${i}`)).toMatchObject({ mode: "full", occupancyDue: false, users: i });
-      expect(await a!.join(room, "u6", "s6")).toMatchObject({ transition: true, mode: "occupancy", occupancyDue: true, users: 6 });
+      for (let i = 1; i <= 5; i++)
+        expect(await (i % 2 ? a! : b!).join(room, `u${i}`, `s${i}`)).toMatchObject({ mode: "full", occupancyDue: false, users: i, modeEpoch: 0 });
+      // modeEpoch counts the switches, on every pod: odd while in occupancy mode.
+      expect(await a!.join(room, "u6", "s6")).toMatchObject({ transition: true, mode: "occupancy", occupancyDue: true, users: 6, modeEpoch: 1 });
       expect((await b!.page(room, 2)).mode).toBe("occupancy");
       // Back to 5, then 4 users: still above fullResumeUsers, the room stays in occupancy mode.
       for (const u of ["u6", "u5"]) {
@@ -202,10 +217,10 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
       await b!.leave(room, "u5", "s5");
       expect(await a!.settleOffline(room, "u5")).toMatchObject({ mode: "occupancy", users: 4 });
       await b!.leave(room, "u4", "s4");
-      expect(await b!.settleOffline(room, "u4")).toMatchObject({ transition: true, mode: "full", users: 3, occupancyDue: true });
-      expect(await a!.join(room, "u4", "s4")).toMatchObject({ mode: "full", users: 4 });
+      expect(await b!.settleOffline(room, "u4")).toMatchObject({ transition: true, mode: "full", users: 3, occupancyDue: true, modeEpoch: 2 });
+      expect(await a!.join(room, "u4", "s4")).toMatchObject({ mode: "full", users: 4, modeEpoch: 2 });
       expect(await a!.join(room, "u5", "s5")).toMatchObject({ mode: "full", users: 5 });
-      expect(await b!.join(room, "u6", "s6")).toMatchObject({ mode: "occupancy", users: 6 });
+      expect(await b!.join(room, "u6", "s6")).toMatchObject({ mode: "occupancy", users: 6, modeEpoch: 3 });
     });
 
     it("an occupancy claim succeeds once per interval cluster-wide, only when counts changed", async () => {
@@ -267,16 +282,7 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
         factory.crash?.(doomed!);
         // The live pod keeps beating until it reports the user left without a socket (TTL + one beat when
         // the machine is quiet; the deadline only bounds a starved run).
-        const orphans = await waitFor(
-          "the dead pod's entries to be reaped",
-          async () => {
-            // Other tests' pods share the cluster: only this room's candidates are ours to check.
-            const found = (await live!.heartbeat()).orphans.filter((o) => o.room === room);
-            return found.length > 0 && { found, at: Date.now() };
-          },
-          ttlMs + 15_000,
-          beatMs / 2,
-        );
+        const orphans = await orphansReported(live!, room, ttlMs + 15_000, beatMs / 2);
         expect(orphans.found).toEqual([{ room, userId: "leaves" }]);
         // Not before the TTL since the dead pod's last heartbeat (lastBeat was read before that beat was sent).
         expect(orphans.at - lastBeat).toBeGreaterThanOrEqual(ttlMs - 20);
@@ -307,15 +313,7 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
         // The pod dies before its grace timer fires.
         const crashedAt = Date.now();
         factory.crash?.(doomed!);
-        const orphans = await waitFor(
-          "the dead pod's pending user to be taken over",
-          async () => {
-            const found = (await live!.heartbeat()).orphans.filter((o) => o.room === room);
-            return found.length > 0 && { found, at: Date.now() };
-          },
-          ttlMs + 15_000,
-          100,
-        );
+        const orphans = await orphansReported(live!, room, ttlMs + 15_000, 100);
         expect(orphans.found).toEqual([{ room, userId: "alice" }]);
         expect(orphans.at - crashedAt).toBeGreaterThanOrEqual(ttlMs - 20);
         expect(await t(live!.settleOffline(room, "alice"))).toBe(true);

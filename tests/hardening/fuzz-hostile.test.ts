@@ -8,7 +8,7 @@ import { ERROR_CODES } from "../../src/errors.js";
 import { ask, client, closeAll, connected } from "../support/clients.js";
 import { startGatewayProcess, TEST_API_KEY, type GatewayProcess } from "../support/gateway-process.js";
 import { alive, badLogs, healthy, http, pollingOpen, pollUrl, RawSocket, startBystanders } from "../support/hardening.js";
-import { watchBystander } from "../support/hostile.js";
+import { handlerErrorsTotal, watchBystander } from "../support/hostile.js";
 import { metricValue, scrape } from "../support/metrics.js";
 import { signToken } from "../support/tokens.js";
 
@@ -28,12 +28,7 @@ let token: string;
 let handlerErrorsBefore = 0;
 const report: Record<string, unknown> = {};
 
-const handlerErrors = async () => {
-  const text = await scrape(gw.opsUrl);
-  let sum = 0;
-  for (const line of text.split("\n")) if (line.startsWith("socketgate_handler_errors_total{")) sum += Number(line.split(" ").pop());
-  return sum;
-};
+const handlerErrors = () => handlerErrorsTotal(gw);
 
 beforeAll(async () => {
   gw = await startGatewayProcess({

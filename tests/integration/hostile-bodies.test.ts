@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ask, client, closeAll, connected } from "../support/clients.js";
 import { startGatewayProcess, type GatewayProcess } from "../support/gateway-process.js";
 import { http, RawSocket } from "../support/hardening.js";
-import { deepJson, redisUsedMemory, watchBystander } from "../support/hostile.js";
+import { deepJson, handlerErrorsTotal, redisUsedMemory, watchBystander } from "../support/hostile.js";
 import { metricValue, scrape } from "../support/metrics.js";
 import { startRedis, stopAllRedis, type RedisNode } from "../support/redis-harness.js";
 import { signToken, TEST_API_KEY } from "../support/tokens.js";
@@ -14,13 +14,6 @@ import { signToken, TEST_API_KEY } from "../support/tokens.js";
 const MiB = 1024 * 1024;
 /** Generous for a shared 2-core machine; the unbounded attack stalled bystanders for seconds. */
 const BYSTANDER_BOUND_MS = 500;
-
-const handlerErrors = async (gw: GatewayProcess) => {
-  const text = await scrape(gw.opsUrl);
-  let sum = 0;
-  for (const line of text.split("\n")) if (line.startsWith("socketgate_handler_errors_total{")) sum += Number(line.split(" ").pop());
-  return sum;
-};
 
 /** A raw WebSocket client of `room`, handshaken and joined, with a counter for ack ids. */
 async function attacker(url: string, room: string, user = "attacker") {
@@ -59,7 +52,7 @@ for (const mode of ["embedded", "cluster"] as const) {
       const room = `att-${mode}`;
       const watch = await watchBystander(gw.url, "calm");
       const memBefore = redis ? await redisUsedMemory(redis) : 0;
-      const errorsBefore = await handlerErrors(gw);
+      const errorsBefore = await handlerErrorsTotal(gw);
       const raw = await attacker(gw.url, room);
       const placeholders = Array.from({ length: 10 }, (_, num) => ({ _placeholder: true, num }));
       raw.send(`4510-7${JSON.stringify(["message:send", { room, body: placeholders }])}`);
@@ -77,7 +70,7 @@ for (const mode of ["embedded", "cluster"] as const) {
       expect(stats.failures).toBe(0);
       expect(stats.slowestMs).toBeLessThan(BYSTANDER_BOUND_MS);
       if (redis) expect(memAfter - memBefore).toBeLessThan(MiB);
-      expect(await handlerErrors(gw)).toBe(errorsBefore);
+      expect(await handlerErrorsTotal(gw)).toBe(errorsBefore);
       raw.close();
     });
 
@@ -101,7 +94,7 @@ for (const mode of ["embedded", "cluster"] as const) {
     it("refuses a body nested 5,000 levels deep with BAD_REQUEST before storing it; catch-up and unacked keep answering", async () => {
       const room = `deep-${mode}`;
       const watch = await watchBystander(gw.url, "calm");
-      const errorsBefore = await handlerErrors(gw);
+      const errorsBefore = await handlerErrorsTotal(gw);
       const memBefore = redis ? await redisUsedMemory(redis) : 0;
       const raw = await attacker(gw.url, room);
       raw.send(`4211["message:send",{"room":"${room}","body":${deepJson(5000)}}]`);
@@ -125,7 +118,7 @@ for (const mode of ["embedded", "cluster"] as const) {
       const memAfter = redis ? await redisUsedMemory(redis) : 0;
       console.log(`[hostile] deep body ${mode}: bystander=${JSON.stringify(stats)} redisGrowthBytes=${memAfter - memBefore}`);
       expect(stats.slowestMs).toBeLessThan(BYSTANDER_BOUND_MS);
-      expect(await handlerErrors(gw)).toBe(errorsBefore);
+      expect(await handlerErrorsTotal(gw)).toBe(errorsBefore);
       if (redis) expect(memAfter - memBefore).toBeLessThan(MiB);
       raw.close();
     });

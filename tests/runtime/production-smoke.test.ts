@@ -118,4 +118,23 @@ describe.skipIf(missing !== undefined)(`gateway in the production root filesyste
     await disconnected;
     expect(await gw.exited).toBe(0);
   });
+  it("a forced stop takes the whole launch down: no gateway is left running inside its namespace", async () => {
+    // unshare's --kill-child does not survive setpriv's uid change: killing only the launcher used to leave
+    // tini and node running (6 orphaned gateways after one run of this tier).
+    const extra = await startGatewayProcess({ launch: productionLaunch(prod), env: { NODE_ENV: "production", HOME: "/tmp" }, timeoutMs: 30_000 });
+    const tini = childrenOf(extra.child.pid!)[0]!;
+    const node = childrenOf(tini)[0]!;
+    expect(tini).toBeGreaterThan(0);
+    expect(node).toBeGreaterThan(0);
+    await extra.stop();
+    const gone = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    await expect.poll(() => gone(tini) && gone(node), { timeout: 5000 }).toBe(true);
+  });
 });

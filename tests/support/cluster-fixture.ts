@@ -3,10 +3,12 @@
 // Reusable by e2e and chaos suites: add a gateway (waits until the balancer sends it traffic),
 // drain one (SIGTERM, timings from its logs, balancer state, ops probes), stop everything.
 import { existsSync, rmSync } from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { startGatewayProcess, type GatewayProcess, type LogLine } from "./gateway-process.js";
 import { startHaproxy, type Haproxy, type HaproxyOptions, type ServerStat } from "./haproxy.js";
 import { startRedis, type RedisNode } from "./redis-harness.js";
+import { metricValue } from "./metrics.js";
 
 /** Cluster mode needs src/cluster/redis built into dist/: suites skip their cluster scenarios until then. */
 export const clusterModeBuilt = (): boolean => existsSync(fileURLToPath(new URL("../../dist/cluster/redis/index.js", import.meta.url)));
@@ -42,6 +44,14 @@ export interface DrainRecord {
   exitedAt: number;
   exitCode: number | string;
   probes: OpsProbe[];
+  /**
+   * How starved the machine was while the pod drained: the pod's worst event-loop delay (from its
+   * nodejs_eventloop_lag_max_seconds, which resets at every scrape: the maximum over scrapes taken after
+   * the listener closed, up to the first one after the last transport closed) and this test process's own
+   * worst delay over the whole drain (it timestamps what clients see). A timer of either process ran at
+   * most this late; spread checks subtract it instead of assuming a quiet machine.
+   */
+  lag: { gatewayMaxMs?: number; observerMaxMs: number };
   /** The pod's balancer counters when it left: econ or wretr > 0 means the balancer tried a closed listener. */
   balancer?: ServerStat;
 }
@@ -104,26 +114,32 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       },
       drainGateway: async (gw, o = {}) => {
         const probes: OpsProbe[] = [];
+        const lagSamples: Array<{ at: number; lagMaxMs: number }> = [];
         let exited = false;
+        // /metrics is always scraped (for the pod's event-loop delay); the other ops paths only when asked.
         const probeLoop = async () => {
           while (!exited) {
-            for (const path of ["/healthz", "/metrics", "/readyz"]) {
+            for (const path of o.probeOps ? ["/healthz", "/metrics", "/readyz"] : ["/metrics"]) {
               const at = Date.now();
               try {
                 const res = await fetch(`${gw.opsUrl}${path}`, { signal: AbortSignal.timeout(2000) });
-                await res.arrayBuffer();
-                if (!exited) probes.push({ at, path, status: res.status });
+                const body = await res.text();
+                const lag = path === "/metrics" ? metricValue(body, "nodejs_eventloop_lag_max_seconds") : undefined;
+                if (lag !== undefined) lagSamples.push({ at: Date.now(), lagMaxMs: lag * 1000 });
+                if (!exited && o.probeOps) probes.push({ at, path, status: res.status });
               } catch {
-                if (!exited) probes.push({ at, path, status: "refused" });
+                if (!exited && o.probeOps) probes.push({ at, path, status: "refused" });
               }
             }
             await new Promise((r) => setTimeout(r, 100));
           }
         };
+        const observerLag = monitorEventLoopDelay({ resolution: 10 });
+        observerLag.enable();
         const signalledAt = Date.now();
         gw.signal("SIGTERM");
         o.onSignalled?.();
-        const probing = o.probeOps ? probeLoop() : Promise.resolve();
+        const probing = probeLoop();
         let downInBalancerAt: number | undefined;
         const down = hp.waitFor(gw, "DOWN", 30_000).then(
           () => (downInBalancerAt = Date.now()),
@@ -132,24 +148,28 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         const exitCode = await gw.exited;
         const exitedAt = Date.now();
         exited = true;
+        observerLag.disable();
         await Promise.all([probing, Promise.race([down, new Promise((r) => setTimeout(r, 1000))])]);
         const balancer = (await hp.stats()).get(hp.slotOf(gw) ?? "");
         await hp.remove(gw);
         gateways.splice(gateways.indexOf(gw), 1);
         const find = (msg: string) => gw.logs.find((l) => l.msg === msg);
         const closed = find("listener closed; closing client transports in batches");
+        const listenerClosedAt = logTime(closed);
+        const transportsClosedAt = logTime(find("every client transport closed"));
         return {
           gateway: gw,
           signalledAt,
           downInBalancerAt,
-          listenerClosedAt: logTime(closed),
+          listenerClosedAt,
           socketsAtListenerClose: typeof closed?.sockets === "number" ? closed.sockets : undefined,
-          transportsClosedAt: logTime(find("every client transport closed")),
+          transportsClosedAt,
           settledAt: logTime(find("in-flight handlers finished and presence settled")),
           drainCompleteAt: logTime(find("drain complete")),
           exitedAt,
           exitCode,
           probes,
+          lag: { gatewayMaxMs: gatewayLagMax(lagSamples, listenerClosedAt, transportsClosedAt), observerMaxMs: observerLag.max / 1e6 },
           balancer,
         };
       },
@@ -166,4 +186,18 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     await stopRedis();
     throw err;
   }
+}
+
+/**
+ * The pod's worst event-loop delay while it closed transports: each scrape reports the maximum since the
+ * previous one, so the samples taken after the listener closed, up to the first one after the last
+ * transport closed, cover that stretch (and a little before it: an over-estimate, never an under-one).
+ * Undefined when no scrape covers the end (the pod exited first).
+ */
+function gatewayLagMax(samples: Array<{ at: number; lagMaxMs: number }>, from?: number, to?: number): number | undefined {
+  if (from === undefined || to === undefined) return undefined;
+  const end = samples.findIndex((x) => x.at >= to);
+  if (end < 0) return undefined;
+  const covering = samples.slice(0, end + 1).filter((x) => x.at >= from);
+  return Math.max(...covering.map((x) => x.lagMaxMs));
 }

@@ -124,6 +124,13 @@ export async function startGatewayProcess(opts: StartOptions = {}): Promise<Gate
     signal: (sig) => (opts.launch?.signalTarget ? process.kill(opts.launch.signalTarget(child), sig) : child.kill(sig)),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
+        // A launcher's real process (tini as PID 1 of its own PID namespace) first: unshare's --kill-child
+        // death signal does not survive setpriv's uid change, so killing only the launcher left the gateway
+        // running. PID 1 of a namespace takes everything inside with it.
+        if (opts.launch?.signalTarget) {
+          const target = opts.launch.signalTarget(child);
+          if (target !== child.pid) killQuietly(target);
+        }
         child.kill("SIGKILL");
       }
       return exited;
@@ -149,3 +156,12 @@ export async function startGatewayProcess(opts: StartOptions = {}): Promise<Gate
 }
 
 export { TEST_API_KEY, TEST_SECRET };
+
+/** SIGKILL that tolerates a process already gone. */
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // ESRCH: it exited on its own meanwhile.
+  }
+}

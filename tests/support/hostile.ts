@@ -2,6 +2,8 @@
 // attack runs, Redis memory readings, and raw Socket.IO frames for bodies no honest client builds.
 import { ask, client, connected, type Client } from "./clients.js";
 import { sleep } from "./hardening.js";
+import type { GatewayProcess } from "./gateway-process.js";
+import { scrape } from "./metrics.js";
 import type { RedisNode } from "./redis-harness.js";
 import { signToken } from "./tokens.js";
 
@@ -53,4 +55,12 @@ export async function redisUsedMemory(redis: RedisNode): Promise<number> {
 /** `depth` levels of nested arrays around `leaf`, built as JSON text (no recursion, no deep object). */
 export function deepJson(depth: number, leaf = "1"): string {
   return "[".repeat(depth) + leaf + "]".repeat(depth);
+}
+
+/** socketgate_handler_errors_total summed over every event label: the panic count an attack must not move. */
+export async function handlerErrorsTotal(gw: GatewayProcess): Promise<number> {
+  const text = await scrape(gw.opsUrl);
+  let sum = 0;
+  for (const line of text.split("\n")) if (line.startsWith("socketgate_handler_errors_total{")) sum += Number(line.split(" ").pop());
+  return sum;
 }

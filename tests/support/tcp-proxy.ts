@@ -2,6 +2,7 @@
 // silently drops every byte, like a dead Wi-Fi link, so only heartbeats can notice. wedge(pattern)
 // does that to the target->client direction of the connections whose client sent `pattern` (e.g. a
 // Redis subscriber's SUBSCRIBE), leaving them open and every other or later connection untouched.
+// retarget(port) sends later connections elsewhere, like an endpoint list catching up with readiness.
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { freePort } from "./ports.js";
 
@@ -10,16 +11,19 @@ export interface TcpProxy {
   freeze(): void;
   /** Stops forwarding target->client bytes on the open connections whose client sent `pattern`; resolves how many. */
   wedge(pattern: string): number;
+  /** New connections go to `port` from now on; open ones stay where they are. */
+  retarget(port: number): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const port = await freePort();
   let frozen = false;
+  let target = targetPort;
   const sockets = new Set<Socket>();
   const connections: Array<{ sent: string; wedged: boolean }> = [];
   const server: Server = createServer((inbound) => {
-    const outbound = connect(targetPort, "127.0.0.1");
+    const outbound = connect(target, "127.0.0.1");
     const conn = { sent: "", wedged: false };
     connections.push(conn);
     inbound.on("close", () => connections.splice(connections.indexOf(conn), 1));
@@ -51,6 +55,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
           n++;
         }
       return n;
+    },
+    retarget: (port) => {
+      target = port;
     },
     close: () =>
       new Promise((resolve) => {

@@ -16,6 +16,8 @@ interface RoomState {
   /** Counts changed (in occupancy mode, or the mode changed) since the last occupancy claim. */
   dirty: boolean;
   lastClaim: number;
+  /** Mode switches so far (PresenceChange.modeEpoch). */
+  modeEpoch: number;
 }
 
 /** Index of the first element greater than `id` (binary search: paging and inserts stay O(log n) comparisons). */
@@ -37,7 +39,7 @@ export class MemoryPresence implements PresenceStore {
 
   async join(room: string, userId: string, socketKey: string): Promise<PresenceChange> {
     let state = this.rooms.get(room);
-    if (!state) this.rooms.set(room, (state = { users: new Map(), order: [], devices: 0, mode: "full", dirty: false, lastClaim: 0 }));
+    if (!state) this.rooms.set(room, (state = { users: new Map(), order: [], devices: 0, mode: "full", dirty: false, lastClaim: 0, modeEpoch: 0 }));
     const before = this.counts(state);
     let user = state.users.get(userId);
     let transition = false;
@@ -115,8 +117,8 @@ export class MemoryPresence implements PresenceStore {
   }
 
   private absent(state: RoomState | undefined): PresenceChange {
-    if (!state) return { transition: false, mode: "full", users: 0, devices: 0, occupancyDue: false };
-    return { transition: false, mode: state.mode, ...this.counts(state), occupancyDue: state.dirty };
+    if (!state) return { transition: false, mode: "full", users: 0, devices: 0, occupancyDue: false, modeEpoch: 0 };
+    return { transition: false, mode: state.mode, ...this.counts(state), occupancyDue: state.dirty, modeEpoch: state.modeEpoch };
   }
 
   /** Applies the mode hysteresis and marks the counts for the next occupancy emission. */
@@ -131,11 +133,12 @@ export class MemoryPresence implements PresenceStore {
     if (next !== state.mode) {
       state.mode = next;
       state.dirty = true;
+      state.modeEpoch++;
     } else if (next === "occupancy" && (users !== before.users || devices !== before.devices)) state.dirty = true;
     if (users === 0 && devices === 0 && state.mode === "full") {
       this.rooms.delete(room);
-      return { transition, mode: "full", users, devices, occupancyDue: false };
+      return { transition, mode: "full", users, devices, occupancyDue: false, modeEpoch: 0 };
     }
-    return { transition, mode: state.mode, users, devices, occupancyDue: state.dirty };
+    return { transition, mode: state.mode, users, devices, occupancyDue: state.dirty, modeEpoch: state.modeEpoch };
   }
 }

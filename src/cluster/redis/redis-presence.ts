@@ -65,27 +65,28 @@ local function prune(now)
 end`;
 
 /**
- * Reads the counts after a change, applies the mode hysteresis and marks the counts for the next occupancy
- * claim. KEYS: sockets, users, members, pending, meta. ARGV[1], ARGV[2]: fullMaxUsers, fullResumeUsers.
- * Returns [transition, users, devices, mode, occupancyDue].
+ * Reads the counts after a change, applies the mode hysteresis (counting mode switches in 'epoch') and marks
+ * the counts for the next occupancy claim. KEYS: sockets, users, members, pending, meta. ARGV[1], ARGV[2]:
+ * fullMaxUsers, fullResumeUsers. Returns [transition, users, devices, mode, occupancyDue, modeEpoch].
  */
 const FINISH = `local function counts() return redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[1]) end
 local function finish(transition, bu, bd)
   local users, devices = counts()
-  local meta = redis.call('HMGET', KEYS[5], 'mode', 'dirty')
+  local meta = redis.call('HMGET', KEYS[5], 'mode', 'dirty', 'epoch')
   local mode = meta[1] or 'full'
   local dirty = meta[2] == '1'
+  local epoch = tonumber(meta[3] or '0')
   local nextMode = mode
   if mode == 'full' and users > tonumber(ARGV[1]) then nextMode = 'occupancy'
   elseif mode == 'occupancy' and users <= tonumber(ARGV[2]) then nextMode = 'full' end
-  if nextMode ~= mode then dirty = true
+  if nextMode ~= mode then dirty = true epoch = epoch + 1
   elseif nextMode == 'occupancy' and (users ~= bu or devices ~= bd) then dirty = true end
   if users == 0 and devices == 0 and nextMode == 'full' then
     redis.call('DEL', KEYS[5])
-    return {transition, users, devices, 'full', 0}
+    return {transition, users, devices, 'full', 0, 0}
   end
-  if nextMode ~= mode or (dirty and meta[2] ~= '1') then redis.call('HSET', KEYS[5], 'mode', nextMode, 'dirty', dirty and 1 or 0) end
-  return {transition, users, devices, nextMode, dirty and 1 or 0}
+  if nextMode ~= mode or (dirty and meta[2] ~= '1') then redis.call('HSET', KEYS[5], 'mode', nextMode, 'dirty', dirty and 1 or 0, 'epoch', epoch) end
+  return {transition, users, devices, nextMode, dirty and 1 or 0, epoch}
 end`;
 
 // KEYS: sockets, users, members, pending, meta. ARGV: fullMax, resume, userId, member, ttlMs.
@@ -233,10 +234,17 @@ export interface RedisPresenceOptions {
 
 type Pair = { room: string; userId: string };
 const modeOf = (v: unknown): PresenceMode => (asString(v) === "occupancy" ? "occupancy" : "full");
-/** Decodes FINISH's [transition, users, devices, mode, occupancyDue]. */
+/** Decodes FINISH's [transition, users, devices, mode, occupancyDue, modeEpoch]. */
 function changeOf(reply: unknown): PresenceChange {
   const r = asArray(reply);
-  return { transition: asNumber(r[0]) === 1, users: asNumber(r[1]), devices: asNumber(r[2]), mode: modeOf(r[3]), occupancyDue: asNumber(r[4]) === 1 };
+  return {
+    transition: asNumber(r[0]) === 1,
+    users: asNumber(r[1]),
+    devices: asNumber(r[2]),
+    mode: modeOf(r[3]),
+    occupancyDue: asNumber(r[4]) === 1,
+    modeEpoch: asNumber(r[5]),
+  };
 }
 const pairKey = (room: string, userId: string) => `${room}\u0000${userId}`;
 

@@ -2,6 +2,7 @@
 // until Redis confirms it: the adapter sends it without waiting, so a join would otherwise be answered
 // while messages published to the room from other pods still go nowhere on this pod.
 import type { RedisClient } from "./redis-ops.js";
+import { storeDeadline } from "./store-deadline.js";
 
 export class SubscriptionTracker {
   /**
@@ -38,15 +39,8 @@ export class SubscriptionTracker {
   async confirmed(channel: string, timeoutMs: number): Promise<void> {
     const inFlight = this.pending.get(channel);
     if (!inFlight) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`SSUBSCRIBE ${channel} not confirmed within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([inFlight, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    // Stall-aware (store-deadline.ts): a join storm on a busy pod must not refuse joins whose SSUBSCRIBE Redis confirmed.
+    await storeDeadline(inFlight, timeoutMs, () => new Error(`SSUBSCRIBE ${channel} not confirmed within ${timeoutMs} ms`));
   }
 }
 

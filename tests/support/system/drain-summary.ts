@@ -23,6 +23,12 @@ export interface DrainSummary {
   reconnectSpreadMs: number;
   /** p10..p90 spread of the disconnect instants, ms. */
   disconnectSpreadMs: number;
+  /** p10..p90 spread of the gateway's plan (`reconnectInMs` of the notices), ms. */
+  plannedSpreadMs: number;
+  /** Longest minus shortest disconnect -> reconnect gap of the drained devices, ms. */
+  gapRangeMs: number;
+  /** Worst event-loop delays measured during the drain (the pod's, this process's): see DrainRecord.lag. */
+  lag: DrainRecord["lag"];
   /** The first few [disconnect, reconnect] instants relative to the listener close. */
   earliest: number[][];
   lastReconnectAfterListenerCloseMs: number;
@@ -49,6 +55,13 @@ export function summarizeDrain(load: Load, rec: DrainRecord, windowMs: number): 
   const reasons: Record<string, number> = {};
   for (const d of drained) reasons[firstDisconnect(d).reason] = (reasons[firstDisconnect(d).reason] ?? 0) + 1;
   const warned = drained.filter((d) => d.drainingNotices.some((n) => n.at >= from && n.at <= firstDisconnect(d).at)).length;
+  // The gateway's plan for each drained device: the reconnectInMs of its first notice.
+  const planned = drained.flatMap((d) =>
+    d.drainingNotices
+      .filter((n) => n.at >= from && n.at <= to)
+      .slice(0, 1)
+      .map((n) => n.reconnectInMs),
+  );
   const rel = (a?: number, b?: number) => (a !== undefined && b !== undefined ? b - a : undefined);
   return {
     gateway: { port: rec.gateway.port, exitCode: rec.exitCode },
@@ -65,17 +78,11 @@ export function summarizeDrain(load: Load, rec: DrainRecord, windowMs: number): 
       windowMs,
     ),
     disconnectHistogram: histogram(disconnectTimes, origin, windowMs),
-    plannedHistogram: histogram(
-      drained.flatMap((d) =>
-        d.drainingNotices
-          .filter((n) => n.at >= from && n.at <= to)
-          .slice(0, 1)
-          .map((n) => n.reconnectInMs),
-      ),
-      0,
-      windowMs,
-    ),
+    plannedHistogram: histogram(planned, 0, windowMs),
     disconnectSpreadMs: percentile(disconnectTimes, 90) - percentile(disconnectTimes, 10),
+    plannedSpreadMs: percentile(planned, 90) - percentile(planned, 10),
+    lag: rec.lag,
+    gapRangeMs: gaps.length ? Math.max(...gaps.map((g) => g.ms)) - Math.min(...gaps.map((g) => g.ms)) : NaN,
     reconnectSpreadMs:
       percentile(
         gaps.map((g) => g.connectAt),
