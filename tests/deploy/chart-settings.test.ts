@@ -89,7 +89,10 @@ describe("settings left out on purpose", () => {
   it("are rendered by no value set", () => {
     for (const [set, values] of Object.entries(valueSets)) {
       const env = podEnvironment(renderChart(values).docs);
-      expect(Object.keys(env).filter((n) => n in EXCLUDED), set).toEqual([]);
+      expect(
+        Object.keys(env).filter((n) => n in EXCLUDED),
+        set,
+      ).toEqual([]);
     }
   });
 

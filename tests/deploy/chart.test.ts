@@ -347,7 +347,7 @@ describe("values.schema.json", () => {
       { auth: { kickTtlMs: 1000 } },
       { auth: { roomsClaimDefault: "lobby" } },
       { redis: { ackReplicas: 17 } },
-      { gateway: { allowUwsFallback: "yes" } },
+      { gateway: { allowUwsFallback: 1 } },
     ]) {
       const merged = mergedValues([bad]);
       expect(validateValues(merged), JSON.stringify(bad)).toBe(false);
