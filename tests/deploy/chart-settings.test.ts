@@ -85,6 +85,36 @@ describe("chart coverage of the gateway's settings", () => {
   });
 });
 
+describe("values.schema.json bounds of the named values", () => {
+  const schema = JSON.parse(readFileSync(join(repoRoot, "helm/socketgate/values.schema.json"), "utf8"));
+  const resolve = (node: any): any =>
+    node?.$ref
+      ? resolve(
+          node.$ref
+            .split("/")
+            .slice(1)
+            .reduce((n: any, k: string) => n[k], schema),
+        )
+      : node;
+  const nodeAt = (path: string) => path.split(".").reduce((n: any, key: string) => resolve(n?.properties?.[key]), schema);
+  // Cross-setting rules of the gateway (a burst at least the rate): bounds are tried with the companion at its widest.
+  const companions: Record<string, Record<string, string>> = {
+    RATE_LIMIT_EVENTS_PER_S: { RATE_LIMIT_BURST: "1000000" },
+    CONN_RATE_PER_ADDRESS_PER_S: { CONN_RATE_BURST: "1000000" },
+    RATE_LIMIT_BURST: { RATE_LIMIT_EVENTS_PER_S: "1" },
+  };
+  const numeric = Object.entries(ROUTES).filter(([, r]) => typeof r.set === "number");
+
+  it.each(numeric.map(([name, r]) => [name, r.value]))("%s (%s): the schema bounds it on both sides and the gateway accepts both bounds", (name, value) => {
+    const node = nodeAt(value);
+    const [min, max] = [node?.minimum, node?.maximum];
+    expect([typeof min, typeof max], `${value} needs a minimum and a maximum in values.schema.json`).toEqual(["number", "number"]);
+    for (const bound of [min, max]) {
+      expect(() => loadConfig({ ...companions[name], [name]: String(bound) }), `${name}=${bound} is allowed by the schema`).not.toThrow();
+    }
+  });
+});
+
 describe("settings left out on purpose", () => {
   it("are rendered by no value set", () => {
     for (const [set, values] of Object.entries(valueSets)) {
