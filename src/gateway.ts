@@ -9,7 +9,7 @@ import { Resync } from "./delivery/resync.js";
 import { StoreThenFanOut, type FanOutFaults } from "./delivery/message-delivery.js";
 import type { ClusterServices } from "./cluster/types.js";
 import type { GatewayConfig } from "./config.js";
-import { drain } from "./lifecycle/drain.js";
+import { GatewayLifecycle, type GatewayShutdown } from "./lifecycle/gateway-lifecycle.js";
 import { Rebalancer } from "./rebalance/rebalancer.js";
 import { checkUws } from "./lifecycle/startup-checks.js";
 import { readMemoryLimit } from "./ops/cgroup-memory.js";
@@ -17,7 +17,6 @@ import type { Logger } from "./ops/logger.js";
 import { GatewayMetrics } from "./ops/metrics.js";
 import { createOpsServer, type Readiness } from "./ops/ops-server.js";
 import { readinessCheck } from "./ops/readiness.js";
-import { flushTracing } from "./ops/tracing.js";
 import { acceptConnections, connectionHandler, localPresenceEntries } from "./protocol/connection.js";
 import type { EventDefinition, GatewayContext } from "./protocol/context.js";
 import { InflightHandlers } from "./protocol/event-pipeline.js";
@@ -39,7 +38,7 @@ export interface GatewayOptions {
   fanOutFaults?: FanOutFaults;
 }
 
-export interface Gateway {
+export interface Gateway extends GatewayShutdown {
   config: GatewayConfig;
   port: number;
   opsPort: number;
@@ -49,10 +48,6 @@ export interface Gateway {
   /** Dev mode only: a ready-to-use token for the quick start. */
   devToken?: string;
   readiness(): Readiness;
-  /** The SIGTERM sequence; resolves when everything is flushed. */
-  drain(): Promise<void>;
-  /** Immediate close (tests, forced shutdown): no spreading, no waiting for clients. */
-  close(): Promise<void>;
 }
 
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
@@ -88,11 +83,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const presence = new PresenceService(cluster.presence, io, presenceServiceOptions(config), logger);
   presence.start();
 
-  // At SIGTERM readiness flips and new Engine.IO sessions are refused at the transport (HTTP 503 DRAINING,
-  // markDraining): socket.io-client retries that with its own backoff, through the balancer, to another pod.
-  // A CONNECT on a session opened before the signal is admitted until the listener closes (then it is moved
-  // by the drain like every other socket); after that it closes the transport, which is retried too.
-  const state = { draining: false, listenerClosed: false };
+  // Its flags are read by readiness and admission below; it is bound to the parts it stops once they all exist.
+  const lifecycle = new GatewayLifecycle({ delayMs: config.drainDelayMs, windowMs: config.drainWindowMs, logger });
   const expiry = new TokenExpiry({ clockToleranceS: config.jwt.clockToleranceS, graceMs: config.tokenRefreshGraceMs, metrics, logger });
   const ctx: GatewayContext = { config, io, cluster, delivery, metrics, logger, presence, tokens: { verifier, expiry } };
   const inflight = new InflightHandlers();
@@ -102,7 +94,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     createSessionGate({
       maxConnections: config.maxConnections,
       trustProxyHops: config.trustProxyHops,
-      metrics,
+      ledger: server.ledger,
       addressRateLimit: new AddressRateLimit({ ratePerS: config.connRatePerAddressPerS, burst: config.connRateBurst }),
       engineSessions: () => io.engine.clientsCount,
     }),
@@ -110,12 +102,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const admission = createAdmission({
     verifier,
     kicks: cluster.kicks,
-    metrics,
+    ledger: server.ledger,
     logger,
     trustProxyHops: config.trustProxyHops,
     rateLimitEventsPerS: config.rateLimitEventsPerS,
     rateLimitBurst: config.rateLimitBurst,
-    isDraining: () => state.listenerClosed,
+    isDraining: lifecycle.isListenerClosed,
   });
   acceptConnections(io, admission, connectionHandler(clientEvents(options.extraEvents), ctx, inflight));
   // The demo's one-click dev tokens: dev mode only (no key material), never under NODE_ENV=production.
@@ -124,7 +116,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   server.backpressure.start();
 
   const readiness = readinessCheck({
-    isDraining: () => state.draining,
+    isDraining: lifecycle.isDraining,
     clusterHealthy: () => cluster.isHealthy(),
     fanoutHealthy: () => cluster.fanout.isHealthy(),
     // Engine.IO sessions, not just connected sockets: half-open sessions hold capacity slots too.
@@ -180,31 +172,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     "socketgate listening",
   );
 
-  const markDraining = () => {
-    state.draining = true;
-    // Leave the fleet view at once (the others' mean must not wait for the TTL) and stop shedding: the drain moves everyone.
-    void rebalancer?.stop();
-    server.refuseNewSessions();
-    metrics.draining.set(1);
-  };
-  const closeListener = () => {
-    state.listenerClosed = true;
-    server.closeListener();
-  };
-  const closeResources = async () => {
-    server.backpressure.stop();
-    await rebalancer?.stop();
-    presence.stop();
-    // Closes every socket and the namespaces' adapters; the uWS listener is closed through its own token.
-    void io.close();
-    localDelivery.close();
-    await cluster.close();
-    await flushTracing();
-    await ops.close();
-  };
-  const localSockets = () => [...io.of("/").sockets.values()];
-
-  let closing: Promise<void> | undefined;
+  const shutdown = lifecycle.bind({ server, io, metrics, rebalancer, presence, inflight, localDelivery, cluster, ops });
   return {
     config,
     port,
@@ -214,26 +182,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     cluster,
     ...(devToken ? { devToken } : {}),
     readiness,
-    drain: () =>
-      (closing ??= drain({
-        delayMs: config.drainDelayMs,
-        windowMs: config.drainWindowMs,
-        logger,
-        markDraining,
-        closeListener,
-        localSockets,
-        settleWork: async () => {
-          await inflight.settle();
-          await presence.settle();
-        },
-        closeResources,
-      })),
-    close: () =>
-      (closing ??= (async () => {
-        markDraining();
-        closeListener();
-        for (const socket of localSockets()) socket.conn.close();
-        await closeResources();
-      })()),
+    drain: shutdown.drain,
+    close: shutdown.close,
   };
 }

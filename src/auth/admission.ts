@@ -7,12 +7,12 @@
 // which socket.io-client retries with backoff.
 import { z } from "zod";
 import { classify, GatewayError, toErrorBody, type ErrorCode } from "../errors.js";
-import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Logger } from "../ops/logger.js";
 import { inSpan, startHandshakeSpan } from "../ops/tracing.js";
 import { TokenBucket } from "../protocol/token-bucket.js";
 import type { GatewaySocket, Session } from "../protocol/session.js";
 import { clientAddress } from "../transport/client-address.js";
+import type { ConnectionLedger } from "../transport/engine-accounting.js";
 import { ID_PATTERN } from "./room-access.js";
 import type { KickStore } from "../cluster/kick-store.js";
 import { assertNotKicked } from "./kicks.js";
@@ -30,7 +30,8 @@ export interface AdmissionOptions {
   verifier: TokenVerifier;
   /** Tokens issued before their user's last kick are refused (AUTH_INVALID); an unreadable record refuses as retryable. */
   kicks: KickStore;
-  metrics: GatewayMetrics;
+  /** Counts the attempt of each CONNECT and its failure, against its Engine.IO session. */
+  ledger: Pick<ConnectionLedger, "attempted" | "failed">;
   logger: Logger;
   trustProxyHops: number;
   rateLimitEventsPerS: number;
@@ -68,7 +69,7 @@ export function createAdmission(o: AdmissionOptions): Admission {
   };
 
   const middleware: Middleware = (socket, next) => {
-    o.metrics.connectionAttempts.inc();
+    o.ledger.attempted(socket.conn);
     // auth.traceparent (W3C) lets a client put its handshake in its own trace. Undefined when tracing is off.
     const span = startHandshakeSpan((socket.handshake.auth as Record<string, unknown> | undefined)?.traceparent);
     inSpan(span, () => admit(socket)).then(
@@ -83,7 +84,7 @@ export function createAdmission(o: AdmissionOptions): Admission {
         const body = toErrorBody(err);
         const reason = classify(body.code).handshakeReason;
         span?.end(body, { "socketgate.failure_reason": reason });
-        o.metrics.connectionFailures.inc({ reason });
+        o.ledger.failed(socket.conn, reason);
         if (!(err instanceof GatewayError)) o.logger.error({ err }, "handshake failed unexpectedly");
         else o.logger.debug({ code: body.code, address: socket.handshake.address }, "handshake refused");
         // Closed first: the CONNECT_ERROR that next() then writes is dropped on a closing transport, and

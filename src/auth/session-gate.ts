@@ -7,9 +7,10 @@
 // a Socket.IO CONNECT, and carries at most one Socket.IO connection (transport/bounded-parser.ts):
 // so sockets + half-open sessions + pending token checks together never exceed MAX_CONNECTIONS.
 import type { ErrorCode } from "../errors.js";
-import type { FailureReason, GatewayMetrics } from "../ops/metrics.js";
+import type { FailureReason } from "../ops/metrics.js";
 import type { AddressRateLimit } from "../transport/address-rate-limit.js";
 import { clientAddress } from "../transport/client-address.js";
+import type { ConnectionLedger } from "../transport/engine-accounting.js";
 
 /** A refusal the client should retry, with the HTTP status it is answered with. */
 export interface RetryableRefusal {
@@ -36,7 +37,8 @@ export function refusalOf(message: unknown): RetryableRefusal | undefined {
 export interface SessionGateOptions {
   maxConnections: number;
   trustProxyHops: number;
-  metrics: GatewayMetrics;
+  /** Counts each refusal as one attempt that failed. */
+  ledger: Pick<ConnectionLedger, "refused">;
   addressRateLimit?: AddressRateLimit;
   /** Engine.IO sessions open now (engine.clientsCount): connected sockets and sessions still before CONNECT. */
   engineSessions(): number;
@@ -71,8 +73,7 @@ export function createSessionGate(o: SessionGateOptions): SessionGate {
   return {
     admit(req) {
       const refuse = (code: RetryableRefusal["code"]) => {
-        o.metrics.connectionAttempts.inc();
-        o.metrics.connectionFailures.inc({ reason: REASON[code] });
+        o.ledger.refused(REASON[code]);
         return REFUSALS[code];
       };
       if (o.engineSessions() + reserved >= o.maxConnections) return refuse("OVER_CAPACITY");

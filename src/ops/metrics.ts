@@ -77,7 +77,7 @@ export class GatewayMetrics {
   });
   readonly connectionAttempts = new client.Counter({
     name: "socketgate_connection_attempts_total",
-    help: "Socket.IO connection attempts (handshakes started)",
+    help: "Connection attempts: Socket.IO CONNECTs that reached the gateway, and requests or sessions refused before sending one (each failure counts against one)",
     registers: [this.registry],
   });
   readonly connectionFailures = new client.Counter({

@@ -7,6 +7,9 @@
 // - Placeholders of binary packets are put back without recursion (socket.io-parser recurses over the
 //   attacker's nesting before any of our checks could run).
 // Breaking a bound throws: socket.io closes that Engine.IO session (only the sender's connection).
+// A binary packet declaring 0 attachments (`50-…`, `60-…`; no stock client sends one) is malformed:
+// socket.io-parser's decodeString, reused below, refuses it, so it is never held waiting for a next frame
+// (older socket.io-parser versions delivered it at once; tests/unit/bounded-parser.test.ts pins this).
 import { Decoder, Encoder, PacketType, type Packet } from "socket.io-parser";
 
 export interface ParserBounds {

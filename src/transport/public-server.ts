@@ -5,7 +5,7 @@ import type { GatewayConfig } from "../config.js";
 import type { Logger } from "../ops/logger.js";
 import type { GatewayMetrics } from "../ops/metrics.js";
 import type { Uws } from "./uws-loader.js";
-import { countEngineRefusals } from "./engine-accounting.js";
+import { ConnectionAccounting, type ConnectionLedger } from "./engine-accounting.js";
 import { Backpressure } from "./slow-consumer-watcher.js";
 import { boundedParser } from "./bounded-parser.js";
 import { applyWsLimits } from "./ws-limits.js";
@@ -34,6 +34,8 @@ export interface PublicServer {
   refuseNewSessions(): void;
   /** Installs the admission check of new Engine.IO sessions (capacity, per-address rate). */
   admitSessions(gate: SessionGate): void;
+  /** Where every connection attempt and failure of this server is counted (admission counts there too). */
+  ledger: ConnectionLedger;
 }
 
 export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: GatewayMetrics, logger: Logger): PublicServer {
@@ -41,11 +43,16 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
   const maxBackpressure = config.slowConsumerBufferBytes * MAX_BACKPRESSURE_FACTOR;
   let refusing = false;
   let gate: SessionGate | undefined;
+  const accounting = new ConnectionAccounting(metrics);
 
   // Created below, after the server it watches; uWS only closes sockets once they exist.
   // eslint-disable-next-line prefer-const -- assigned once below, after the server it watches exists; read later by the close hook
   let backpressure: Backpressure | undefined;
-  applyWsLimits(app, maxBackpressure, metrics, (transport) => backpressure?.closedByUws(transport));
+  applyWsLimits(app, maxBackpressure, {
+    refused: (reason) => accounting.refused(reason),
+    frameTooLarge: (transport) => accounting.frameTooLarge(transport),
+    abnormalClose: (transport) => backpressure?.closedByUws(transport),
+  });
 
   const io: GatewayServer = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, Session>({
     path: "/socket.io",
@@ -60,22 +67,19 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     parser: boundedParser({
       maxAttachmentBytes: config.maxBodyBytes,
       maxAttachments: MAX_ATTACHMENTS,
-      onViolation: (reason) => metrics.connectionFailures.inc({ reason: reason === "attachments_too_large" ? "payload_too_large" : "bad_request" }),
+      onViolation: (reason) => accounting.parserViolation(reason),
     }),
     allowEIO3: false,
     cleanupEmptyChildNamespaces: true,
     allowRequest: (req, callback) => {
       const origin = req.headers.origin;
       if (origin && !originAllowed(origin, req.headers.host, config.corsOrigins)) {
-        // Refused before Socket.IO's handshake counts an attempt: count it here so failures <= attempts.
-        metrics.connectionAttempts.inc();
-        metrics.connectionFailures.inc({ reason: "cors" });
+        accounting.refused("cors");
         return callback("origin not allowed", false);
       }
       let refusal: RetryableRefusal | undefined;
       if (refusing) {
-        metrics.connectionAttempts.inc();
-        metrics.connectionFailures.inc({ reason: REASON.DRAINING });
+        accounting.refused(REASON.DRAINING);
         refusal = REFUSALS.DRAINING;
       } else refusal = gate?.admit({ headers: req.headers, remoteAddress: req.connection?.remoteAddress ?? "" });
       // The message carries the refusal to abortRequest below, which answers it as a retryable HTTP status.
@@ -101,7 +105,7 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
       else res.end(JSON.stringify({ error: { code: "BAD_REQUEST", message: "method not allowed on /socket.io/" } }));
     });
   }
-  countEngineRefusals(io, metrics, logger);
+  accounting.watch(io, logger);
   // engine.io counted the session: the gate's reservation for its handshake ends.
   io.engine.on("connection", () => gate?.opened());
 
@@ -110,6 +114,7 @@ export function createPublicServer(uws: Uws, config: GatewayConfig, metrics: Gat
     app,
     io,
     backpressure,
+    ledger: accounting,
     listen: () =>
       new Promise((resolve, reject) => {
         app.listen(config.host, config.port, (token) => {

@@ -1,5 +1,5 @@
 // uWS WebSocket behaviour around engine.io's: backpressure hard limit, transport check on upgrade, close accounting.
-import type { GatewayMetrics } from "../ops/metrics.js";
+import type { FailureReason } from "../ops/metrics.js";
 import type { App } from "./public-server.js";
 
 /**
@@ -12,14 +12,23 @@ const WS_MESSAGE_TOO_BIG = 1009;
 const WS_ABNORMAL = 1006;
 const UWS_TOO_BIG_TEXT = "Received too big message";
 
+export interface WsCloseHooks {
+  /** An upgrade refused before engine.io saw it (counted as an attempt that failed). */
+  refused(reason: FailureReason): void;
+  /** uWS cut this transport for a frame over maxPayloadLength (engine.io's session then counts the failure). */
+  frameTooLarge(transport: object): void;
+  /** uWS closed this transport at its backpressure hard limit (or the peer vanished). */
+  abnormalClose(transport: object): void;
+}
+
 /** Wraps app.ws so that every WebSocket route engine.io registers gets these limits and this accounting. */
-export function applyWsLimits(app: App, maxBackpressure: number, metrics: GatewayMetrics, onAbnormalClose: (transport: object) => void): void {
+export function applyWsLimits(app: App, maxBackpressure: number, hooks: WsCloseHooks): void {
   // engine.io passes only some uWS options through; close sockets that hit the hard limit instead of
   // letting uWS drop their messages silently (the watcher normally cuts them well before that).
   const ws = app.ws.bind(app);
   // uWS cuts a connection whose frame exceeds maxPayloadLength (MAX_PAYLOAD_BYTES) from the frame header,
   // before buffering it (1006 "Received too big message"); engine.io only sees "transport close", so the
-  // refusal is counted here.
+  // transport is marked here for the session's accounting.
   app.ws = ((pattern: string, behavior: Parameters<App["ws"]>[1]) =>
     ws(pattern, {
       ...behavior,
@@ -30,7 +39,7 @@ export function applyWsLimits(app: App, maxBackpressure: number, metrics: Gatewa
       // and rejects (an unhandled rejection per request, for anyone who asks). Refuse it here instead.
       upgrade: (res, req, context) => {
         if (new URLSearchParams(req.getQuery() ?? "").get("transport") !== "websocket") {
-          metrics.connectionFailures.inc({ reason: "transport_error" });
+          hooks.refused("transport_error");
           res.writeStatus("400 Bad Request").writeHeader("content-type", "application/json");
           res.end(JSON.stringify({ code: 3, message: "Bad request: a WebSocket upgrade needs transport=websocket" }));
           return;
@@ -39,10 +48,10 @@ export function applyWsLimits(app: App, maxBackpressure: number, metrics: Gatewa
       },
       close: (socket, code, message) => {
         const tooBig = code === WS_MESSAGE_TOO_BIG || (code === WS_ABNORMAL && Buffer.from(message).toString() === UWS_TOO_BIG_TEXT);
-        if (tooBig) metrics.connectionFailures.inc({ reason: "payload_too_large" });
         const transport = (socket.getUserData() as { transport?: object } | undefined)?.transport;
+        if (tooBig && transport) hooks.frameTooLarge(transport);
         // uWS hit its hard limit before the watcher's grace ran out: still a slow-consumer cut.
-        if (!tooBig && code === WS_ABNORMAL && transport) onAbnormalClose(transport);
+        if (!tooBig && code === WS_ABNORMAL && transport) hooks.abnormalClose(transport);
         behavior.close?.(socket, code, message);
       },
     } as Parameters<App["ws"]>[1])) as App["ws"];

@@ -18,50 +18,15 @@ import {
   validateObjects,
   type K8sObject,
 } from "./lib.js";
+import { EXCLUDED, gatewaySettings } from "./chart-settings.js";
 import { valueSets } from "./value-sets.js";
 
 const schema = JSON.parse(readFileSync(join(chartDir, "values.schema.json"), "utf8"));
 const validateValues = new Ajv({ allErrors: true, strict: false }).compile(schema);
 
-// SPEC.md's configuration table (plus OTEL_*): the only variables the chart may set.
-const SPEC_ENV = new Set([
-  "PORT",
-  "OPS_PORT",
-  "JWT_SECRET",
-  "JWT_PUBLIC_KEY_FILE",
-  "JWT_JWKS_FILE",
-  "API_KEYS",
-  "REDIS_URL",
-  "REDIS_SENTINELS",
-  "REDIS_SENTINEL_NAME",
-  "REDIS_CLUSTER_NODES",
-  "MAX_CONNECTIONS",
-  "MAX_PAYLOAD_BYTES",
-  "PING_INTERVAL_MS",
-  "PING_TIMEOUT_MS",
-  "CONNECT_TIMEOUT_MS",
-  "RATE_LIMIT_EVENTS_PER_S",
-  "RATE_LIMIT_BURST",
-  "PRESENCE_GRACE_MS",
-  "DRAIN_DELAY_MS",
-  "DRAIN_WINDOW_MS",
-  "CORS_ORIGINS",
-  "TRUST_PROXY_HOPS",
-  "LOG_LEVEL",
-  "REDIS_USERNAME",
-  "REDIS_PASSWORD",
-  "REDIS_SENTINEL_PASSWORD",
-  "REDIS_TLS",
-  "REDIS_TLS_CA_FILE",
-  "REDIS_TLS_CERT_FILE",
-  "REDIS_TLS_KEY_FILE",
-  "REDIS_OP_TIMEOUT_MS",
-  "REDIS_STARTUP_WAIT_MS",
-  "REBALANCE",
-  "REBALANCE_TOLERANCE",
-  "REBALANCE_AFTER_MS",
-  "REBALANCE_MAX_PER_S",
-]);
+// The gateway's configuration table (src/config.ts, the README) minus what the chart must never
+// set: the only variables the chart may set (plus OTEL_* and gateway.extraConfig).
+const GATEWAY_ENV = new Set(gatewaySettings().map((s) => s.name));
 const CRD_KINDS = ["ServiceMonitor", "PodMonitor", "PrometheusRule", "ScaledObject"];
 
 const podSpec = (docs: K8sObject[]) => findOne(docs, "Deployment").spec.template.spec;
@@ -86,11 +51,12 @@ describe.each(Object.keys(valueSets))("chart rendered with %s values", (name) =>
     expect(validation[name]).toEqual([]);
   });
 
-  it("sets only the gateway variables of SPEC.md", () => {
+  it("sets only variables of the gateway's configuration table, none of those excluded on purpose", () => {
     const cm = findOne(docs, "ConfigMap", "socketgate");
     const names = [...Object.keys(cm.data ?? {}), ...container(docs).env.map((e: { name: string }) => e.name)];
     const extra = new Set(Object.keys(merged.gateway.extraConfig));
-    expect(names.filter((n) => !SPEC_ENV.has(n) && !extra.has(n) && !n.startsWith("OTEL_"))).toEqual([]);
+    expect(names.filter((n) => !GATEWAY_ENV.has(n) && !extra.has(n) && !n.startsWith("OTEL_"))).toEqual([]);
+    expect(names.filter((n) => n in EXCLUDED)).toEqual([]);
   });
 
   it("passes the rebalancing values in a form the gateway's config accepts", () => {
@@ -114,7 +80,9 @@ describe.each(Object.keys(valueSets))("chart rendered with %s values", (name) =>
 
   it("derives terminationGracePeriodSeconds from the drain settings", () => {
     const d = merged.drain;
-    const expected = d.preStopSleepSeconds + Math.ceil((d.delayMs + d.windowMs + merged.gateway.presenceGraceMs) / 1000) + d.flushMarginSeconds;
+    // An explicit DRAIN_TIMEOUT_MS (above the drain's own length) is the gateway's deadline: the grace period covers it.
+    const drainMs = Math.max(d.delayMs + d.windowMs + merged.gateway.presenceGraceMs, d.timeoutMs ?? 0);
+    const expected = d.preStopSleepSeconds + Math.ceil(drainMs / 1000) + d.flushMarginSeconds;
     expect(podSpec(docs).terminationGracePeriodSeconds).toBe(expected);
     const preStop = container(docs).lifecycle?.preStop?.exec?.command;
     expect(preStop ?? null).toEqual(d.preStopSleepSeconds > 0 ? ["sleep", String(d.preStopSleepSeconds)] : null);
@@ -372,6 +340,14 @@ describe("values.schema.json", () => {
       { redis: { mode: "sentinal" } },
       { alerts: { thresholds: { connections: 80 } } },
       { alerts: { for: { connections: "5 minutes" } } },
+      // Named gateway settings: the gateway's own ranges and types (issue 16).
+      { limits: { maxBodyBytes: 10 } },
+      { limits: { maxBodyByte: 65536 } },
+      { delivery: { historyTtlMs: "7d" } },
+      { auth: { kickTtlMs: 1000 } },
+      { auth: { roomsClaimDefault: "lobby" } },
+      { redis: { ackReplicas: 17 } },
+      { gateway: { allowUwsFallback: 1 } },
     ]) {
       const merged = mergedValues([bad]);
       expect(validateValues(merged), JSON.stringify(bad)).toBe(false);

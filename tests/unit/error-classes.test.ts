@@ -10,6 +10,7 @@ import { FAILURE_REASONS, GatewayMetrics } from "../../src/ops/metrics.js";
 import type { GatewaySocket } from "../../src/protocol/session.js";
 import { createAdmission } from "../../src/auth/admission.js";
 import { MemoryKicks } from "../../src/cluster/memory/memory-kicks.js";
+import { ConnectionAccounting } from "../../src/transport/engine-accounting.js";
 
 async function failures(metrics: GatewayMetrics): Promise<Record<string, number>> {
   const m = await metrics.connectionFailures.get();
@@ -30,7 +31,7 @@ function admissionWith(verify: () => Promise<never>) {
   const admission = createAdmission({
     verifier: { mode: "hs256", verify },
     kicks: new MemoryKicks(60_000),
-    metrics,
+    ledger: new ConnectionAccounting(metrics),
     logger: createLogger("debug", sink),
     trustProxyHops: 0,
     rateLimitEventsPerS: 10,

@@ -57,6 +57,20 @@ differs on every `helm template`, and must not roll the pods each time). */}}
 {{- list .Values.auth.jwt.mode .Values.auth.jwt.secret .Values.auth.jwt.publicKey .Values.auth.jwt.jwks .Values.auth.apiKeys $r.mode $r.url $r.password $r.sentinelPassword | toJson | sha256sum -}}
 {{- end -}}
 
+{{/* A gateway setting's value as the text of its environment variable: booleans 1 / 0, lists
+comma-separated, whole numbers without an exponent (YAML numbers arrive as float64 and 604800000
+must not become 6.048e+08). Empty for null, "" and []: the caller then renders nothing and the
+gateway's own default applies. 0 and false are values, not "unset". */}}
+{{- define "socketgate.envText" -}}
+{{- $v := . -}}
+{{- if kindIs "bool" $v -}}{{ ternary "1" "0" $v }}
+{{- else if kindIs "slice" $v -}}{{ join "," $v }}
+{{- else if kindIs "string" $v -}}{{ $v }}
+{{- else if or (kindIs "float64" $v) (kindIs "int64" $v) (kindIs "int" $v) -}}
+{{- if eq (float64 $v) (float64 (int64 $v)) }}{{ int64 $v }}{{ else }}{{ toString $v }}{{ end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Where secret files (PEM key, JWKS) are mounted. */}}
 {{- define "socketgate.secretDir" -}}/etc/socketgate/secret{{- end -}}
 
@@ -64,7 +78,12 @@ differs on every `helm template`, and must not roll the pods each time). */}}
 {{- define "socketgate.terminationGracePeriodSeconds" -}}
 {{- $d := .Values.drain -}}
 {{- /* The gateway waits PRESENCE_GRACE_MS after the last close before it exits: part of the drain. */ -}}
-{{- $drainSeconds := div (add (int64 $d.delayMs) (int64 $d.windowMs) (int64 .Values.gateway.presenceGraceMs) 999) 1000 -}}
+{{- $drainMs := add (int64 $d.delayMs) (int64 $d.windowMs) (int64 .Values.gateway.presenceGraceMs) -}}
+{{- /* An explicit DRAIN_TIMEOUT_MS (validate: above that sum) is the gateway's own deadline: cover it. */ -}}
+{{- if and (not (kindIs "invalid" $d.timeoutMs)) (gt (int64 $d.timeoutMs) 0) -}}
+{{- $drainMs = max $drainMs (int64 $d.timeoutMs) -}}
+{{- end -}}
+{{- $drainSeconds := div (add $drainMs 999) 1000 -}}
 {{- add (int64 $d.preStopSleepSeconds) $drainSeconds (int64 $d.flushMarginSeconds) -}}
 {{- end -}}
 
@@ -117,6 +136,22 @@ differs on every `helm template`, and must not roll the pods each time). */}}
 {{- end -}}
 {{- if and (eq $v.redis.mode "none") (or $v.redis.password $v.redis.username $v.redis.tls.enabled) -}}
 {{- fail "redis.username / password / tls need redis.mode (standalone, sentinel or cluster)" -}}
+{{- end -}}
+{{- if and (eq $v.redis.mode "none") (not (kindIs "invalid" $v.redis.ackReplicas)) -}}
+{{- fail "redis.ackReplicas needs redis.mode (standalone, sentinel or cluster): embedded mode has no replicas" -}}
+{{- end -}}
+{{- $d := $v.drain -}}
+{{- if and (not (kindIs "invalid" $d.timeoutMs)) (gt (int64 $d.timeoutMs) 0) (le (int64 $d.timeoutMs) (add (int64 $d.delayMs) (int64 $d.windowMs) (int64 $v.gateway.presenceGraceMs))) -}}
+{{- fail (printf "drain.timeoutMs (%d) must exceed drain.delayMs + drain.windowMs + gateway.presenceGraceMs (%d), or the gateway cuts its own drain short; leave it null for the gateway's default" (int64 $d.timeoutMs) (add (int64 $d.delayMs) (int64 $d.windowMs) (int64 $v.gateway.presenceGraceMs))) -}}
+{{- end -}}
+{{- /* Settings a production chart never sets, whatever the route. */ -}}
+{{- $excluded := list "NODE_ENV" "DEMO" "SOCKETGATE_TEST_FAULTS" -}}
+{{- $names := keys $v.gateway.extraConfig -}}
+{{- range $v.gateway.extraEnv }}{{ $names = append $names .name }}{{ end -}}
+{{- range $name := $names -}}
+{{- if has $name $excluded -}}
+{{- fail (printf "%s is deliberately not settable through the chart (the image runs NODE_ENV=production; DEMO and SOCKETGATE_TEST_FAULTS are for development and the test suites)" $name) -}}
+{{- end -}}
 {{- end -}}
 {{- if and $v.redis.sentinelPassword (ne $v.redis.mode "sentinel") -}}
 {{- fail "redis.sentinelPassword only applies with redis.mode=sentinel" -}}
