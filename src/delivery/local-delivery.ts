@@ -89,13 +89,16 @@ export class LocalDelivery {
       stampTraceContext(packet);
       return inner.call(this, packet, opts);
     };
-    adapter.broadcast = stamped;
+    // defineProperty, not assignment: the in-memory adapter has no broadcast of its own, so `adapter.broadcast =`
+    // would reach the prototype's accessor above, never stamp this adapter, and make `stamped` every other
+    // adapter's fallback (which then calls the dispatcher again, forever).
+    Object.defineProperty(adapter, "broadcast", { value: stamped, writable: true, configurable: true, enumerable: false });
     this.attached.push({
       adapter,
       undo: () => {
         servers.delete(adapter);
         if (adapter.broadcast !== stamped) return;
-        if (own) adapter.broadcast = inner;
+        if (own) Object.defineProperty(adapter, "broadcast", { value: inner, writable: true, configurable: true, enumerable: false });
         else delete (adapter as Partial<Adapter>).broadcast;
       },
     });

@@ -60,6 +60,22 @@ describe("a fan-out failure after the store", () => {
 });
 
 describe("local delivery is per server", () => {
+  it("an embedded gateway stamps its own adapter, and a Socket.IO server of no gateway in the same process still broadcasts", async () => {
+    const { startInProcess } = await import("../support/in-process-gateway.js");
+    const { Server } = await import("socket.io");
+    const gw = await startInProcess();
+    // Not attached to any HTTP server: nothing to listen on or close, only its namespace adapter matters here.
+    const bystander = new Server();
+    try {
+      // The in-memory adapter has no broadcast of its own: a plain assignment hit the prototype's accessor,
+      // so the trace stamp never landed on the adapter and became every other adapter's fallback instead.
+      expect(Object.hasOwn(gw.gateway.io.of("/").adapter, "broadcast")).toBe(true);
+      expect(() => bystander.of("/").adapter.broadcast({ type: 2, data: ["ping"], nsp: "/" }, { rooms: new Set(), except: new Set() })).not.toThrow();
+    } finally {
+      await gw.gateway.close();
+    }
+  });
+
   it("two gateways in one process deliver each to its own sockets (no process-wide broadcast patch wins)", async () => {
     const { startInProcess } = await import("../support/in-process-gateway.js");
     const a = await startInProcess();

@@ -60,6 +60,19 @@ describe("tracing on one pod", () => {
     expect(span.attributes["socketgate.outcome"]).toBe("ok");
   });
 
+  it("embedded mode: a room message is delivered under a deliver span, child of the sending event's span", async () => {
+    const sender = await connected(client(gw.url, { token: await signToken("d-send", { rooms: ["*"] }) }));
+    const reader = await connected(client(gw.url, { token: await signToken("d-read", { rooms: ["*"] }) }));
+    for (const s of [sender, reader]) expect(await ask(s, "room:join", { room: "traced-local" })).toMatchObject({ ok: true });
+    const tp = newTraceparent();
+    expect(await ask(sender, "message:send", { room: "traced-local", body: "t", traceparent: tp.header })).toMatchObject({ ok: true });
+    const event = await rx.waitFor((x) => x.traceId === tp.traceId && x.name === "event message:send", "event span");
+    // Before the trace stamp landed on the in-memory adapter itself, embedded mode never produced this span.
+    const deliver = await rx.waitFor((x) => x.traceId === tp.traceId && x.name === "deliver", "deliver span");
+    expect(deliver.parentSpanId).toBe(event.spanId);
+    expect(deliver.attributes["socketgate.recipients"]).toBe(1);
+  });
+
   it("a throwing handler gives an error span, and its log line carries the trace and span ids", async () => {
     const s = await connected(client(gw.url, { token: await signToken("e2") }));
     const tp = newTraceparent();
