@@ -1,5 +1,6 @@
 // A receiver written the way the README tells clients to behave: on every (re)connect it re-joins its
-// rooms with `since` = the last seq it saw, fetches its unacked direct messages, dedupes by id and
+// rooms with `since` = the end of the contiguous run of seqs it holds (live messages from different pods
+// can arrive out of seq order), follows catch-up and unacked pages to the end, dedupes by id and
 // acknowledges. It fails over across a list of pods, as a load balancer would move it.
 import { io, type Socket } from "socket.io-client";
 
@@ -17,7 +18,9 @@ export class ResilientReceiver {
   gaps = 0;
   /** Unique messages first obtained through catch-up (room history or message:unacked), not live. */
   recovered = 0;
-  private readonly lastSeq = new Map<string, number>();
+  /** Per room: the highest seq up to which every seq was seen, and the seen seqs above it. */
+  private readonly contiguous = new Map<string, number>();
+  private readonly above = new Map<string, Set<number>>();
   private socket?: Socket;
   private podIndex = 0;
   private stopped = false;
@@ -92,16 +95,47 @@ export class ResilientReceiver {
   private async catchUp(socket: Socket): Promise<void> {
     try {
       for (const room of this.rooms) {
-        const since = this.lastSeq.get(room) ?? 0;
-        const r = (await socket.timeout(5000).emitWithAck("room:join", { room, since })) as { ok: boolean; messages?: Msg[]; gap?: unknown };
-        if (r.gap) this.gaps++;
-        for (const m of r.messages ?? []) this.record(m, socket, true);
+        let since: unknown = this.contiguous.get(room) ?? 0;
+        // Bounded: a page holds at least one message, and the test sends at most a few thousand.
+        for (let page = 0; page < 1000; page++) {
+          const r = (await socket.timeout(5000).emitWithAck("room:join", { room, since })) as {
+            ok: boolean;
+            messages?: Msg[];
+            gap?: unknown;
+            messagesMore?: boolean;
+            nextSince?: unknown;
+          };
+          if (r.gap) this.gaps++;
+          for (const m of r.messages ?? []) this.record(m, socket, true);
+          if (!r.messagesMore) break;
+          since = r.nextSince;
+        }
       }
-      const u = (await socket.timeout(5000).emitWithAck("message:unacked", {})) as { ok: boolean; messages?: Msg[] };
-      for (const m of u.messages ?? []) this.record(m, socket, true);
+      let cursor: unknown;
+      for (let page = 0; page < 1000; page++) {
+        const u = (await socket.timeout(5000).emitWithAck("message:unacked", cursor === undefined ? {} : { cursor })) as {
+          ok: boolean;
+          messages?: Msg[];
+          more?: boolean;
+          nextCursor?: unknown;
+        };
+        for (const m of u.messages ?? []) this.record(m, socket, true);
+        if (!u.more) break;
+        cursor = u.nextCursor;
+      }
     } catch {
       // The socket died during catch-up: the disconnect handler reconnects and catches up again.
     }
+  }
+
+  /** The README's rule: a room position advances only over contiguous seqs, never past one not yet seen. */
+  private advance(room: string, seq: number): void {
+    const seen = this.above.get(room) ?? new Set<number>();
+    this.above.set(room, seen);
+    let at = this.contiguous.get(room) ?? 0;
+    if (seq > at) seen.add(seq);
+    while (seen.delete(at + 1)) at++;
+    this.contiguous.set(room, at);
   }
 
   private record(m: Msg, socket: Socket, catchUp: boolean): void {
@@ -110,7 +144,7 @@ export class ResilientReceiver {
       this.unique.set(m.id, m);
       if (catchUp) this.recovered++;
     }
-    if (m.room && m.seq !== undefined) this.lastSeq.set(m.room, Math.max(this.lastSeq.get(m.room) ?? 0, m.seq));
+    if (m.room && m.seq !== undefined) this.advance(m.room, m.seq);
     if (!m.room) socket.emit("message:ack", { ids: [m.id] });
   }
 }
