@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startCluster, type Cluster } from "../support/cluster-fixture.js";
 import { keepFigures, summarizeDrain } from "../support/system/drain-summary.js";
 import { expectCleanDrain, expectNoUserVisibleDamage, expectOnlyDrainedPodsWentDown } from "../support/system/expectations.js";
-import type { Load } from "../support/system/load.js";
+import { messageFigures, type Load } from "../support/system/load.js";
 import { standardLoad } from "../support/system/standard-load.js";
 import { DRAIN, DRAIN_ENV, sleep } from "../support/system/settings.js";
 
@@ -44,13 +44,7 @@ describe("SIGTERM one gateway of three under load (cluster mode)", () => {
     keepFigures("cluster-single-drain", {
       clients: r.devices,
       drain: s,
-      messages: {
-        sends: r.sends,
-        acked: r.acked,
-        expectedReceipts: r.expectedReceipts,
-        lost: r.missing.length,
-        duplicatesBeforeDedupe: r.duplicatesBeforeDedupe,
-      },
+      messages: messageFigures(r),
       presence: {
         offlineEvents: r.presence.offlineEvents,
         violations: r.presence.violations.length,

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startCluster, type Cluster } from "../support/cluster-fixture.js";
 import { keepFigures, summarizeDrain } from "../support/system/drain-summary.js";
 import { expectOnlyDrainedPodsWentDown } from "../support/system/expectations.js";
-import { Load } from "../support/system/load.js";
+import { Load, messageFigures } from "../support/system/load.js";
 import { DRAIN as D, DRAIN_ENV, sleep } from "../support/system/settings.js";
 
 const CLIENTS = Number(process.env.E2E_POLLING_CLIENTS ?? 90);
@@ -49,7 +49,7 @@ describe("drain with HTTP long-polling clients and cookie stickiness (cluster mo
     keepFigures("cluster-polling-drain", {
       clients: r.devices,
       drain: s,
-      messages: { sends: r.sends, acked: r.acked, lost: r.missing.length, duplicatesBeforeDedupe: r.duplicatesBeforeDedupe },
+      messages: messageFigures(r),
       presence: { offlineEvents: r.presence.offlineEvents, violations: r.presence.violations.length },
       connectErrors: r.connectErrors.length,
       balancerStateChanges: cluster.haproxy.stateChanges(),

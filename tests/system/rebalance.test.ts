@@ -6,6 +6,7 @@ import { describe, expect, test } from "vitest";
 import { keepFigures } from "../support/system/drain-summary.js";
 import { expectNoUserVisibleDamage } from "../support/system/expectations.js";
 import { scaleOut, type ScaleOutResult } from "../support/system/rebalance-scenario.js";
+import { messageFigures } from "../support/system/load.js";
 
 /** Shorter than the production 10 s to keep the suite short; every number of the contract is unchanged. */
 const AFTER_MS = 3000;
@@ -46,7 +47,7 @@ describe("rebalancing after scale-out 2 -> 4 pods, 400 clients (cluster mode, HA
       keepFigures(`rebalance-2to4-${balance}`, {
         ...figures,
         timeline: timeline.filter((_, i) => i % 2 === 0),
-        messages: { sends: report.sends, acked: report.acked, lost: report.missing.length, duplicatesBeforeDedupe: report.duplicatesBeforeDedupe },
+        messages: messageFigures(report),
         disconnectReasons: report.disconnectReasons,
         presence: {
           offlineEvents: report.presence.offlineEvents,

@@ -8,7 +8,7 @@ import { startCluster, type Cluster, type DrainRecord } from "../support/cluster
 import { metricValue, scrape } from "../support/metrics.js";
 import { keepFigures, summarizeDrain, type DrainSummary } from "../support/system/drain-summary.js";
 import { expectCleanDrain, expectNoUserVisibleDamage, expectOnlyDrainedPodsWentDown } from "../support/system/expectations.js";
-import { gapSummary, type Load } from "../support/system/load.js";
+import { gapSummary, messageFigures, type Load } from "../support/system/load.js";
 import { standardLoad } from "../support/system/standard-load.js";
 import { DRAIN as D, DRAIN_ENV, sleep } from "../support/system/settings.js";
 
@@ -48,13 +48,7 @@ describe("rolling restart of three gateways under load (cluster mode)", () => {
       clients: r.devices,
       steps: steps.map(({ s, replacementUpMs }) => ({ replacementUpMs, ...s })),
       allGaps: gapSummary(allGaps),
-      messages: {
-        sends: r.sends,
-        acked: r.acked,
-        expectedReceipts: r.expectedReceipts,
-        lost: r.missing.length,
-        duplicatesBeforeDedupe: r.duplicatesBeforeDedupe,
-      },
+      messages: messageFigures(r),
       presence: { offlineEvents: r.presence.offlineEvents, violations: r.presence.violations.length, samples: r.presence.samples },
       connectErrors: r.connectErrors.length,
       balancerStateChanges: cluster.haproxy.stateChanges(),

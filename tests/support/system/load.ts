@@ -479,6 +479,11 @@ export class Load {
   }
 }
 
+/** The message side of a load report as the system tests keep it in their figures files: counts, not ids. */
+export function messageFigures(r: LoadReport) {
+  return { sends: r.sends, acked: r.acked, expectedReceipts: r.expectedReceipts, lost: r.missing.length, duplicatesBeforeDedupe: r.duplicatesBeforeDedupe };
+}
+
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const s = [...values].sort((a, b) => a - b);
